@@ -1,0 +1,214 @@
+// Package backend holds the capability interfaces every image platform implements and
+// the types they exchange. It knows nothing of Terraform: resources translate their
+// models into these types, and backends translate these types into API calls.
+package backend
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Kind is the type of an endpoint, as written in the provider's endpoints map.
+type Kind string
+
+const (
+	KindIncus     Kind = "incus"
+	KindLXD       Kind = "lxd"
+	KindOpenStack Kind = "openstack"
+	KindAir       Kind = "air"
+)
+
+// Kinds lists every endpoint type, in the order documentation shows them.
+var Kinds = []Kind{KindIncus, KindLXD, KindOpenStack, KindAir}
+
+// Capability names one thing an endpoint may be asked to do.
+type Capability string
+
+const (
+	CapImages          Capability = "images"
+	CapImageAliases    Capability = "image aliases"
+	CapImageMembers    Capability = "image members"
+	CapImageShares     Capability = "image shares"
+	CapInstances       Capability = "instances"
+	CapImageExport     Capability = "image export"
+	CapRemoteImages    Capability = "images pulled from a remote image server"
+	CapImageProfiles   Capability = "image profiles"
+	CapImageAutoUpdate Capability = "image auto_update"
+)
+
+// KindCapabilities is what each endpoint type supports, known without connecting, so
+// resources can reject a wrong endpoint at plan time.
+var KindCapabilities = map[Kind][]Capability{
+	KindIncus:     {CapImages, CapImageAliases, CapInstances, CapImageExport, CapRemoteImages, CapImageProfiles, CapImageAutoUpdate},
+	KindLXD:       {CapImages, CapImageAliases, CapInstances, CapImageExport, CapRemoteImages, CapImageProfiles, CapImageAutoUpdate},
+	KindOpenStack: {CapImages, CapImageMembers},
+	KindAir:       {CapImages, CapImageShares},
+}
+
+// Supports reports whether endpoints of kind k can do c.
+func (k Kind) Supports(c Capability) bool {
+	for _, have := range KindCapabilities[k] {
+		if have == c {
+			return true
+		}
+	}
+	return false
+}
+
+// KindsSupporting lists the endpoint types that can do c, for diagnostics.
+func KindsSupporting(c Capability) []Kind {
+	var out []Kind
+	for _, k := range Kinds {
+		if k.Supports(c) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Image is an image as a backend reports it.
+type Image struct {
+	// ID is what the backend's API addresses the image by: the fingerprint on
+	// Incus and LXD, a UUID on Glance and Air.
+	ID           string
+	Fingerprint  string
+	Name         string
+	Type         string
+	Architecture string
+	Size         int64
+	Public       bool
+	AutoUpdate   bool
+	Properties   map[string]string
+	Profiles     []string
+	Aliases      []ImageAlias
+	CreatedAt    time.Time
+	UploadedAt   time.Time
+	ExpiresAt    time.Time
+	Status       string
+}
+
+// ImageAlias is an alias as listed inside an image.
+type ImageAlias struct {
+	Name        string
+	Description string
+}
+
+// Alias is a standalone alias object.
+type Alias struct {
+	Name        string
+	Description string
+	Target      string
+	Type        string
+}
+
+// ImageAttrs are the image attributes a user sets and a backend can change in place.
+// Nil fields are left as the server has them.
+type ImageAttrs struct {
+	Public     *bool
+	AutoUpdate *bool
+	Properties map[string]string
+	Profiles   []string
+	ExpiresAt  *time.Time
+}
+
+// ImageCreate describes a new image: where its content comes from and its attributes.
+type ImageCreate struct {
+	Source  ImageSource
+	Attrs   ImageAttrs
+	Aliases []ImageAlias
+	// Progress, when set, is told how many bytes of the content have been sent.
+	Progress func(sent int64)
+}
+
+// ImageSource is exactly one of its fields.
+type ImageSource struct {
+	// Content is local content streamed to the server.
+	Content *ImageContent
+	// URL asks the server to download the image itself.
+	URL string
+	// Remote asks the server to pull the image from an image server.
+	Remote *RemoteImage
+}
+
+// ImageContent is image content read as a stream. Unified images have only Rootfs
+// nil and Metadata holding the whole tarball; split images have both.
+type ImageContent struct {
+	Metadata     io.Reader
+	MetadataName string
+	Rootfs       io.Reader
+	RootfsName   string
+	// VM marks a split image whose rootfs is a disk image.
+	VM bool
+	// SHA256 is the digest the content must have, when the caller knows it; the
+	// backend verifies it against what the server reports after the upload.
+	SHA256 string
+}
+
+// RemoteImage names an image on a remote image server.
+type RemoteImage struct {
+	Server       string
+	Protocol     string
+	Alias        string
+	Type         string
+	Architecture string
+}
+
+// ImageExport is an image's content streamed out of a server. The caller closes it.
+type ImageExport struct {
+	Content ImageContent
+	Close   func() error
+}
+
+// ImageStore manages images.
+type ImageStore interface {
+	CreateImage(ctx context.Context, spec ImageCreate) (*Image, error)
+	GetImage(ctx context.Context, id string) (*Image, error)
+	ListImages(ctx context.Context) ([]Image, error)
+	UpdateImage(ctx context.Context, id string, attrs ImageAttrs) error
+	DeleteImage(ctx context.Context, id string) error
+}
+
+// ImageExporter streams an image's content out, so it can be copied elsewhere.
+type ImageExporter interface {
+	ExportImage(ctx context.Context, id string) (*ImageExport, error)
+}
+
+// AliasStore manages named aliases that point at images.
+type AliasStore interface {
+	CreateAlias(ctx context.Context, a Alias) error
+	GetAlias(ctx context.Context, name string) (*Alias, error)
+	ListAliases(ctx context.Context) ([]Alias, error)
+	UpdateAlias(ctx context.Context, a Alias) error
+	DeleteAlias(ctx context.Context, name string) error
+}
+
+// Member is a project an image is shared with (Glance image members).
+type Member struct {
+	ImageID  string
+	MemberID string
+	Status   string
+}
+
+// MemberStore manages who an image is shared with, by project.
+type MemberStore interface {
+	AddMember(ctx context.Context, imageID, memberID string) (*Member, error)
+	GetMember(ctx context.Context, imageID, memberID string) (*Member, error)
+	UpdateMember(ctx context.Context, imageID, memberID, status string) (*Member, error)
+	RemoveMember(ctx context.Context, imageID, memberID string) error
+}
+
+// Share is an image offered to another organisation (Air image shares).
+type Share struct {
+	ID        string
+	ImageID   string
+	TargetOrg string
+	ExpiresAt time.Time
+}
+
+// ShareStore manages image shares.
+type ShareStore interface {
+	CreateShare(ctx context.Context, s Share) (*Share, error)
+	GetShare(ctx context.Context, id string) (*Share, error)
+	DeleteShare(ctx context.Context, id string) error
+}

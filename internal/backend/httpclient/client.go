@@ -1,0 +1,159 @@
+// Package httpclient builds the one retrying HTTP client every backend uses: it retries
+// what is safe to retry, honours Retry-After, and logs through tflog with secrets
+// redacted.
+package httpclient
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+)
+
+// Retry says how hard to try.
+type Retry struct {
+	MaxAttempts int
+	MinWait     time.Duration
+	MaxWait     time.Duration
+}
+
+// DefaultRetry is used when the provider block sets nothing.
+var DefaultRetry = Retry{MaxAttempts: 4, MinWait: time.Second, MaxWait: 30 * time.Second}
+
+// Client sends requests: Do retries, Stream sends once (its body cannot be replayed).
+type Client struct {
+	rc *retryablehttp.Client
+}
+
+// logSubsystem keeps HTTP logs filterable with TF_LOG_PROVIDER_IMAGEFLEET_HTTP.
+const logSubsystem = "http"
+
+// New wraps transport in a retrying client.
+func New(transport http.RoundTripper, retry Retry) *Client {
+	if retry.MaxAttempts < 1 {
+		retry.MaxAttempts = 1
+	}
+	rc := retryablehttp.NewClient()
+	rc.HTTPClient = &http.Client{Transport: transport}
+	rc.Logger = nil
+	rc.RetryMax = retry.MaxAttempts - 1
+	rc.RetryWaitMin = retry.MinWait
+	rc.RetryWaitMax = retry.MaxWait
+	rc.CheckRetry = checkRetry
+	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	rc.RequestLogHook = func(_ retryablehttp.Logger, req *http.Request, attempt int) {
+		tflog.SubsystemDebug(req.Context(), logSubsystem, "request", map[string]any{
+			"method": req.Method, "url": RedactURL(req.URL), "attempt": attempt + 1,
+		})
+	}
+	rc.ResponseLogHook = func(_ retryablehttp.Logger, resp *http.Response) {
+		tflog.SubsystemDebug(resp.Request.Context(), logSubsystem, "response", map[string]any{
+			"method": resp.Request.Method, "url": RedactURL(resp.Request.URL), "status": resp.StatusCode,
+		})
+	}
+	return &Client{rc: rc}
+}
+
+// WithLogging returns ctx with the HTTP subsystem set up, masking the given secrets
+// wherever they would appear in a log line.
+func WithLogging(ctx context.Context, secrets ...string) context.Context {
+	ctx = tflog.NewSubsystem(ctx, logSubsystem)
+	for _, s := range secrets {
+		if s != "" {
+			ctx = tflog.SubsystemMaskAllFieldValuesStrings(ctx, logSubsystem, s)
+		}
+	}
+	return tflog.SubsystemMaskFieldValuesWithFieldKeys(ctx, logSubsystem, "authorization", "token")
+}
+
+// Do sends a request whose body (if any) is in memory, retrying as checkRetry allows.
+func (c *Client) Do(req *http.Request) (*http.Response, error) {
+	rreq, err := retryablehttp.FromRequest(req)
+	if err != nil {
+		return nil, err
+	}
+	return c.rc.Do(rreq)
+}
+
+// Stream sends a request whose body is a one-shot stream. It is not retried: a
+// stream cannot be replayed, and callers retry at a level that can reopen it.
+func (c *Client) Stream(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	tflog.SubsystemDebug(ctx, logSubsystem, "request", map[string]any{"method": req.Method, "url": RedactURL(req.URL), "streamed": true})
+	resp, err := c.rc.HTTPClient.Do(req)
+	if err == nil {
+		tflog.SubsystemDebug(ctx, logSubsystem, "response", map[string]any{"method": req.Method, "url": RedactURL(req.URL), "status": resp.StatusCode})
+	}
+	return resp, err
+}
+
+// RedactURL drops credentials and query values that look like secrets.
+func RedactURL(u *url.URL) string {
+	c := *u
+	c.User = nil
+	q := c.Query()
+	for k := range q {
+		lk := strings.ToLower(k)
+		if strings.Contains(lk, "token") || strings.Contains(lk, "secret") || strings.Contains(lk, "signature") || strings.Contains(lk, "password") {
+			q.Set(k, "REDACTED")
+		}
+	}
+	c.RawQuery = q.Encode()
+	return c.String()
+}
+
+// checkRetry retries connection failures, 429 and 5xx for idempotent methods. Other
+// methods are retried only when the request cannot have reached the server (refused
+// connection) or the server said it did not take it (429, 503).
+func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if err != nil {
+		if isPermanent(err) {
+			return false, err
+		}
+		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+			return true, err
+		}
+		// A failed dial never reached the server, so it is safe whatever the method.
+		var opErr *net.OpError
+		if errors.As(err, &opErr) && opErr.Op == "dial" {
+			return true, err
+		}
+		return false, err
+	}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusServiceUnavailable:
+		return true, nil
+	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented && idempotent(resp.Request.Method):
+		return true, nil
+	}
+	return false, nil
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodOptions:
+		return true
+	}
+	return false
+}
+
+// isPermanent spots errors no retry can fix: bad TLS material and unknown hosts.
+func isPermanent(err error) bool {
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var dnsErr *net.DNSError
+	return errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) ||
+		(errors.As(err, &dnsErr) && dnsErr.IsNotFound) || strings.Contains(err.Error(), "tls:")
+}

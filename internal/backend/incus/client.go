@@ -1,0 +1,360 @@
+// Package incus is one thin client for the Incus and LXD REST APIs. Both speak the
+// same /1.0 shapes; the dialect (header prefix, server name, extensions) is read once
+// from GET /1.0 when the client connects.
+package incus
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend/httpclient"
+)
+
+// Config is how to reach one Incus or LXD server.
+type Config struct {
+	// Kind is backend.KindIncus or backend.KindLXD: what the user said the server is.
+	Kind backend.Kind
+	// Address is unix:///path, https://host:port, or empty for the local socket.
+	Address string
+	// ClientCert and ClientKey are PEM; ServerCert pins the server's certificate.
+	ClientCert, ClientKey, ServerCert string
+	// AcceptServerCert trusts whatever certificate the server presents.
+	AcceptServerCert bool
+	// TrustToken is exchanged for trust when the server does not trust the client yet.
+	TrustToken string
+	Project    string
+	Retry      httpclient.Retry
+}
+
+// Client talks to one server.
+type Client struct {
+	cfg      Config
+	http     *httpclient.Client
+	base     string
+	endpoint string
+	server   serverInfo
+}
+
+type serverInfo struct {
+	APIExtensions []string `json:"api_extensions"`
+	Auth          string   `json:"auth"`
+	Environment   struct {
+		Server        string   `json:"server"`
+		ServerName    string   `json:"server_name"`
+		ServerVersion string   `json:"server_version"`
+		Architectures []string `json:"architectures"`
+	} `json:"environment"`
+}
+
+// DefaultSocket is where the local daemon of kind listens, following each CLI's own
+// environment variables.
+func DefaultSocket(kind backend.Kind) string {
+	prefix := strings.ToUpper(string(kind))
+	if s := os.Getenv(prefix + "_SOCKET"); s != "" {
+		return s
+	}
+	if d := os.Getenv(prefix + "_DIR"); d != "" {
+		return filepath.Join(d, "unix.socket")
+	}
+	if kind == backend.KindLXD {
+		if _, err := os.Stat("/var/snap/lxd/common/lxd/unix.socket"); err == nil {
+			return "/var/snap/lxd/common/lxd/unix.socket"
+		}
+		return "/var/lib/lxd/unix.socket"
+	}
+	return "/var/lib/incus/unix.socket"
+}
+
+// New builds a client without contacting the server; Connect does that.
+func New(cfg Config) (*Client, error) {
+	addr := cfg.Address
+	if addr == "" {
+		addr = "unix://" + DefaultSocket(cfg.Kind)
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		return nil, fmt.Errorf("address %q is not a URL: %w", addr, err)
+	}
+	c := &Client{cfg: cfg, endpoint: addr}
+	switch u.Scheme {
+	case "unix":
+		sock := u.Path
+		if u.Host != "" {
+			sock = u.Host + u.Path
+		}
+		tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		}}
+		c.base = "http://unix.socket"
+		c.http = httpclient.New(tr, cfg.Retry)
+	case "https":
+		tlsCfg, err := tlsConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		tr := &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: 15 * time.Second}
+		c.base = strings.TrimSuffix(u.Scheme+"://"+u.Host, "/")
+		c.http = httpclient.New(tr, cfg.Retry)
+	default:
+		return nil, fmt.Errorf("address %q: scheme must be unix:// or https://", addr)
+	}
+	return c, nil
+}
+
+func tlsConfig(cfg Config) (*tls.Config, error) {
+	t := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.ClientCert != "" || cfg.ClientKey != "" {
+		pair, err := tls.X509KeyPair([]byte(cfg.ClientCert), []byte(cfg.ClientKey))
+		if err != nil {
+			return nil, fmt.Errorf("client certificate and key: %w", err)
+		}
+		t.Certificates = []tls.Certificate{pair}
+	}
+	switch {
+	case cfg.ServerCert != "":
+		block, _ := pem.Decode([]byte(cfg.ServerCert))
+		if block == nil {
+			return nil, errors.New("server certificate: no PEM block found")
+		}
+		pinned, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("server certificate: %w", err)
+		}
+		// Incus servers use self-signed certificates: pin the exact certificate
+		// rather than verify a chain and a host name.
+		t.InsecureSkipVerify = true
+		t.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 || !bytes.Equal(raw[0], pinned.Raw) {
+				return errors.New("tls: server certificate does not match the pinned server_cert")
+			}
+			return nil
+		}
+	case cfg.AcceptServerCert:
+		t.InsecureSkipVerify = true
+	}
+	return t, nil
+}
+
+// Connect reads GET /1.0, checks the server is of the configured kind, and asks for
+// trust with the trust token when the server does not trust this client yet.
+func (c *Client) Connect(ctx context.Context) error {
+	ctx = httpclient.WithLogging(ctx, c.cfg.TrustToken, c.cfg.ClientKey)
+	if err := c.get(ctx, "/1.0", &c.server); err != nil {
+		return err
+	}
+	got := backend.Kind(c.server.Environment.Server)
+	if got == "" {
+		got = backend.KindLXD // LXD before 5.x did not report environment.server
+	}
+	if got != c.cfg.Kind {
+		return fmt.Errorf("%s is a %s server (version %s), but the endpoint is configured as %s: use the %s kind for it",
+			c.endpoint, got, c.server.Environment.ServerVersion, c.cfg.Kind, got)
+	}
+	if c.server.Auth == "trusted" {
+		return nil
+	}
+	if c.cfg.TrustToken == "" {
+		return fmt.Errorf("%s does not trust this client: set trust_token, or add the client certificate to the server's trust store", c.endpoint)
+	}
+	body := map[string]any{"type": "client"}
+	if c.cfg.Kind == backend.KindIncus {
+		body["trust_token"] = c.cfg.TrustToken
+	} else {
+		// LXD 5.0 takes a trust token in the password field.
+		body["password"] = c.cfg.TrustToken
+	}
+	if _, err := c.do(ctx, http.MethodPost, "/1.0/certificates", body, nil); err != nil {
+		return fmt.Errorf("exchanging the trust token with %s: %w", c.endpoint, err)
+	}
+	if err := c.get(ctx, "/1.0", &c.server); err != nil {
+		return err
+	}
+	if c.server.Auth != "trusted" {
+		return fmt.Errorf("%s accepted the trust token but still does not trust this client", c.endpoint)
+	}
+	return nil
+}
+
+// Server describes the connected server, for logs and diagnostics.
+func (c *Client) Server() string {
+	return fmt.Sprintf("%s %s at %s", c.server.Environment.Server, c.server.Environment.ServerVersion, c.endpoint)
+}
+
+// HasExtension reports whether the server announces an API extension.
+func (c *Client) HasExtension(name string) bool {
+	for _, e := range c.server.APIExtensions {
+		if e == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Client) header(name string) string {
+	if c.cfg.Kind == backend.KindLXD {
+		return "X-LXD-" + name
+	}
+	return "X-Incus-" + name
+}
+
+// response is the envelope every /1.0 answer comes in.
+type response struct {
+	Type       string          `json:"type"`
+	StatusCode int             `json:"status_code"`
+	Operation  string          `json:"operation"`
+	ErrorCode  int             `json:"error_code"`
+	Error      string          `json:"error"`
+	Metadata   json.RawMessage `json:"metadata"`
+	etag       string
+}
+
+func (c *Client) url(path string) string {
+	u := c.base + path
+	if c.cfg.Project != "" && !strings.HasPrefix(path, "/1.0/certificates") && path != "/1.0" {
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		u += sep + "project=" + url.QueryEscape(c.cfg.Project)
+	}
+	return u
+}
+
+func (c *Client) get(ctx context.Context, path string, out any) error {
+	_, err := c.do(ctx, http.MethodGet, path, nil, out)
+	return err
+}
+
+// do sends a JSON request (retried where safe) and decodes the metadata into out.
+func (c *Client) do(ctx context.Context, method, path string, in, out any) (*response, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.url(path), body)
+	if err != nil {
+		return nil, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return c.finish(req, out, c.http.Do)
+}
+
+func (c *Client) finish(req *http.Request, out any, send func(*http.Request) (*http.Response, error)) (*response, error) {
+	resp, err := send(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w: %w", req.Method, c.endpoint, backend.ErrUnreachable, err)
+	}
+	defer resp.Body.Close()
+	var r response
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return nil, backend.NewAPIError(req.Method, c.endpoint+req.URL.Path, resp.StatusCode, "response is not an API answer: "+err.Error())
+	}
+	if r.Type == "error" || resp.StatusCode >= 400 {
+		code := r.ErrorCode
+		if code == 0 {
+			code = resp.StatusCode
+		}
+		return nil, backend.NewAPIError(req.Method, c.endpoint+req.URL.Path, code, r.Error)
+	}
+	r.etag = resp.Header.Get("ETag")
+	if out != nil && r.Type != "async" && len(r.Metadata) > 0 {
+		if err := json.Unmarshal(r.Metadata, out); err != nil {
+			return nil, fmt.Errorf("%s %s: decoding answer: %w", req.Method, req.URL.Path, err)
+		}
+	}
+	return &r, nil
+}
+
+// operation is a background task on the server.
+type operation struct {
+	ID         string         `json:"id"`
+	Status     string         `json:"status"`
+	StatusCode int            `json:"status_code"`
+	Err        string         `json:"err"`
+	Metadata   map[string]any `json:"metadata"`
+}
+
+// wait blocks until the operation ends or ctx is done, polling the server's own long
+// wait in slices so the context's deadline is honoured.
+func (c *Client) wait(ctx context.Context, r *response) (*operation, error) {
+	if r.Type != "async" || r.Operation == "" {
+		return nil, fmt.Errorf("expected a background operation, got a %s answer", r.Type)
+	}
+	opPath := strings.SplitN(r.Operation, "?", 2)[0]
+	for {
+		slice := 30 * time.Second
+		if dl, ok := ctx.Deadline(); ok {
+			if left := time.Until(dl); left < slice {
+				slice = left.Truncate(time.Second)
+			}
+		}
+		if slice < time.Second {
+			slice = time.Second
+		}
+		var op operation
+		err := c.get(ctx, fmt.Sprintf("%s/wait?timeout=%d", opPath, int(slice.Seconds())), &op)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("waiting for operation %s on %s: %w", opPath, c.endpoint, ctx.Err())
+			}
+			return nil, err
+		}
+		switch {
+		case op.StatusCode >= 400 || op.Status == "Failure" || op.Status == "Cancelled":
+			return &op, backend.NewAPIError("operation", c.endpoint+opPath, classifyOpErr(op.Err), op.Err)
+		case op.StatusCode == 200 || op.Status == "Success":
+			return &op, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("waiting for operation %s on %s: %w", opPath, c.endpoint, ctx.Err())
+		}
+	}
+}
+
+// classifyOpErr maps an operation's free-text error to a status, since operations
+// report failures with status_code 400 whatever went wrong.
+func classifyOpErr(msg string) int {
+	m := strings.ToLower(msg)
+	switch {
+	case strings.Contains(m, "already exists"):
+		return http.StatusConflict
+	case strings.Contains(m, "not found"):
+		return http.StatusNotFound
+	}
+	return http.StatusBadRequest
+}
+
+func (c *Client) jsonRequest(ctx context.Context, method, path string, in any) (*http.Request, error) {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.url(path), bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return req, nil
+}

@@ -1,0 +1,159 @@
+// Package endpoints holds the provider's named endpoints and connects each one lazily,
+// on first use, caching the client (or the failure) for the rest of the run, so an
+// endpoint that is down only fails the objects that use it.
+package endpoints
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend/incus"
+)
+
+// Config is one named endpoint as the provider block configures it.
+type Config struct {
+	Name  string
+	Kind  backend.Kind
+	Incus *incus.Config
+}
+
+// Endpoint is a connected endpoint. Each store is nil when the kind lacks it.
+type Endpoint struct {
+	Name     string
+	Kind     backend.Kind
+	Server   string
+	Images   backend.ImageStore
+	Aliases  backend.AliasStore
+	Exporter backend.ImageExporter
+}
+
+// Registry resolves endpoint names and hands out connected endpoints.
+type Registry struct {
+	defaultName string
+	configs     map[string]Config
+
+	mu    sync.Mutex
+	conns map[string]*conn
+}
+
+type conn struct {
+	once sync.Once
+	ep   *Endpoint
+	err  error
+}
+
+// NewRegistry checks the names and the default; nothing is contacted yet.
+func NewRegistry(defaultName string, configs []Config) (*Registry, error) {
+	r := &Registry{configs: map[string]Config{}, conns: map[string]*conn{}}
+	for _, c := range configs {
+		r.configs[c.Name] = c
+	}
+	switch {
+	case defaultName != "":
+		if _, ok := r.configs[defaultName]; !ok {
+			return nil, fmt.Errorf("default_endpoint %q is not in endpoints (configured: %s)", defaultName, r.names())
+		}
+	case len(configs) == 1:
+		defaultName = configs[0].Name
+	}
+	r.defaultName = defaultName
+	return r, nil
+}
+
+func (r *Registry) names() string {
+	var ns []string
+	for n := range r.configs {
+		ns = append(ns, n)
+	}
+	sort.Strings(ns)
+	if len(ns) == 0 {
+		return "none"
+	}
+	return strings.Join(ns, ", ")
+}
+
+// Resolve turns an endpoint argument (empty for the default) into a configured name
+// and its kind, without connecting. Resources call it at plan time.
+func (r *Registry) Resolve(name string) (string, backend.Kind, error) {
+	if name == "" {
+		if r.defaultName == "" {
+			return "", "", fmt.Errorf("no endpoint given and the provider has no default_endpoint (configured: %s): set endpoint on the object or default_endpoint on the provider", r.names())
+		}
+		name = r.defaultName
+	}
+	c, ok := r.configs[name]
+	if !ok {
+		return "", "", fmt.Errorf("endpoint %q is not configured in the provider's endpoints (configured: %s)", name, r.names())
+	}
+	return name, c.Kind, nil
+}
+
+// IsDefault reports whether name is the default endpoint.
+func (r *Registry) IsDefault(name string) bool { return name == r.defaultName }
+
+// Same reports whether two endpoint arguments (empty meaning the default) name the
+// same endpoint, so writing out the default's name does not replace anything.
+func (r *Registry) Same(a, b string) bool {
+	if a == "" {
+		a = r.defaultName
+	}
+	if b == "" {
+		b = r.defaultName
+	}
+	return a == b
+}
+
+// Require checks at plan time that the endpoint's kind can do what is asked.
+func (r *Registry) Require(name string, c backend.Capability) (string, backend.Kind, error) {
+	name, kind, err := r.Resolve(name)
+	if err != nil {
+		return "", "", err
+	}
+	if !kind.Supports(c) {
+		var ks []string
+		for _, k := range backend.KindsSupporting(c) {
+			ks = append(ks, string(k))
+		}
+		return name, kind, fmt.Errorf("endpoint %q is of type %s, which does not support %s; use an endpoint of type %s", name, kind, c, strings.Join(ks, " or "))
+	}
+	return name, kind, nil
+}
+
+// Get connects the endpoint on first use and returns it.
+func (r *Registry) Get(ctx context.Context, name string) (*Endpoint, error) {
+	name, _, err := r.Resolve(name)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	cn, ok := r.conns[name]
+	if !ok {
+		cn = &conn{}
+		r.conns[name] = cn
+	}
+	r.mu.Unlock()
+	cn.once.Do(func() { cn.ep, cn.err = connect(ctx, r.configs[name]) })
+	if cn.err != nil {
+		return nil, fmt.Errorf("connecting to endpoint %q (%s): %w", name, r.configs[name].Kind, cn.err)
+	}
+	return cn.ep, nil
+}
+
+func connect(ctx context.Context, cfg Config) (*Endpoint, error) {
+	switch cfg.Kind {
+	case backend.KindIncus, backend.KindLXD:
+		c, err := incus.New(*cfg.Incus)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.Connect(ctx); err != nil {
+			return nil, err
+		}
+		return &Endpoint{Name: cfg.Name, Kind: cfg.Kind, Server: c.Server(), Images: c, Aliases: c, Exporter: c}, nil
+	}
+	return nil, fmt.Errorf("endpoint type %s is not available in this provider version", cfg.Kind)
+}

@@ -1,0 +1,275 @@
+package image
+
+import (
+	"context"
+	"errors"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/transfer"
+)
+
+// ModifyPlan does the checks that need the provider's endpoints or the local files:
+// the endpoint exists and can hold what is asked, local files are images, and their
+// digest (from cache when they are unchanged) decides whether the image is replaced.
+func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.reg == nil {
+		return
+	}
+	var plan imageResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	var state *imageResourceModel
+	if !req.State.Raw.IsNull() {
+		state = &imageResourceModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(r.checkEndpoints(&plan)...)
+	if state != nil && !plan.Endpoint.IsUnknown() && !r.reg.Same(state.Endpoint.ValueString(), plan.Endpoint.ValueString()) {
+		resp.RequiresReplace.Append(path.Root("endpoint"))
+	}
+	if !plan.ExpiresAt.IsNull() && !plan.ExpiresAt.IsUnknown() && (state == nil || !state.ExpiresAt.Equal(plan.ExpiresAt)) {
+		if t, err := time.Parse(time.RFC3339, plan.ExpiresAt.ValueString()); err == nil && !t.After(time.Now()) {
+			resp.Diagnostics.AddAttributeError(path.Root("expires_at"), "Expiry in the past",
+				fmt.Sprintf("expires_at %s is not in the future: the server would remove the image at once. Give a later time or leave expires_at unset.", plan.ExpiresAt.ValueString()))
+		}
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	meta, rootfs, local := plan.localFiles()
+	if !local || plan.File.IsUnknown() || (plan.Split != nil && (plan.Split.MetadataFile.IsUnknown() || plan.Split.RootfsFile.IsUnknown())) {
+		return
+	}
+	digest, diags := r.localDigest(ctx, req, meta, rootfs, state)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("source_sha256"), digest)...)
+	if state != nil && state.SourceSHA256.ValueString() != digest {
+		tflog.Info(ctx, "image content changed; the image will be replaced", map[string]any{"was": state.SourceSHA256.ValueString(), "now": digest})
+		resp.RequiresReplace.Append(path.Root("source_sha256"))
+	}
+}
+
+// checkEndpoints rejects, at plan time, endpoints that are not configured or whose
+// type cannot do what the configuration asks.
+func (r *imageResource) checkEndpoints(plan *imageResourceModel) diag.Diagnostics {
+	var diags diag.Diagnostics
+	if plan.Endpoint.IsUnknown() {
+		return nil
+	}
+	name, kind, err := r.reg.Require(plan.Endpoint.ValueString(), backend.CapImages)
+	if err != nil {
+		diags.Append(endpointDiag(path.Root("endpoint"), err))
+		return diags
+	}
+	need := map[string]backend.Capability{}
+	if !plan.Aliases.IsNull() && !plan.Aliases.IsUnknown() && len(plan.Aliases.Elements()) > 0 {
+		need["aliases"] = backend.CapImageAliases
+	}
+	if !plan.Profiles.IsNull() && !plan.Profiles.IsUnknown() {
+		need["profiles"] = backend.CapImageProfiles
+	}
+	if !plan.AutoUpdate.IsNull() && !plan.AutoUpdate.IsUnknown() {
+		need["auto_update"] = backend.CapImageAutoUpdate
+	}
+	if plan.Remote != nil {
+		need["remote"] = backend.CapRemoteImages
+	}
+	for attr, c := range need {
+		if _, _, err := r.reg.Require(name, c); err != nil {
+			diags.Append(endpointDiag(path.Root(attr), err))
+		}
+	}
+	if plan.Remote != nil && kind == backend.KindLXD && plan.Remote.Protocol.ValueString() == "incus" {
+		diags.AddAttributeError(path.Root("remote").AtName("protocol"), "Unsupported remote protocol",
+			fmt.Sprintf("Endpoint %q is of type lxd, which cannot pull with the incus protocol: use simplestreams or lxd, or an endpoint of type incus.", name))
+	}
+	if plan.CopyFrom != nil && !plan.CopyFrom.Endpoint.IsUnknown() {
+		if _, _, err := r.reg.Require(plan.CopyFrom.Endpoint.ValueString(), backend.CapImageExport); err != nil {
+			diags.Append(endpointDiag(path.Root("copy_from").AtName("endpoint"), err))
+		}
+	}
+	return diags
+}
+
+// fileStampCache is one file's entry in the digest cache kept in private state.
+type fileStampCache = transfer.FileStamp
+
+const privateStampsKey = "source_stamps"
+
+type stampRecord struct {
+	Stamps []fileStampCache `json:"stamps"`
+}
+
+// localDigest returns the sha256 of the local source. When state exists and every file
+// has the path, size and modification time recorded at the last upload, the recorded
+// digest is used and nothing is read; otherwise the files are checked and hashed.
+func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlanRequest, meta, rootfs string, state *imageResourceModel) (string, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	files := []string{meta}
+	attrs := []path.Path{path.Root("file")}
+	if rootfs != "" {
+		files = []string{meta, rootfs}
+		attrs = []path.Path{path.Root("split").AtName("metadata_file"), path.Root("split").AtName("rootfs_file")}
+	}
+	var current []fileStampCache
+	for i, f := range files {
+		st, err := stampPath(f)
+		if err != nil {
+			diags.Append(sourceDiag(attrs[i], fmt.Errorf("cannot use %s: %w", f, unwrapPathErr(err))))
+			continue
+		}
+		current = append(current, st)
+	}
+	if diags.HasError() {
+		return "", diags
+	}
+	if state != nil && !state.SourceSHA256.IsNull() {
+		raw, d := req.Private.GetKey(ctx, privateStampsKey)
+		diags.Append(d...)
+		var rec stampRecord
+		if raw != nil && json.Unmarshal(raw, &rec) == nil && equalStamps(rec.Stamps, current) {
+			tflog.Debug(ctx, "local image files unchanged since the upload; using the recorded digest", map[string]any{"files": files})
+			return state.SourceSHA256.ValueString(), diags
+		}
+	}
+	ins, err := transfer.Inspect(ctx, meta, rootfs)
+	if err != nil {
+		at := attrs[0]
+		var fe *transfer.FileError
+		if rootfs != "" && errors.As(err, &fe) && fe.Path == rootfs {
+			at = attrs[1]
+		}
+		diags.Append(sourceDiag(at, err))
+		return "", diags
+	}
+	return ins.SHA256, diags
+}
+
+func equalStamps(a, b []fileStampCache) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// saveStamps records the files' stamps, so later plans can trust the state's digest.
+func saveStamps(ctx context.Context, private interface {
+	SetKey(context.Context, string, []byte) diag.Diagnostics
+}, stamps []fileStampCache) diag.Diagnostics {
+	if len(stamps) == 0 {
+		return nil
+	}
+	raw, err := json.Marshal(stampRecord{Stamps: stamps})
+	if err != nil {
+		return diag.Diagnostics{diag.NewErrorDiagnostic("Could not record the source files", err.Error())}
+	}
+	return private.SetKey(ctx, privateStampsKey, raw)
+}
+
+func stampPath(p string) (fileStampCache, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return fileStampCache{}, err
+	}
+	st, err := transfer.Stamp(abs)
+	return st, err
+}
+
+// stampOf stamps an open file, so the stamp matches exactly what was uploaded.
+func stampOf(f *os.File, p string) (fileStampCache, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return fileStampCache{}, err
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return fileStampCache{}, err
+	}
+	return fileStampCache{Path: abs, Size: fi.Size(), ModTime: fi.ModTime().UnixNano()}, nil
+}
+
+func baseName(p string) string { return filepath.Base(p) }
+
+// isQCOW2 peeks at the magic of an open file and rewinds it.
+func isQCOW2(f *os.File) bool {
+	head := make([]byte, 4)
+	n, _ := io.ReadFull(f, head)
+	_, _ = f.Seek(0, io.SeekStart)
+	return n == 4 && string(head) == "QFI\xfb"
+}
+
+// markUnknownsNull clears what the server never reported, so a partly created image
+// can be saved to state.
+func (m *imageResourceModel) markUnknownsNull() {
+	for _, s := range []*types.String{&m.Architecture, &m.Type, &m.CreatedAt, &m.UploadedAt, &m.ExpiresAt, &m.SourceSHA256} {
+		if s.IsUnknown() {
+			*s = types.StringNull()
+		}
+	}
+	if m.Size.IsUnknown() {
+		m.Size = types.Int64Null()
+	}
+	if m.Public.IsUnknown() {
+		m.Public = types.BoolNull()
+	}
+	if m.AutoUpdate.IsUnknown() {
+		m.AutoUpdate = types.BoolNull()
+	}
+	if m.Properties.IsUnknown() {
+		m.Properties = types.MapNull(types.StringType)
+	}
+	if m.Profiles.IsUnknown() {
+		m.Profiles = types.ListNull(types.StringType)
+	}
+	if m.Aliases.IsUnknown() {
+		m.Aliases = types.SetNull(aliasType)
+	}
+}
+
+type rfc3339Validator struct{}
+
+func (rfc3339Validator) Description(context.Context) string {
+	return "must be an RFC 3339 time such as 2030-01-02T15:04:05Z"
+}
+func (v rfc3339Validator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v rfc3339Validator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := time.Parse(time.RFC3339, req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid time", fmt.Sprintf("%q %s.", req.ConfigValue.ValueString(), v.Description(ctx)))
+	}
+}
+
+// unwrapPathErr drops the operation and path that os errors repeat.
+func unwrapPathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

@@ -1,0 +1,457 @@
+// Package image is the imagefleet_image resource and the imagefleet_image and
+// imagefleet_images data sources.
+package image
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
+)
+
+const defaultCreateTimeout = 30 * time.Minute
+
+var (
+	_ resource.ResourceWithConfigure        = &imageResource{}
+	_ resource.ResourceWithImportState      = &imageResource{}
+	_ resource.ResourceWithModifyPlan       = &imageResource{}
+	_ resource.ResourceWithConfigValidators = &imageResource{}
+)
+
+// AliasName is what Incus and LXD accept as an alias name.
+var AliasName = regexp.MustCompile(`^[^/\s:][^/\s]*$`)
+
+// AliasNameValidator rejects names the servers refuse, at plan time.
+func AliasNameValidator() validator.String {
+	return stringvalidator.RegexMatches(AliasName, "must not be empty, hold a slash or white space, or start with a colon")
+}
+
+type imageResource struct {
+	reg *endpoints.Registry
+}
+
+// NewResource is the imagefleet_image resource.
+func NewResource() resource.Resource { return &imageResource{} }
+
+func (r *imageResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_image"
+}
+
+func (r *imageResource) Configure(_ context.Context, req resource.ConfigureRequest, _ *resource.ConfigureResponse) {
+	if req.ProviderData != nil {
+		r.reg = req.ProviderData.(*endpoints.Registry)
+	}
+}
+
+func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	keep := stringplanmodifier.UseStateForUnknown()
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "An image on an Incus or LXD endpoint, uploaded from local files (streamed, never held in memory), " +
+			"downloaded by the server from a URL, pulled from an image server, or copied from another endpoint.\n\n" +
+			"Exactly one source is set: `file`, `split`, `url`, `remote` or `copy_from`. For local files the plan " +
+			"shows a replacement when the file's content changes; the digest is cached by path, size and modification time " +
+			"so unchanged files are not read again on every plan.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The image's fingerprint.", PlanModifiers: []planmodifier.String{keep}},
+			"endpoint": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Name of the provider endpoint that holds the image. Defaults to the provider's `default_endpoint`. Changing it replaces the image.",
+			},
+			"file": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Path of a unified image tarball (metadata.yaml and rootfs/ in one tarball).",
+			},
+			"split": schema.SingleNestedAttribute{
+				Optional:            true,
+				MarkdownDescription: "A split image: a metadata tarball and a rootfs (squashfs or tarball for a container, qcow2 for a virtual machine).",
+				Attributes: map[string]schema.Attribute{
+					"metadata_file": schema.StringAttribute{Required: true, MarkdownDescription: "Path of the metadata tarball."},
+					"rootfs_file":   schema.StringAttribute{Required: true, MarkdownDescription: "Path of the rootfs: squashfs or tarball, or a qcow2 disk for a virtual-machine image."},
+				},
+			},
+			"url": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "URL the server downloads the image from itself (the server's `url` image source). Changing it replaces the image.",
+				PlanModifiers:       replace,
+				Validators:          []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^https?://`), "must be an http:// or https:// URL")},
+			},
+			"remote": schema.SingleNestedAttribute{
+				Optional:            true,
+				MarkdownDescription: "An image the server pulls from an image server. Changing it replaces the image.",
+				PlanModifiers:       []planmodifier.Object{objectplanmodifier.RequiresReplace()},
+				Attributes: map[string]schema.Attribute{
+					"server":   schema.StringAttribute{Required: true, MarkdownDescription: "Image server URL, such as `https://images.linuxcontainers.org`."},
+					"protocol": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("simplestreams"), MarkdownDescription: "`simplestreams` (default), `incus` or `lxd`.", Validators: []validator.String{stringvalidator.OneOf("simplestreams", "incus", "lxd")}},
+					"alias":    schema.StringAttribute{Required: true, MarkdownDescription: "Alias (or fingerprint) of the image on the server, such as `debian/12`."},
+					"type":     schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("container"), MarkdownDescription: "`container` (default) or `virtual-machine`.", Validators: []validator.String{stringvalidator.OneOf("container", "virtual-machine")}},
+					"architecture": schema.StringAttribute{Optional: true, MarkdownDescription: "Architecture the pulled image must have (the server picks its own architecture's variant; a different result fails the apply)."},
+				},
+			},
+			"copy_from": schema.SingleNestedAttribute{
+				Optional:            true,
+				MarkdownDescription: "An image another endpoint of this provider holds, streamed from that endpoint to this one (never through a temporary file). Changing it replaces the image.",
+				PlanModifiers:       []planmodifier.Object{objectplanmodifier.RequiresReplace()},
+				Attributes: map[string]schema.Attribute{
+					"endpoint":    schema.StringAttribute{Required: true, MarkdownDescription: "The endpoint that holds the image."},
+					"fingerprint": schema.StringAttribute{Required: true, MarkdownDescription: "Fingerprint (or unique prefix) of the image there."},
+				},
+			},
+			"properties": schema.MapAttribute{
+				ElementType: types.StringType, Optional: true, Computed: true,
+				MarkdownDescription: "Image properties. When set, the image has exactly these properties (those from metadata.yaml are replaced) and changes made outside Terraform show in the plan; left unset, the image keeps its own. Changed in place.",
+				PlanModifiers:       []planmodifier.Map{mapplanmodifier.UseStateForUnknown()},
+			},
+			"public": schema.BoolAttribute{Optional: true, Computed: true, MarkdownDescription: "Whether untrusted clients may download the image. Changed in place.", PlanModifiers: []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()}},
+			"auto_update": schema.BoolAttribute{Optional: true, Computed: true, MarkdownDescription: "Whether the server refreshes the image from its source (for `remote` images). Changed in place.", PlanModifiers: []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()}},
+			"expires_at": schema.StringAttribute{
+				Optional: true, Computed: true,
+				MarkdownDescription: "When the server removes the image, RFC 3339 (`2030-01-02T15:04:05Z`). Must be in the future when set or changed. Changed in place.",
+				PlanModifiers:       []planmodifier.String{keep},
+				Validators:          []validator.String{rfc3339Validator{}},
+			},
+			"profiles": schema.ListAttribute{
+				ElementType: types.StringType, Optional: true, Computed: true,
+				MarkdownDescription: "Profiles applied to instances created from the image. The server defaults to `[\"default\"]`. Changed in place.",
+				PlanModifiers:       []planmodifier.List{listplanmodifier.UseStateForUnknown()},
+			},
+			"aliases": schema.SetNestedAttribute{
+				Optional: true, Computed: true,
+				MarkdownDescription: "Aliases of the image, managed with it and changed in place. Only the names listed here are managed: " +
+					"aliases of the image created by `imagefleet_image_alias` (or by hand) are left alone, so the two can be used side by side " +
+					"as long as no name is in both. Set `[]` to remove every listed alias.",
+				PlanModifiers: []planmodifier.Set{setplanmodifier.UseStateForUnknown()},
+				Validators:    []validator.Set{setvalidator.SizeAtMost(64)},
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"name":        schema.StringAttribute{Required: true, MarkdownDescription: "Alias name.", Validators: []validator.String{AliasNameValidator()}},
+					"description": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), MarkdownDescription: "Alias description."},
+				}},
+			},
+			"source_sha256": schema.StringAttribute{Computed: true, MarkdownDescription: "sha256 of the source content: for local files, computed at plan time (a change forces a replacement); otherwise the fingerprint.", PlanModifiers: []planmodifier.String{keep}},
+			"fingerprint":   schema.StringAttribute{Computed: true, MarkdownDescription: "The image's fingerprint (sha256 of its content).", PlanModifiers: []planmodifier.String{keep}},
+			"size":          schema.Int64Attribute{Computed: true, MarkdownDescription: "Size in bytes.", PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()}},
+			"architecture":  schema.StringAttribute{Computed: true, MarkdownDescription: "Architecture, from the image's metadata.", PlanModifiers: []planmodifier.String{keep}},
+			"type":          schema.StringAttribute{Computed: true, MarkdownDescription: "`container` or `virtual-machine`.", PlanModifiers: []planmodifier.String{keep}},
+			"created_at":    schema.StringAttribute{Computed: true, MarkdownDescription: "When the image was built (RFC 3339).", PlanModifiers: []planmodifier.String{keep}},
+			"uploaded_at":   schema.StringAttribute{Computed: true, MarkdownDescription: "When the image reached the server (RFC 3339).", PlanModifiers: []planmodifier.String{keep}},
+			"timeouts":      timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
+		},
+	}
+}
+
+func (r *imageResource) ConfigValidators(context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{resourcevalidator.ExactlyOneOf(
+		path.MatchRoot("file"), path.MatchRoot("split"), path.MatchRoot("url"), path.MatchRoot("remote"), path.MatchRoot("copy_from"),
+	)}
+}
+
+func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan imageResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := plan.Timeouts.Create(ctx, defaultCreateTimeout)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	name := plan.Endpoint.ValueString()
+	ep, err := r.reg.Get(ctx, name)
+	if err != nil {
+		resp.Diagnostics.AddError("Could not create image", err.Error()+".")
+		return
+	}
+	spec := backend.ImageCreate{}
+	spec.Attrs, d = plan.attrs(ctx)
+	resp.Diagnostics.Append(d...)
+	spec.Aliases, d = plan.aliases(ctx)
+	resp.Diagnostics.Append(d...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	var stamps []fileStampCache
+	closeSource, object, err := r.openSource(ctx, &plan, &spec, &stamps)
+	if err != nil {
+		resp.Diagnostics.Append(apiDiag("read the image source", ep.Name, object, err))
+		return
+	}
+	defer closeSource()
+	tflog.Info(ctx, "creating image", map[string]any{"endpoint": ep.Name, "server": ep.Server, "source": object})
+	img, err := ep.Images.CreateImage(ctx, spec)
+	if img != nil && img.Fingerprint != "" {
+		// Saved whatever happens next: a later failure leaves a tainted resource
+		// that the next apply replaces, never an orphan.
+		plan.ID = types.StringValue(img.Fingerprint)
+		plan.Fingerprint = plan.ID
+	}
+	if err != nil {
+		if img != nil && img.Fingerprint != "" {
+			plan.markUnknownsNull()
+			resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		}
+		resp.Diagnostics.Append(apiDiag("create image", ep.Name, object, err))
+		return
+	}
+	if plan.SourceSHA256.IsUnknown() {
+		plan.SourceSHA256 = types.StringValue(img.Fingerprint)
+	}
+	resp.Diagnostics.Append(plan.setFromServer(ctx, img)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(saveStamps(ctx, resp.Private, stamps)...)
+}
+
+// openSource fills spec.Source from the plan. It returns what to close afterwards and
+// a name of the source for messages.
+func (r *imageResource) openSource(ctx context.Context, m *imageResourceModel, spec *backend.ImageCreate, stamps *[]fileStampCache) (func(), string, error) {
+	noop := func() {}
+	switch {
+	case m.URL.ValueString() != "":
+		spec.Source.URL = m.URL.ValueString()
+		return noop, "url " + spec.Source.URL, nil
+	case m.Remote != nil:
+		spec.Source.Remote = &backend.RemoteImage{
+			Server: m.Remote.Server.ValueString(), Protocol: m.Remote.Protocol.ValueString(), Alias: m.Remote.Alias.ValueString(),
+			Type: m.Remote.Type.ValueString(), Architecture: m.Remote.Architecture.ValueString(),
+		}
+		return noop, fmt.Sprintf("image %q on %s", spec.Source.Remote.Alias, spec.Source.Remote.Server), nil
+	case m.CopyFrom != nil:
+		object := fmt.Sprintf("image %s of endpoint %q", m.CopyFrom.Fingerprint.ValueString(), m.CopyFrom.Endpoint.ValueString())
+		src, err := r.reg.Get(ctx, m.CopyFrom.Endpoint.ValueString())
+		if err != nil {
+			return noop, object, err
+		}
+		exp, err := src.Exporter.ExportImage(ctx, m.CopyFrom.Fingerprint.ValueString())
+		if err != nil {
+			return noop, object, err
+		}
+		spec.Source.Content = &exp.Content
+		return func() { exp.Close() }, object, nil
+	}
+	meta, rootfs, _ := m.localFiles()
+	object := "file " + meta
+	if rootfs != "" {
+		object = fmt.Sprintf("files %s and %s", meta, rootfs)
+	}
+	content := &backend.ImageContent{SHA256: m.SourceSHA256.ValueString()}
+	var files []*os.File
+	closeAll := func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	for i, p := range []string{meta, rootfs} {
+		if p == "" {
+			continue
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			closeAll()
+			return noop, object, err
+		}
+		files = append(files, f)
+		st, err := stampOf(f, p)
+		if err != nil {
+			closeAll()
+			return noop, object, err
+		}
+		*stamps = append(*stamps, st)
+		if i == 0 {
+			content.Metadata, content.MetadataName = f, baseName(p)
+		} else {
+			content.Rootfs, content.RootfsName = f, baseName(p)
+			content.VM = isQCOW2(f)
+		}
+	}
+	spec.Source.Content = content
+	return closeAll, object, nil
+}
+
+func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state imageResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ep, err := r.reg.Get(ctx, state.Endpoint.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddError("Could not read image", err.Error()+".")
+		return
+	}
+	img, err := ep.Images.GetImage(ctx, state.ID.ValueString())
+	if errors.Is(err, backend.ErrNotFound) {
+		tflog.Warn(ctx, "image is gone from the server; removing it from state", map[string]any{"endpoint": ep.Name, "fingerprint": state.ID.ValueString()})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.Append(apiDiag("read image", ep.Name, "image "+state.ID.ValueString(), err))
+		return
+	}
+	resp.Diagnostics.Append(state.setFromServer(ctx, img)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state imageResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := plan.Timeouts.Update(ctx, 10*time.Minute)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ep, err := r.reg.Get(ctx, plan.Endpoint.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddError("Could not update image", err.Error()+".")
+		return
+	}
+	fp := state.ID.ValueString()
+	object := "image " + fp
+	attrs, d := plan.attrs(ctx)
+	resp.Diagnostics.Append(d...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if err := ep.Images.UpdateImage(ctx, fp, attrs); err != nil {
+		resp.Diagnostics.Append(apiDiag("update image", ep.Name, object, err))
+		return
+	}
+	if !plan.Aliases.IsUnknown() {
+		resp.Diagnostics.Append(r.syncAliases(ctx, ep, fp, &state, &plan)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	img, err := ep.Images.GetImage(ctx, fp)
+	if err != nil {
+		resp.Diagnostics.Append(apiDiag("read image", ep.Name, object, err))
+		return
+	}
+	plan.ID = state.ID
+	resp.Diagnostics.Append(plan.setFromServer(ctx, img)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	if meta, rootfs, ok := plan.localFiles(); ok {
+		var stamps []fileStampCache
+		for _, p := range []string{meta, rootfs} {
+			if p != "" {
+				if st, err := stampPath(p); err == nil {
+					stamps = append(stamps, st)
+				}
+			}
+		}
+		resp.Diagnostics.Append(saveStamps(ctx, resp.Private, stamps)...)
+	}
+}
+
+// syncAliases makes the image's listed aliases what the plan says: removed names are
+// deleted, others created or repointed at this image.
+func (r *imageResource) syncAliases(ctx context.Context, ep *endpoints.Endpoint, fp string, state, plan *imageResourceModel) (diags diag.Diagnostics) {
+	old, d := state.aliases(ctx)
+	diags.Append(d...)
+	want, d := plan.aliases(ctx)
+	diags.Append(d...)
+	keep := map[string]bool{}
+	for _, a := range want {
+		keep[a.Name] = true
+		err := ep.Aliases.UpdateAlias(ctx, backend.Alias{Name: a.Name, Description: a.Description, Target: fp})
+		if errors.Is(err, backend.ErrNotFound) {
+			err = ep.Aliases.CreateAlias(ctx, backend.Alias{Name: a.Name, Description: a.Description, Target: fp})
+		}
+		if err != nil {
+			diags.Append(apiDiag("set alias", ep.Name, fmt.Sprintf("alias %q of image %s", a.Name, fp), err))
+		}
+	}
+	for _, a := range old {
+		if keep[a.Name] {
+			continue
+		}
+		if err := ep.Aliases.DeleteAlias(ctx, a.Name); err != nil && !errors.Is(err, backend.ErrNotFound) {
+			diags.Append(apiDiag("delete alias", ep.Name, fmt.Sprintf("alias %q of image %s", a.Name, fp), err))
+		}
+	}
+	return diags
+}
+
+func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state imageResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := state.Timeouts.Delete(ctx, 10*time.Minute)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ep, err := r.reg.Get(ctx, state.Endpoint.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddError("Could not delete image", err.Error()+".")
+		return
+	}
+	err = ep.Images.DeleteImage(ctx, state.ID.ValueString())
+	if err != nil && !errors.Is(err, backend.ErrNotFound) {
+		resp.Diagnostics.Append(apiDiag("delete image", ep.Name, "image "+state.ID.ValueString(), err))
+	}
+}
+
+// ImportState takes [endpoint:]fingerprint; a unique fingerprint prefix is expanded.
+func (r *imageResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	name, fp, ok := SplitImportID(req.ID)
+	if !ok {
+		resp.Diagnostics.Append(importDiag(req.ID))
+		return
+	}
+	ep, err := r.reg.Get(ctx, name)
+	if err != nil {
+		resp.Diagnostics.AddError("Could not import image", err.Error()+".")
+		return
+	}
+	img, err := ep.Images.GetImage(ctx, fp)
+	if err != nil {
+		resp.Diagnostics.Append(apiDiag("import image", ep.Name, "image "+fp, err))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), img.Fingerprint)...)
+	if name != "" && !r.reg.IsDefault(name) {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("endpoint"), name)...)
+	}
+}
+
+// SplitImportID splits "[endpoint:]rest".
+func SplitImportID(id string) (endpoint, rest string, ok bool) {
+	if i := strings.Index(id, ":"); i >= 0 {
+		endpoint, rest = id[:i], id[i+1:]
+	} else {
+		rest = id
+	}
+	return endpoint, rest, rest != "" && !strings.ContainsAny(rest, "/ ")
+}

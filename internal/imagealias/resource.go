@@ -1,0 +1,236 @@
+// Package imagealias is the imagefleet_image_alias resource: a named pointer to an
+// image, retargeted in place.
+package imagealias
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/image"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = &imageAliasResource{}
+	_ resource.ResourceWithImportState = &imageAliasResource{}
+	_ resource.ResourceWithModifyPlan  = &imageAliasResource{}
+)
+
+type imageAliasResource struct {
+	reg *endpoints.Registry
+}
+
+type imageAliasResourceModel struct {
+	ID          types.String `tfsdk:"id"`
+	Endpoint    types.String `tfsdk:"endpoint"`
+	Name        types.String `tfsdk:"name"`
+	Target      types.String `tfsdk:"target"`
+	Description types.String `tfsdk:"description"`
+	Type        types.String `tfsdk:"type"`
+}
+
+// NewResource is the imagefleet_image_alias resource.
+func NewResource() resource.Resource { return &imageAliasResource{} }
+
+func (r *imageAliasResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_image_alias"
+}
+
+func (r *imageAliasResource) Configure(_ context.Context, req resource.ConfigureRequest, _ *resource.ConfigureResponse) {
+	if req.ProviderData != nil {
+		r.reg = req.ProviderData.(*endpoints.Registry)
+	}
+}
+
+func (r *imageAliasResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "An image alias on an Incus or LXD endpoint. Retargeting it and changing its description happen in place; a new name replaces it.\n\n" +
+			"It coexists with the inline `aliases` of `imagefleet_image`: the image manages only the names listed in its own `aliases`, " +
+			"so manage each alias name in one place only.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The alias name.", PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"endpoint": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Name of the provider endpoint. Defaults to the provider's `default_endpoint`. Changing it replaces the alias.",
+			},
+			"name": schema.StringAttribute{
+				Required: true, MarkdownDescription: "Alias name. Changing it replaces the alias.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators:    []validator.String{image.AliasNameValidator()},
+			},
+			"target": schema.StringAttribute{
+				Required: true, MarkdownDescription: "Fingerprint of the image the alias points at, usually `imagefleet_image.x.fingerprint`. Changed in place.",
+			},
+			"description": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), MarkdownDescription: "Description. Changed in place."},
+			"type":        schema.StringAttribute{Computed: true, MarkdownDescription: "Type of the target image: `container` or `virtual-machine`."},
+		},
+	}
+}
+
+func (r *imageAliasResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.reg == nil {
+		return
+	}
+	var plan imageAliasResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() || plan.Endpoint.IsUnknown() {
+		return
+	}
+	if _, _, err := r.reg.Require(plan.Endpoint.ValueString(), backend.CapImageAliases); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("endpoint"), "Unusable endpoint", err.Error()+".")
+		return
+	}
+	if !req.State.Raw.IsNull() {
+		var state imageAliasResourceModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		if !r.reg.Same(state.Endpoint.ValueString(), plan.Endpoint.ValueString()) {
+			resp.RequiresReplace.Append(path.Root("endpoint"))
+		}
+	}
+}
+
+func (r *imageAliasResource) store(ctx context.Context, name string) (*endpoints.Endpoint, error) {
+	return r.reg.Get(ctx, name)
+}
+
+func (r *imageAliasResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan imageAliasResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ep, err := r.store(ctx, plan.Endpoint.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddError("Could not create image alias", err.Error()+".")
+		return
+	}
+	a := backend.Alias{Name: plan.Name.ValueString(), Target: plan.Target.ValueString(), Description: plan.Description.ValueString()}
+	if err := ep.Aliases.CreateAlias(ctx, a); err != nil {
+		resp.Diagnostics.Append(aliasDiag("create", ep.Name, a, err))
+		return
+	}
+	resp.Diagnostics.Append(r.readInto(ctx, ep, &plan)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *imageAliasResource) readInto(ctx context.Context, ep *endpoints.Endpoint, m *imageAliasResourceModel) diag.Diagnostics {
+	var diags diag.Diagnostics
+	a, err := ep.Aliases.GetAlias(ctx, m.Name.ValueString())
+	if err != nil {
+		diags.Append(aliasDiag("read", ep.Name, backend.Alias{Name: m.Name.ValueString()}, err))
+		return diags
+	}
+	m.fromBackend(a)
+	return diags
+}
+
+func (m *imageAliasResourceModel) fromBackend(a *backend.Alias) {
+	m.ID = types.StringValue(a.Name)
+	m.Name = types.StringValue(a.Name)
+	m.Target = types.StringValue(a.Target)
+	m.Description = types.StringValue(a.Description)
+	m.Type = types.StringValue(a.Type)
+}
+
+func (r *imageAliasResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state imageAliasResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ep, err := r.store(ctx, state.Endpoint.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddError("Could not read image alias", err.Error()+".")
+		return
+	}
+	a, err := ep.Aliases.GetAlias(ctx, state.ID.ValueString())
+	if errors.Is(err, backend.ErrNotFound) {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.Append(aliasDiag("read", ep.Name, backend.Alias{Name: state.ID.ValueString()}, err))
+		return
+	}
+	state.fromBackend(a)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *imageAliasResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan imageAliasResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ep, err := r.store(ctx, plan.Endpoint.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddError("Could not update image alias", err.Error()+".")
+		return
+	}
+	a := backend.Alias{Name: plan.Name.ValueString(), Target: plan.Target.ValueString(), Description: plan.Description.ValueString()}
+	if err := ep.Aliases.UpdateAlias(ctx, a); err != nil {
+		resp.Diagnostics.Append(aliasDiag("update", ep.Name, a, err))
+		return
+	}
+	resp.Diagnostics.Append(r.readInto(ctx, ep, &plan)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *imageAliasResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state imageAliasResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ep, err := r.store(ctx, state.Endpoint.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddError("Could not delete image alias", err.Error()+".")
+		return
+	}
+	if err := ep.Aliases.DeleteAlias(ctx, state.ID.ValueString()); err != nil && !errors.Is(err, backend.ErrNotFound) {
+		resp.Diagnostics.Append(aliasDiag("delete", ep.Name, backend.Alias{Name: state.ID.ValueString()}, err))
+	}
+}
+
+// ImportState takes [endpoint:]name.
+func (r *imageAliasResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	name, alias, ok := image.SplitImportID(req.ID)
+	if !ok {
+		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("%q is not [endpoint:]name.", req.ID))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), alias)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), alias)...)
+	if name != "" && !r.reg.IsDefault(name) {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("endpoint"), name)...)
+	}
+}
+
+// aliasDiag is where this package's diagnostics are made.
+func aliasDiag(action, endpoint string, a backend.Alias, err error) diag.Diagnostic {
+	hint := ""
+	switch {
+	case errors.Is(err, backend.ErrNotFound) && a.Target != "":
+		hint = fmt.Sprintf(" Check that an image with fingerprint %q exists on the endpoint.", a.Target)
+	case errors.Is(err, backend.ErrNotFound):
+		hint = " The alias does not exist."
+	case errors.Is(err, backend.ErrConflict):
+		hint = " The alias exists already: import it, or choose another name."
+	case errors.Is(err, backend.ErrUnreachable):
+		hint = " Check that the endpoint's server is running and its address is right."
+	}
+	return diag.NewErrorDiagnostic(fmt.Sprintf("Could not %s image alias", action),
+		fmt.Sprintf("Endpoint %q, alias %q: %s.%s", endpoint, a.Name, err, hint))
+}

@@ -1,0 +1,205 @@
+package transfer
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path"
+)
+
+// Errors Inspect returns, wrapped with the file's path.
+var (
+	ErrNotImage   = errors.New("is not an image file")
+	ErrNoMetadata = errors.New("holds no metadata.yaml")
+)
+
+// FileError says which file of an image failed a check.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+func (e *FileError) Error() string { return e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
+
+// FileStamp is what says a file is unchanged without reading it: the key of the
+// digest cache.
+type FileStamp struct {
+	Path    string `json:"path"`
+	Size    int64  `json:"size"`
+	ModTime int64  `json:"mtime_ns"`
+}
+
+// Stamp stats a file.
+func Stamp(p string) (FileStamp, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return FileStamp{}, err
+	}
+	if fi.IsDir() {
+		return FileStamp{}, fmt.Errorf("%s is a directory, not an image file", p)
+	}
+	return FileStamp{Path: p, Size: fi.Size(), ModTime: fi.ModTime().UnixNano()}, nil
+}
+
+// Format is what kind of file an image part is.
+type Format string
+
+const (
+	FormatTarball  Format = "tarball"
+	FormatSquashfs Format = "squashfs"
+	FormatQCOW2    Format = "qcow2"
+)
+
+type compression int
+
+const (
+	compNone compression = iota
+	compGzip
+	compBzip2
+	// compOpaque is a compression Go's standard library cannot read (xz, zstd,
+	// lzma): the file is accepted on its magic and the server checks the rest.
+	compOpaque
+)
+
+func sniff(head []byte) (Format, compression, bool) {
+	switch {
+	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+		return FormatTarball, compGzip, true
+	case bytes.HasPrefix(head, []byte("BZh")):
+		return FormatTarball, compBzip2, true
+	case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0}),
+		bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}),
+		bytes.HasPrefix(head, []byte{0x5d, 0, 0}):
+		return FormatTarball, compOpaque, true
+	case len(head) >= 262 && bytes.Equal(head[257:262], []byte("ustar")):
+		return FormatTarball, compNone, true
+	case bytes.HasPrefix(head, []byte("hsqs")):
+		return FormatSquashfs, compNone, true
+	case bytes.HasPrefix(head, []byte{'Q', 'F', 'I', 0xfb}):
+		return FormatQCOW2, compNone, true
+	}
+	return "", 0, false
+}
+
+// Inspected is what Inspect learned of an image's files.
+type Inspected struct {
+	SHA256 string
+	// VM is true when the rootfs is a disk image, so the image is a VM image.
+	VM     bool
+	Stamps []FileStamp
+}
+
+// Inspect checks that the files make an image, a unified tarball alone or a metadata
+// tarball then a rootfs, and computes their combined sha256 (the Incus fingerprint)
+// in the same single pass over each file.
+func Inspect(ctx context.Context, metadata, rootfs string) (*Inspected, error) {
+	out := &Inspected{}
+	h := sha256.New()
+	st, err := inspectFile(ctx, h, metadata, true, nil)
+	if err != nil {
+		return nil, err
+	}
+	out.Stamps = append(out.Stamps, st)
+	if rootfs != "" {
+		var format Format
+		st, err := inspectFile(ctx, h, rootfs, false, &format)
+		if err != nil {
+			return nil, err
+		}
+		out.VM = format == FormatQCOW2
+		out.Stamps = append(out.Stamps, st)
+	}
+	out.SHA256 = hex.EncodeToString(h.Sum(nil))
+	return out, nil
+}
+
+func inspectFile(ctx context.Context, h hash.Hash, p string, wantMetadata bool, format *Format) (FileStamp, error) {
+	st, err := inspectOne(ctx, h, p, wantMetadata, format)
+	if err != nil {
+		return st, &FileError{Path: p, Err: err}
+	}
+	return st, nil
+}
+
+func inspectOne(ctx context.Context, h hash.Hash, p string, wantMetadata bool, format *Format) (FileStamp, error) {
+	st, err := Stamp(p)
+	if err != nil {
+		return st, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return st, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(ctxReader{ctx, f}, bufSize)
+	head, _ := br.Peek(512)
+	fmtKind, comp, ok := sniff(head)
+	if !ok || (wantMetadata && fmtKind != FormatTarball) {
+		want := "a tarball (tar, gzip, bzip2, xz or zstd)"
+		if !wantMetadata {
+			want = "a squashfs, qcow2 or tarball"
+		}
+		return st, fmt.Errorf("%s %w: expected %s", p, ErrNotImage, want)
+	}
+	if format != nil {
+		*format = fmtKind
+	}
+	tee := io.TeeReader(br, h)
+	if wantMetadata && comp != compOpaque {
+		found, err := hasMetadata(tee, comp)
+		if err != nil {
+			return st, fmt.Errorf("%s %w: %v", p, ErrNotImage, err)
+		}
+		if !found {
+			return st, fmt.Errorf("%s %w at its top level", p, ErrNoMetadata)
+		}
+	}
+	if _, err := io.CopyBuffer(io.Discard, tee, make([]byte, bufSize)); err != nil {
+		return st, fmt.Errorf("reading %s: %w", p, err)
+	}
+	// A file that changed while it was read has a digest of neither version.
+	if again, err := Stamp(p); err != nil || again != st {
+		return st, fmt.Errorf("%s changed while it was being read", p)
+	}
+	return st, nil
+}
+
+// hasMetadata walks the tarball until it meets metadata.yaml; it stops there, and the
+// caller reads the rest of the file only to finish the digest.
+func hasMetadata(r io.Reader, comp compression) (bool, error) {
+	switch comp {
+	case compGzip:
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return false, err
+		}
+		zr.Multistream(true)
+		r = zr
+	case compBzip2:
+		r = bzip2.NewReader(r)
+	}
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if path.Clean(hdr.Name) == "metadata.yaml" {
+			return true, nil
+		}
+	}
+}

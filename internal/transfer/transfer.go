@@ -1,0 +1,127 @@
+// Package transfer moves image content: it streams files, hashes them while reading,
+// and builds multipart bodies without buffering. It knows nothing of HTTP servers or
+// Terraform.
+package transfer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"mime/multipart"
+	"net/textproto"
+	"os"
+)
+
+// bufSize is the copy buffer: large enough for throughput, small enough that memory
+// stays flat whatever the image size.
+const bufSize = 1 << 20
+
+// Digest hashes with sha256 and counts the bytes read through its readers. The readers
+// of one Digest are read one after the other, never at once, so that the digest is
+// that of their concatenation (the fingerprint of a split image).
+type Digest struct {
+	h        hash.Hash
+	n        int64
+	progress func(int64)
+}
+
+// NewDigest starts a digest; progress, when not nil, is told the running byte count.
+func NewDigest(progress func(int64)) *Digest {
+	return &Digest{h: sha256.New(), progress: progress}
+}
+
+// Reader passes r through, feeding the digest.
+func (d *Digest) Reader(r io.Reader) io.Reader { return digestReader{d, r} }
+
+type digestReader struct {
+	d *Digest
+	r io.Reader
+}
+
+func (dr digestReader) Read(p []byte) (int, error) {
+	n, err := dr.r.Read(p)
+	if n > 0 {
+		dr.d.h.Write(p[:n])
+		dr.d.n += int64(n)
+		if dr.d.progress != nil {
+			dr.d.progress(dr.d.n)
+		}
+	}
+	return n, err
+}
+
+// SHA256 is the hex digest of what has been read so far.
+func (d *Digest) SHA256() string { return hex.EncodeToString(d.h.Sum(nil)) }
+
+// Bytes is how much has been read so far.
+func (d *Digest) Bytes() int64 { return d.n }
+
+// ctxReader stops a long copy when its context is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// SHA256Files returns the sha256 of the concatenation of the files, read with a fixed
+// buffer. This is the Incus fingerprint of a unified (one file) or split (metadata
+// then rootfs) image.
+func SHA256Files(ctx context.Context, paths ...string) (string, error) {
+	h := sha256.New()
+	buf := make([]byte, bufSize)
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return "", err
+		}
+		_, err = io.CopyBuffer(h, ctxReader{ctx, f}, buf)
+		f.Close()
+		if err != nil {
+			return "", fmt.Errorf("reading %s: %w", p, err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Part is one part of a multipart body.
+type Part struct {
+	Field    string
+	FileName string
+	Body     io.Reader
+}
+
+// Multipart streams parts as a multipart/form-data body through a pipe, so nothing
+// is buffered beyond one copy buffer. The returned body must be closed by whoever
+// consumes it; closing it early stops the producer.
+func Multipart(ctx context.Context, parts []Part) (contentType string, body io.ReadCloser) {
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		buf := make([]byte, bufSize)
+		for _, p := range parts {
+			h := make(textproto.MIMEHeader)
+			h.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q; filename=%q`, p.Field, p.FileName))
+			h.Set("Content-Type", "application/octet-stream")
+			w, err := mw.CreatePart(h)
+			if err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			if _, err := io.CopyBuffer(w, ctxReader{ctx, p.Body}, buf); err != nil {
+				pw.CloseWithError(fmt.Errorf("streaming %s: %w", p.Field, err))
+				return
+			}
+		}
+		pw.CloseWithError(mw.Close())
+	}()
+	return mw.FormDataContentType(), pr
+}
