@@ -87,7 +87,6 @@ func toDataModel(ctx context.Context, img *backend.Image) (imageDataModel, diag.
 
 // filterModel holds the filters both data sources take.
 type filterModel struct {
-	Endpoint     types.String `tfsdk:"endpoint"`
 	Properties   types.Map    `tfsdk:"properties"`
 	Type         types.String `tfsdk:"type"`
 	Architecture types.String `tfsdk:"architecture"`
@@ -95,13 +94,21 @@ type filterModel struct {
 
 func filterAttrs(attrs map[string]schema.Attribute) map[string]schema.Attribute {
 	attrs["endpoint"] = schema.StringAttribute{Optional: true, MarkdownDescription: "Name of the provider endpoint to search. Defaults to the provider's `default_endpoint`."}
-	attrs["properties"] = schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Only images that have all these properties with these values."}
-	attrs["type"] = schema.StringAttribute{Optional: true, MarkdownDescription: "Only images of this type: `container` or `virtual-machine`.", Validators: []validator.String{stringvalidator.OneOf("container", "virtual-machine")}}
-	attrs["architecture"] = schema.StringAttribute{Optional: true, MarkdownDescription: "Only images of this architecture, such as `x86_64`."}
+	attrs["filter"] = schema.SingleNestedAttribute{
+		Optional: true, MarkdownDescription: "Only images that match all of these.",
+		Attributes: map[string]schema.Attribute{
+			"properties":   schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Only images that have all these properties with these values."},
+			"type":         schema.StringAttribute{Optional: true, MarkdownDescription: "Only images of this type: `container` or `virtual-machine`.", Validators: []validator.String{stringvalidator.OneOf("container", "virtual-machine")}},
+			"architecture": schema.StringAttribute{Optional: true, MarkdownDescription: "Only images of this architecture, such as `x86_64`."},
+		},
+	}
 	return attrs
 }
 
-func (f filterModel) match(ctx context.Context, img *backend.Image) bool {
+func (f *filterModel) match(ctx context.Context, img *backend.Image) bool {
+	if f == nil {
+		return true
+	}
 	if t := f.Type.ValueString(); t != "" && img.Type != t {
 		return false
 	}
@@ -147,8 +154,9 @@ type imageDataSource struct {
 }
 
 type imageDataSourceModel struct {
-	filterModel
 	imageDataModel
+	Endpoint   types.String `tfsdk:"endpoint"`
+	Filter     *filterModel `tfsdk:"filter"`
 	ID         types.String `tfsdk:"id"`
 	Alias      types.String `tfsdk:"alias"`
 	MostRecent types.Bool   `tfsdk:"most_recent"`
@@ -174,7 +182,7 @@ func (d *imageDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 	attrs["alias"] = schema.StringAttribute{Optional: true, MarkdownDescription: "Find the image an alias points at.", Validators: []validator.String{AliasNameValidator()}}
 	attrs["most_recent"] = schema.BoolAttribute{Optional: true, MarkdownDescription: "When several images match the filters, take the most recently built instead of failing."}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Finds one image on an endpoint: by `fingerprint`, by `alias`, or by filters (`properties`, `type`, `architecture`), " +
+		MarkdownDescription: "Finds one image on an endpoint: by `fingerprint`, by `alias`, or by `filter` (properties, type, architecture), " +
 			"with `most_recent` to pick the newest of several matches.",
 		Attributes: attrs,
 	}
@@ -230,13 +238,13 @@ func (d *imageDataSource) Read(ctx context.Context, req datasource.ReadRequest, 
 	}
 	var found []backend.Image
 	for i := range candidates {
-		if m.filterModel.match(ctx, &candidates[i]) {
+		if m.Filter.match(ctx, &candidates[i]) {
 			found = append(found, candidates[i])
 		}
 	}
 	switch {
 	case len(found) == 0:
-		resp.Diagnostics.AddError("No image found", fmt.Sprintf("Endpoint %q has no image matching %s with the given type, architecture and properties.", ep.Name, what))
+		resp.Diagnostics.AddError("No image found", fmt.Sprintf("Endpoint %q has no image matching %s and the filter.", ep.Name, what))
 		return
 	case len(found) > 1 && !m.MostRecent.ValueBool():
 		var fps []string
@@ -260,7 +268,8 @@ type imagesDataSource struct {
 }
 
 type imagesDataSourceModel struct {
-	filterModel
+	Endpoint types.String `tfsdk:"endpoint"`
+	Filter   *filterModel `tfsdk:"filter"`
 	ID     types.String `tfsdk:"id"`
 	Images types.List   `tfsdk:"images"`
 }
@@ -310,7 +319,7 @@ func (d *imagesDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	newestFirst(all)
 	out := []imageDataModel{}
 	for i := range all {
-		if m.filterModel.match(ctx, &all[i]) {
+		if m.Filter.match(ctx, &all[i]) {
 			dm, diags := toDataModel(ctx, &all[i])
 			resp.Diagnostics.Append(diags...)
 			out = append(out, dm)

@@ -45,12 +45,15 @@ var (
 	_ resource.ResourceWithConfigValidators = &imageResource{}
 )
 
-// AliasName is what Incus and LXD accept as an alias name.
-var AliasName = regexp.MustCompile(`^[^/\s:][^/\s]*$`)
+// AliasName is an alias name that works everywhere. The servers store almost any
+// string, but a colon is the CLIs' remote separator ("remote:alias") and white space
+// cannot be typed unquoted, so such aliases could not be used to launch anything.
+// Slashes are fine: "debian/12" is how image servers name their aliases.
+var AliasName = regexp.MustCompile(`^[^\s:]+$`)
 
-// AliasNameValidator rejects names the servers refuse, at plan time.
+// AliasNameValidator rejects unusable alias names at plan time.
 func AliasNameValidator() validator.String {
-	return stringvalidator.RegexMatches(AliasName, "must not be empty, hold a slash or white space, or start with a colon")
+	return stringvalidator.RegexMatches(AliasName, "must be non-empty and hold no colon (the CLI's remote separator) and no white space")
 }
 
 type imageResource struct {

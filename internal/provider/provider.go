@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/objectvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -126,7 +125,6 @@ func (p *imagefleetProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 						"incus": incusSchema(backend.KindIncus),
 						"lxd":   incusSchema(backend.KindLXD),
 					},
-					Validators: []validator.Object{objectvalidator.ExactlyOneOf(path.MatchRelative().AtName("incus"), path.MatchRelative().AtName("lxd"))},
 				},
 			},
 			"retry": schema.SingleNestedAttribute{
@@ -139,6 +137,23 @@ func (p *imagefleetProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 				},
 			},
 		},
+	}
+}
+
+var _ provider.ProviderWithValidateConfig = &imagefleetProvider{}
+
+// ValidateConfig checks that every endpoint has exactly one backend block.
+func (p *imagefleetProvider) ValidateConfig(ctx context.Context, req provider.ValidateConfigRequest, resp *provider.ValidateConfigResponse) {
+	var m providerModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	for name, e := range m.Endpoints {
+		if (e.Incus == nil) == (e.LXD == nil) {
+			resp.Diagnostics.AddAttributeError(path.Root("endpoints").AtMapKey(name), "Invalid endpoint",
+				fmt.Sprintf("Endpoint %q must have exactly one backend block: incus = {...} or lxd = {...}.", name))
+		}
 	}
 }
 

@@ -1,0 +1,194 @@
+package acctest
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"time"
+)
+
+// BusyboxPath is the static busybox the test rootfs is made of (Debian's
+// busybox-static, installed by scripts/backends.sh).
+const BusyboxPath = "/bin/busybox"
+
+// ImageOpts describes a test image. Variant goes into metadata.yaml, so images of
+// different variants have different fingerprints and tests never collide.
+type ImageOpts struct {
+	Variant string
+	// PadBytes adds a file of random (incompressible) bytes of this size to the
+	// rootfs, for benchmarks of large uploads.
+	PadBytes int64
+}
+
+// Arch is the architecture name Incus and LXD use for this machine.
+func Arch() string {
+	switch runtime.GOARCH {
+	case "arm64":
+		return "aarch64"
+	}
+	return "x86_64"
+}
+
+func metadataYAML(variant string) []byte {
+	return []byte(fmt.Sprintf(`architecture: %s
+creation_date: %d
+properties:
+  description: imagefleet test image %s
+  os: busybox
+  release: "1"
+  variant: %s
+templates: {}
+`, Arch(), time.Now().Unix(), variant, variant))
+}
+
+type tarball struct {
+	f  *os.File
+	gz *gzip.Writer
+	tw *tar.Writer
+}
+
+func newTarball(path string, level int) (*tarball, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	gz, _ := gzip.NewWriterLevel(f, level)
+	return &tarball{f: f, gz: gz, tw: tar.NewWriter(gz)}, nil
+}
+
+func (t *tarball) file(name string, mode int64, body []byte) error {
+	if err := t.tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(body)), ModTime: time.Now(), Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	_, err := t.tw.Write(body)
+	return err
+}
+
+func (t *tarball) dir(name string) error {
+	return t.tw.WriteHeader(&tar.Header{Name: name + "/", Mode: 0o755, ModTime: time.Now(), Typeflag: tar.TypeDir})
+}
+
+func (t *tarball) link(name, target string) error {
+	return t.tw.WriteHeader(&tar.Header{Name: name, Linkname: target, Mode: 0o777, ModTime: time.Now(), Typeflag: tar.TypeSymlink})
+}
+
+func (t *tarball) close() error {
+	if err := t.tw.Close(); err != nil {
+		return err
+	}
+	if err := t.gz.Close(); err != nil {
+		return err
+	}
+	return t.f.Close()
+}
+
+// rootfs writes a minimal bootable busybox system under prefix.
+func (t *tarball) rootfs(prefix string, opts ImageOpts) error {
+	bb, err := os.ReadFile(BusyboxPath)
+	if err != nil {
+		return fmt.Errorf("test images need busybox-static (%w): run scripts/backends.sh", err)
+	}
+	for _, d := range []string{"", "bin", "sbin", "etc", "dev", "proc", "sys", "tmp", "root", "run", "var"} {
+		if err := t.dir(filepath.Join(prefix, d)); err != nil {
+			return err
+		}
+	}
+	if err := t.file(prefix+"/bin/busybox", 0o755, bb); err != nil {
+		return err
+	}
+	for _, l := range []string{"bin/sh", "bin/ls", "bin/cat", "bin/echo", "bin/sleep", "bin/hostname", "sbin/init"} {
+		if err := t.link(prefix+"/"+l, "/bin/busybox"); err != nil {
+			return err
+		}
+	}
+	if err := t.file(prefix+"/etc/imagefleet-variant", 0o644, []byte(opts.Variant+"\n")); err != nil {
+		return err
+	}
+	if err := t.file(prefix+"/etc/inittab", 0o644, []byte("::wait:/bin/sleep 2147483647\n")); err != nil {
+		return err
+	}
+	if opts.PadBytes > 0 {
+		if err := t.tw.WriteHeader(&tar.Header{Name: prefix + "/pad.bin", Mode: 0o644, Size: opts.PadBytes, ModTime: time.Now(), Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		if _, err := io.CopyN(t.tw, rand.Reader, opts.PadBytes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// level keeps big padded images fast to build: random bytes do not compress.
+func (o ImageOpts) level() int {
+	if o.PadBytes > 0 {
+		return gzip.NoCompression
+	}
+	return gzip.DefaultCompression
+}
+
+// BuildUnified writes a unified image tarball (metadata.yaml + rootfs/) into dir.
+func BuildUnified(dir string, opts ImageOpts) (string, error) {
+	p := filepath.Join(dir, "image-"+opts.Variant+".tar.gz")
+	t, err := newTarball(p, opts.level())
+	if err != nil {
+		return "", err
+	}
+	if err := t.file("metadata.yaml", 0o644, metadataYAML(opts.Variant)); err != nil {
+		return "", err
+	}
+	if err := t.rootfs("rootfs", opts); err != nil {
+		return "", err
+	}
+	return p, t.close()
+}
+
+// BuildSplit writes a split image into dir: a metadata tarball, and a rootfs tarball
+// for a container or a small qcow2 disk (qemu-img) for a virtual machine.
+func BuildSplit(dir string, opts ImageOpts, vm bool) (metadata, rootfs string, err error) {
+	metadata = filepath.Join(dir, "meta-"+opts.Variant+".tar.gz")
+	t, err := newTarball(metadata, opts.level())
+	if err != nil {
+		return "", "", err
+	}
+	if err := t.file("metadata.yaml", 0o644, metadataYAML(opts.Variant)); err != nil {
+		return "", "", err
+	}
+	if err := t.close(); err != nil {
+		return "", "", err
+	}
+	if vm {
+		rootfs = filepath.Join(dir, "disk-"+opts.Variant+".qcow2")
+		if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", rootfs, "16M").CombinedOutput(); err != nil {
+			return "", "", fmt.Errorf("qemu-img (qemu-utils, installed by scripts/backends.sh): %v: %s", err, out)
+		}
+		return metadata, rootfs, nil
+	}
+	rootfs = filepath.Join(dir, "rootfs-"+opts.Variant+".tar.gz")
+	t, err = newTarball(rootfs, opts.level())
+	if err != nil {
+		return "", "", err
+	}
+	if err := t.rootfs(".", opts); err != nil {
+		return "", "", err
+	}
+	return metadata, rootfs, t.close()
+}
+
+// BuildWithoutMetadata writes a tarball that has a rootfs but no metadata.yaml.
+func BuildWithoutMetadata(dir string) (string, error) {
+	p := filepath.Join(dir, "no-metadata.tar.gz")
+	t, err := newTarball(p, gzip.DefaultCompression)
+	if err != nil {
+		return "", err
+	}
+	if err := t.file("rootfs/etc/hostname", 0o644, []byte("x\n")); err != nil {
+		return "", err
+	}
+	return p, t.close()
+}
