@@ -1,0 +1,103 @@
+// Package acctest holds what the acceptance tests share: provider factories, the real
+// daemons they run against, CLI helpers to change objects behind Terraform's back, and
+// the test image builders.
+package acctest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/provider"
+)
+
+// ProtoV6ProviderFactories runs the provider in-process for terraform-plugin-testing.
+var ProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
+	"imagefleet": providerserver.NewProtocol6WithError(provider.New("test")()),
+}
+
+// Backend is one real daemon the tests run against.
+type Backend struct {
+	Kind backend.Kind
+	// Endpoint is its name in ProviderConfig.
+	Endpoint string
+	// CLI is the daemon's own command line client.
+	CLI string
+}
+
+// Backends are the daemons every image test runs against.
+var Backends = []Backend{
+	{Kind: backend.KindIncus, Endpoint: "incus", CLI: "incus"},
+	{Kind: backend.KindLXD, Endpoint: "lxd", CLI: "lxc"},
+}
+
+// ProviderConfig is a provider block with both daemons as endpoints and def as the
+// default endpoint.
+func ProviderConfig(def string) string {
+	return fmt.Sprintf(`
+provider "imagefleet" {
+  default_endpoint = %q
+  endpoints = {
+    incus = { incus = {} }
+    lxd   = { lxd = {} }
+  }
+}
+`, def)
+}
+
+var checked sync.Map
+
+// PreCheck fails the test when the daemon is not running: the acceptance suite is
+// meant to run after scripts/backends.sh has started it, and a silent skip would hide
+// that nothing was tested.
+func PreCheck(t *testing.T, b Backend) {
+	t.Helper()
+	if _, ok := checked.Load(b.Kind); ok {
+		return
+	}
+	if out, err := exec.Command(b.CLI, "info").CombinedOutput(); err != nil {
+		t.Fatalf("%s daemon is not reachable with `%s info` (%v: %s): start it with scripts/backends.sh", b.Kind, b.CLI, err, strings.TrimSpace(string(out)))
+	}
+	checked.Store(b.Kind, true)
+}
+
+// Run runs the backend's CLI and fails the test on error.
+func (b Backend) Run(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(b.CLI, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v: %s", b.CLI, strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// Try runs the backend's CLI and returns its error instead of failing.
+func (b Backend) Try(args ...string) (string, error) {
+	out, err := exec.Command(b.CLI, args...).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+// Name returns a unique name with the given prefix, so parallel tests and runs
+// against the same daemon never collide.
+func Name(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return prefix + "-" + hex.EncodeToString(b)
+}
+
+// TempDir is t.TempDir, kept readable by the daemons (they run as root here, but a
+// sandboxed daemon may not read a 0700 directory).
+func TempDir(t *testing.T) string {
+	d := t.TempDir()
+	_ = os.Chmod(d, 0o755)
+	return d
+}
