@@ -24,6 +24,8 @@ type ImageOpts struct {
 	// PadBytes adds a file of random (incompressible) bytes of this size to the
 	// rootfs, for benchmarks of large uploads.
 	PadBytes int64
+	// Created is the creation_date in metadata.yaml; zero means now.
+	Created time.Time
 }
 
 // Arch is the architecture name Incus and LXD use for this machine.
@@ -35,7 +37,12 @@ func Arch() string {
 	return "x86_64"
 }
 
-func metadataYAML(variant string) []byte {
+func metadataYAML(o ImageOpts) []byte {
+	created := o.Created
+	if created.IsZero() {
+		created = time.Now()
+	}
+	variant := o.Variant
 	return []byte(fmt.Sprintf(`architecture: %s
 creation_date: %d
 properties:
@@ -44,7 +51,7 @@ properties:
   release: "1"
   variant: %s
 templates: {}
-`, Arch(), time.Now().Unix(), variant, variant))
+`, Arch(), created.Unix(), variant, variant))
 }
 
 type tarball struct {
@@ -139,7 +146,7 @@ func BuildUnified(dir string, opts ImageOpts) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := t.file("metadata.yaml", 0o644, metadataYAML(opts.Variant)); err != nil {
+	if err := t.file("metadata.yaml", 0o644, metadataYAML(opts)); err != nil {
 		return "", err
 	}
 	if err := t.rootfs("rootfs", opts); err != nil {
@@ -156,7 +163,7 @@ func BuildSplit(dir string, opts ImageOpts, vm bool) (metadata, rootfs string, e
 	if err != nil {
 		return "", "", err
 	}
-	if err := t.file("metadata.yaml", 0o644, metadataYAML(opts.Variant)); err != nil {
+	if err := t.file("metadata.yaml", 0o644, metadataYAML(opts)); err != nil {
 		return "", "", err
 	}
 	if err := t.close(); err != nil {

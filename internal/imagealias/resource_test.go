@@ -1,0 +1,163 @@
+package imagealias_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/compare"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/acctest"
+)
+
+const addr = "imagefleet_image_alias.test"
+
+func config(b acctest.Backend, one, two, inline, name, target, desc string) string {
+	return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image" "one" {
+  file    = %q
+  aliases = [{ name = %q }]
+}
+resource "imagefleet_image" "two" {
+  file = %q
+}
+resource "imagefleet_image_alias" "test" {
+  name        = %q
+  target      = imagefleet_image.%s.fingerprint
+  description = %q
+}
+`, one, inline, two, name, target, desc)
+}
+
+// aliasTarget asks the server where an alias points.
+func aliasTarget(t *testing.T, b acctest.Backend, name string) string {
+	for _, line := range strings.Split(b.Run(t, "image", "alias", "list", "-f", "csv"), "\n") {
+		f := strings.Split(line, ",")
+		if len(f) >= 2 && f[0] == name {
+			return f[1]
+		}
+	}
+	return ""
+}
+
+func TestAccImageAlias_lifecycle(t *testing.T) {
+	for _, b := range acctest.Backends {
+		t.Run(string(b.Kind), func(t *testing.T) {
+			t.Parallel()
+			dir := acctest.TempDir(t)
+			one, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("one")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			two, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("two")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			inline, name, renamed := acctest.Name("inline"), acctest.Name("alias"), acctest.Name("renamed")
+			var fpOne, fpTwo string
+			recordFP := func(s *terraform.State) error {
+				fpOne = s.RootModule().Resources["imagefleet_image.one"].Primary.Attributes["fingerprint"]
+				fpTwo = s.RootModule().Resources["imagefleet_image.two"].Primary.Attributes["fingerprint"]
+				return nil
+			}
+			resource.Test(t, resource.TestCase{
+				PreCheck:                 func() { acctest.PreCheck(t, b) },
+				ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+				CheckDestroy: func(*terraform.State) error {
+					for _, n := range []string{name, renamed, inline} {
+						if got := aliasTarget(t, b, n); got != "" {
+							return fmt.Errorf("alias %s still on the server after destroy (-> %s)", n, got)
+						}
+					}
+					return nil
+				},
+				Steps: []resource.TestStep{
+					{
+						Config: config(b, one, two, inline, name, "one", "first"),
+						ConfigStateChecks: []statecheck.StateCheck{
+							statecheck.ExpectKnownValue(addr, tfjsonpath.New("description"), knownvalue.StringExact("first")),
+							statecheck.ExpectKnownValue(addr, tfjsonpath.New("type"), knownvalue.StringExact("container")),
+							// Coexistence: the image lists only its inline alias, not the
+							// one this resource manages, though both point at it.
+							statecheck.ExpectKnownValue("imagefleet_image.one", tfjsonpath.New("aliases"), knownvalue.SetExact([]knownvalue.Check{
+								knownvalue.ObjectExact(map[string]knownvalue.Check{"name": knownvalue.StringExact(inline), "description": knownvalue.StringExact("")}),
+							})),
+							statecheck.CompareValuePairs(addr, tfjsonpath.New("target"), "imagefleet_image.one", tfjsonpath.New("fingerprint"), compare.ValuesSame()),
+						},
+						Check: resource.ComposeTestCheckFunc(recordFP, func(*terraform.State) error {
+							if got := aliasTarget(t, b, name); !strings.HasPrefix(fpOne, got) || got == "" {
+								return fmt.Errorf("alias points at %q on the server, want %s", got, fpOne)
+							}
+							return nil
+						}),
+					},
+					{
+						// Retarget and new description: in place.
+						Config: config(b, one, two, inline, name, "two", "second"),
+						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+							plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+						}},
+						Check: func(*terraform.State) error {
+							if got := aliasTarget(t, b, name); got == "" || !strings.HasPrefix(fpTwo, got) {
+								return fmt.Errorf("alias points at %q on the server after retargeting, want %s", got, fpTwo)
+							}
+							return nil
+						},
+					},
+					{
+						ResourceName:      addr,
+						ImportState:       true,
+						ImportStateId:     b.Endpoint + ":" + name,
+						ImportStateVerify: true,
+					},
+					{
+						// Retargeted outside Terraform: seen and repaired.
+						PreConfig: func() {
+							b.Run(t, "query", "-X", "PUT", "/1.0/images/aliases/"+name, "-d", fmt.Sprintf(`{"target":%q,"description":"second"}`, fpOne))
+						},
+						Config: config(b, one, two, inline, name, "two", "second"),
+						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+							plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+						}},
+						Check: func(*terraform.State) error {
+							if got := aliasTarget(t, b, name); got == "" || !strings.HasPrefix(fpTwo, got) {
+								return fmt.Errorf("apply did not repair the alias: it points at %q", got)
+							}
+							return nil
+						},
+					},
+					{
+						// Deleted outside Terraform: created again.
+						PreConfig: func() { b.Run(t, "image", "alias", "delete", name) },
+						Config:    config(b, one, two, inline, name, "two", "second"),
+						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+							plancheck.ExpectResourceAction(addr, plancheck.ResourceActionCreate),
+						}},
+					},
+					{
+						// A new name replaces the alias.
+						Config: config(b, one, two, inline, renamed, "two", "second"),
+						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+							plancheck.ExpectResourceAction(addr, plancheck.ResourceActionDestroyBeforeCreate),
+						}},
+						Check: func(*terraform.State) error {
+							if got := aliasTarget(t, b, name); got != "" {
+								return fmt.Errorf("old alias %s still exists after the rename", name)
+							}
+							if got := aliasTarget(t, b, renamed); got == "" {
+								return fmt.Errorf("renamed alias %s missing on the server", renamed)
+							}
+							return nil
+						},
+					},
+				},
+			})
+		})
+	}
+}
