@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -100,4 +101,18 @@ func TempDir(t *testing.T) string {
 	d := t.TempDir()
 	_ = os.Chmod(d, 0o755)
 	return d
+}
+
+// Diagnostic matches a diagnostic's exact words, in order, tolerating only the line
+// wrapping and indentation Terraform adds when it prints them.
+func Diagnostic(parts ...string) *regexp.Regexp {
+	var quoted []string
+	for _, p := range parts {
+		words := strings.Fields(p)
+		for i, w := range words {
+			words[i] = regexp.QuoteMeta(w)
+		}
+		quoted = append(quoted, strings.Join(words, `\s+`))
+	}
+	return regexp.MustCompile(`(?s)` + strings.Join(quoted, `.*`))
 }

@@ -270,8 +270,8 @@ type imagesDataSource struct {
 type imagesDataSourceModel struct {
 	Endpoint types.String `tfsdk:"endpoint"`
 	Filter   *filterModel `tfsdk:"filter"`
-	ID     types.String `tfsdk:"id"`
-	Images types.List   `tfsdk:"images"`
+	ID       types.String `tfsdk:"id"`
+	Images   types.List   `tfsdk:"images"`
 }
 
 // NewListDataSource is the imagefleet_images data source.

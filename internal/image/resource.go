@@ -111,10 +111,10 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 				MarkdownDescription: "An image the server pulls from an image server. Changing it replaces the image.",
 				PlanModifiers:       []planmodifier.Object{objectplanmodifier.RequiresReplace()},
 				Attributes: map[string]schema.Attribute{
-					"server":   schema.StringAttribute{Required: true, MarkdownDescription: "Image server URL, such as `https://images.linuxcontainers.org`."},
-					"protocol": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("simplestreams"), MarkdownDescription: "`simplestreams` (default), `incus` or `lxd`.", Validators: []validator.String{stringvalidator.OneOf("simplestreams", "incus", "lxd")}},
-					"alias":    schema.StringAttribute{Required: true, MarkdownDescription: "Alias (or fingerprint) of the image on the server, such as `debian/12`."},
-					"type":     schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("container"), MarkdownDescription: "`container` (default) or `virtual-machine`.", Validators: []validator.String{stringvalidator.OneOf("container", "virtual-machine")}},
+					"server":       schema.StringAttribute{Required: true, MarkdownDescription: "Image server URL, such as `https://images.linuxcontainers.org`."},
+					"protocol":     schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("simplestreams"), MarkdownDescription: "`simplestreams` (default), `incus` or `lxd`.", Validators: []validator.String{stringvalidator.OneOf("simplestreams", "incus", "lxd")}},
+					"alias":        schema.StringAttribute{Required: true, MarkdownDescription: "Alias (or fingerprint) of the image on the server, such as `debian/12`."},
+					"type":         schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("container"), MarkdownDescription: "`container` (default) or `virtual-machine`.", Validators: []validator.String{stringvalidator.OneOf("container", "virtual-machine")}},
 					"architecture": schema.StringAttribute{Optional: true, MarkdownDescription: "Architecture the pulled image must have (the server picks its own architecture's variant; a different result fails the apply)."},
 				},
 			},
@@ -132,7 +132,7 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 				MarkdownDescription: "Image properties. When set, the image has exactly these properties (those from metadata.yaml are replaced) and changes made outside Terraform show in the plan; left unset, the image keeps its own. Changed in place.",
 				PlanModifiers:       []planmodifier.Map{mapplanmodifier.UseStateForUnknown()},
 			},
-			"public": schema.BoolAttribute{Optional: true, Computed: true, MarkdownDescription: "Whether untrusted clients may download the image. Changed in place.", PlanModifiers: []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()}},
+			"public":      schema.BoolAttribute{Optional: true, Computed: true, MarkdownDescription: "Whether untrusted clients may download the image. Changed in place.", PlanModifiers: []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()}},
 			"auto_update": schema.BoolAttribute{Optional: true, Computed: true, MarkdownDescription: "Whether the server refreshes the image from its source (for `remote` images). Changed in place.", PlanModifiers: []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()}},
 			"expires_at": schema.StringAttribute{
 				Optional: true, Computed: true,

@@ -309,7 +309,7 @@ func TestAccImage_split(t *testing.T) {
 		resource.Test(t, resource.TestCase{
 			PreCheck:                 func() { acctest.PreCheck(t, b) },
 			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
-			CheckDestroy: resource.ComposeTestCheckFunc(checkGone(b, &fpC), checkGone(b, &fpV)),
+			CheckDestroy:             resource.ComposeTestCheckFunc(checkGone(b, &fpC), checkGone(b, &fpV)),
 			Steps: []resource.TestStep{{
 				Config: acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
 resource "imagefleet_image" "container" {

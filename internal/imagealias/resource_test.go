@@ -161,3 +161,25 @@ func TestAccImageAlias_lifecycle(t *testing.T) {
 		})
 	}
 }
+
+// TestAccImageAlias_missingTarget: an alias to a fingerprint the server does not have.
+func TestAccImageAlias_missingTarget(t *testing.T) {
+	for _, b := range acctest.Backends {
+		t.Run(string(b.Kind), func(t *testing.T) {
+			t.Parallel()
+			target := strings.Repeat("0", 64)
+			resource.Test(t, resource.TestCase{
+				PreCheck:                 func() { acctest.PreCheck(t, b) },
+				ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config: acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image_alias" "x" {
+  name   = %q
+  target = %q
+}`, acctest.Name("orphan"), target),
+					ExpectError: acctest.Diagnostic("Error: Could not create image alias", fmt.Sprintf(`Endpoint %q, alias`, b.Endpoint), "404: Image not found.", fmt.Sprintf(`Check that an image with fingerprint %q exists on the endpoint.`, target)),
+				}},
+			})
+		})
+	}
+}

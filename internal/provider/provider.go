@@ -84,23 +84,23 @@ func incusSchema(kind backend.Kind) schema.SingleNestedAttribute {
 		return []validator.String{stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName(other))}
 	}
 	return schema.SingleNestedAttribute{
-		Optional: true,
+		Optional:            true,
 		MarkdownDescription: fmt.Sprintf("An %s server. Empty (`{}`) means the local daemon's unix socket.", kind),
 		Attributes: map[string]schema.Attribute{
 			"address": schema.StringAttribute{
-				Optional: true,
+				Optional:            true,
 				MarkdownDescription: fmt.Sprintf("`unix:///path/to/unix.socket` or `https://host:port`. Empty means the local socket: `$%s_SOCKET`, else `$%s_DIR/unix.socket`, else the package's default path.", up, up),
-				Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^(unix://|https://)`), "must start with unix:// or https://")},
+				Validators:          []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^(unix://|https://)`), "must start with unix:// or https://")},
 			},
-			"client_cert": schema.StringAttribute{Optional: true, MarkdownDescription: fmt.Sprintf("Client certificate (PEM) for an https address. Defaults to `client.crt` in `$%s_CONF` (or `%s`) when that exists.", up, conf), Validators: fileOrInline("client_cert_file")},
-			"client_cert_file": schema.StringAttribute{Optional: true, MarkdownDescription: "Path of the client certificate (PEM)."},
-			"client_key": schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: fmt.Sprintf("Client key (PEM). Defaults to `client.key` beside the default certificate in `$%s_CONF`.", up), Validators: fileOrInline("client_key_file")},
-			"client_key_file": schema.StringAttribute{Optional: true, MarkdownDescription: "Path of the client key (PEM)."},
-			"server_cert": schema.StringAttribute{Optional: true, MarkdownDescription: "The server's certificate (PEM): the connection is accepted only if the server presents exactly this certificate.", Validators: append(fileOrInline("server_cert_file"), stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("accept_server_certificate")))},
-			"server_cert_file": schema.StringAttribute{Optional: true, MarkdownDescription: "Path of the server's certificate (PEM)."},
+			"client_cert":               schema.StringAttribute{Optional: true, MarkdownDescription: fmt.Sprintf("Client certificate (PEM) for an https address. Defaults to `client.crt` in `$%s_CONF` (or `%s`) when that exists.", up, conf), Validators: fileOrInline("client_cert_file")},
+			"client_cert_file":          schema.StringAttribute{Optional: true, MarkdownDescription: "Path of the client certificate (PEM)."},
+			"client_key":                schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: fmt.Sprintf("Client key (PEM). Defaults to `client.key` beside the default certificate in `$%s_CONF`.", up), Validators: fileOrInline("client_key_file")},
+			"client_key_file":           schema.StringAttribute{Optional: true, MarkdownDescription: "Path of the client key (PEM)."},
+			"server_cert":               schema.StringAttribute{Optional: true, MarkdownDescription: "The server's certificate (PEM): the connection is accepted only if the server presents exactly this certificate.", Validators: append(fileOrInline("server_cert_file"), stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("accept_server_certificate")))},
+			"server_cert_file":          schema.StringAttribute{Optional: true, MarkdownDescription: "Path of the server's certificate (PEM)."},
 			"accept_server_certificate": schema.BoolAttribute{Optional: true, MarkdownDescription: "Accept whatever certificate the server presents. Use only on a trusted network, typically together with `trust_token` for a first connection."},
-			"trust_token": schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: fmt.Sprintf("A trust token (`%s config trust add`) exchanged for trust of the client certificate when the server does not trust it yet.", map[backend.Kind]string{backend.KindIncus: "incus", backend.KindLXD: "lxc"}[kind])},
-			"project": schema.StringAttribute{Optional: true, MarkdownDescription: fmt.Sprintf("Project to work in. Defaults to `$%s_PROJECT`, else the server's `default` project.", up)},
+			"trust_token":               schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: fmt.Sprintf("A trust token (`%s config trust add`) exchanged for trust of the client certificate when the server does not trust it yet.", map[backend.Kind]string{backend.KindIncus: "incus", backend.KindLXD: "lxc"}[kind])},
+			"project":                   schema.StringAttribute{Optional: true, MarkdownDescription: fmt.Sprintf("Project to work in. Defaults to `$%s_PROJECT`, else the server's `default` project.", up)},
 		},
 	}
 }
@@ -269,7 +269,9 @@ func (p *imagefleetProvider) DataSources(context.Context) []func() datasource.Da
 
 type durationValidator struct{}
 
-func (durationValidator) Description(context.Context) string { return "must be a Go duration such as 500ms, 2s or 1m" }
+func (durationValidator) Description(context.Context) string {
+	return "must be a Go duration such as 500ms, 2s or 1m"
+}
 func (v durationValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
 func (v durationValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
