@@ -30,14 +30,16 @@ var DefaultRetry = Retry{MaxAttempts: 4, MinWait: time.Second, MaxWait: 30 * tim
 
 // Client sends requests: Do retries, Stream sends once (its body cannot be replayed).
 type Client struct {
-	rc *retryablehttp.Client
+	rc      *retryablehttp.Client
+	secrets []string
 }
 
 // logSubsystem keeps HTTP logs filterable with TF_LOG_PROVIDER_IMAGEFLEET_HTTP.
 const logSubsystem = "http"
 
-// New wraps transport in a retrying client.
-func New(transport http.RoundTripper, retry Retry) *Client {
+// New wraps transport in a retrying client. Secrets are masked wherever they would
+// appear in a log line.
+func New(transport http.RoundTripper, retry Retry, secrets ...string) *Client {
 	if retry.MaxAttempts < 1 {
 		retry.MaxAttempts = 1
 	}
@@ -59,24 +61,24 @@ func New(transport http.RoundTripper, retry Retry) *Client {
 			"method": resp.Request.Method, "url": RedactURL(resp.Request.URL), "status": resp.StatusCode,
 		})
 	}
-	return &Client{rc: rc}
+	return &Client{rc: rc, secrets: secrets}
 }
 
-// WithLogging returns ctx with the HTTP subsystem set up, masking the given secrets
-// wherever they would appear in a log line.
-func WithLogging(ctx context.Context, secrets ...string) context.Context {
-	ctx = tflog.NewSubsystem(ctx, logSubsystem)
-	for _, s := range secrets {
+// withLogging sets up the HTTP log subsystem on the request's context; its level can
+// be set alone with TF_LOG_PROVIDER_IMAGEFLEET_HTTP.
+func (c *Client) withLogging(req *http.Request) *http.Request {
+	ctx := tflog.NewSubsystem(req.Context(), logSubsystem, tflog.WithLevelFromEnv("TF_LOG_PROVIDER_IMAGEFLEET_HTTP"))
+	for _, s := range c.secrets {
 		if s != "" {
 			ctx = tflog.SubsystemMaskAllFieldValuesStrings(ctx, logSubsystem, s)
 		}
 	}
-	return tflog.SubsystemMaskFieldValuesWithFieldKeys(ctx, logSubsystem, "authorization", "token")
+	return req.WithContext(tflog.SubsystemMaskFieldValuesWithFieldKeys(ctx, logSubsystem, "authorization", "token"))
 }
 
 // Do sends a request whose body (if any) is in memory, retrying as checkRetry allows.
 func (c *Client) Do(req *http.Request) (*http.Response, error) {
-	rreq, err := retryablehttp.FromRequest(req)
+	rreq, err := retryablehttp.FromRequest(c.withLogging(req))
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +88,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 // Stream sends a request whose body is a one-shot stream. It is not retried: a
 // stream cannot be replayed, and callers retry at a level that can reopen it.
 func (c *Client) Stream(req *http.Request) (*http.Response, error) {
+	req = c.withLogging(req)
 	ctx := req.Context()
 	tflog.SubsystemDebug(ctx, logSubsystem, "request", map[string]any{"method": req.Method, "url": RedactURL(req.URL), "streamed": true})
 	resp, err := c.rc.HTTPClient.Do(req)

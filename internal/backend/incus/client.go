@@ -12,7 +12,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -80,6 +79,11 @@ func DefaultSocket(kind backend.Kind) string {
 	return "/var/lib/incus/unix.socket"
 }
 
+// responseTimeout bounds the wait for an answer once a request is sent. Long work runs
+// in operations, waited on in slices of 30 s, so a request unanswered for this long
+// means a stuck server: better an error naming it than an apply that never ends.
+const responseTimeout = 2 * time.Minute
+
 // New builds a client without contacting the server; Connect does that.
 func New(cfg Config) (*Client, error) {
 	addr := cfg.Address
@@ -97,20 +101,20 @@ func New(cfg Config) (*Client, error) {
 		if u.Host != "" {
 			sock = u.Host + u.Path
 		}
-		tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		tr := &http.Transport{ResponseHeaderTimeout: responseTimeout, DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", sock)
 		}}
 		c.base = "http://unix.socket"
-		c.http = httpclient.New(tr, cfg.Retry)
+		c.http = httpclient.New(tr, cfg.Retry, cfg.TrustToken)
 	case "https":
 		tlsCfg, err := tlsConfig(cfg)
 		if err != nil {
 			return nil, err
 		}
-		tr := &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: 15 * time.Second}
+		tr := &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: 15 * time.Second, ResponseHeaderTimeout: responseTimeout}
 		c.base = strings.TrimSuffix(u.Scheme+"://"+u.Host, "/")
-		c.http = httpclient.New(tr, cfg.Retry)
+		c.http = httpclient.New(tr, cfg.Retry, cfg.TrustToken, cfg.ClientKey)
 	default:
 		return nil, fmt.Errorf("address %q: scheme must be unix:// or https://", addr)
 	}
@@ -154,7 +158,6 @@ func tlsConfig(cfg Config) (*tls.Config, error) {
 // Connect reads GET /1.0, checks the server is of the configured kind, and asks for
 // trust with the trust token when the server does not trust this client yet.
 func (c *Client) Connect(ctx context.Context) error {
-	ctx = httpclient.WithLogging(ctx, c.cfg.TrustToken, c.cfg.ClientKey)
 	if err := c.get(ctx, "/1.0", &c.server); err != nil {
 		return err
 	}
@@ -243,20 +246,15 @@ func (c *Client) get(ctx context.Context, path string, out any) error {
 
 // do sends a JSON request (retried where safe) and decodes the metadata into out.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) (*response, error) {
-	var body io.Reader
+	var req *http.Request
+	var err error
 	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return nil, err
-		}
-		body = bytes.NewReader(b)
+		req, err = c.jsonRequest(ctx, method, path, in)
+	} else {
+		req, err = http.NewRequestWithContext(ctx, method, c.url(path), nil)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.url(path), body)
 	if err != nil {
 		return nil, err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	return c.finish(req, out, c.http.Do)
 }

@@ -1,0 +1,30 @@
+# Named endpoints: every resource and data source picks one with `endpoint`, so one
+# configuration can publish the same image to many servers with for_each.
+provider "imagefleet" {
+  default_endpoint = "local"
+
+  endpoints = {
+    # The local Incus daemon, over its unix socket.
+    local = { incus = {} }
+
+    # A remote Incus server over HTTPS. On first use the trust token gets the client
+    # certificate trusted; afterwards the pinned server certificate is checked.
+    lab = {
+      incus = {
+        address          = "https://lab.example.com:8443"
+        client_cert_file = pathexpand("~/.config/incus/client.crt")
+        client_key_file  = pathexpand("~/.config/incus/client.key")
+        server_cert_file = "${path.module}/lab.crt"
+        project          = "images"
+      }
+    }
+
+    # An LXD daemon beside it.
+    old = { lxd = { address = "unix:///var/lib/lxd/unix.socket" } }
+  }
+
+  retry = {
+    max_attempts = 5
+    max_wait     = "1m"
+  }
+}
