@@ -140,6 +140,9 @@ type ImageContent struct {
 	RootfsName   string
 	// VM marks a split image whose rootfs is a disk image.
 	VM bool
+	// Size is the length of a unified image's content when known (0 when not), so
+	// it can be sent with a Content-Length rather than chunked.
+	Size int64
 	// SHA256 is the digest the content must have, when the caller knows it; the
 	// backend verifies it against what the server reports after the upload.
 	SHA256 string

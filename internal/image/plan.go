@@ -58,7 +58,7 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	}
 	digest, diags := r.localDigest(ctx, req, meta, rootfs, state)
 	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	if resp.Diagnostics.HasError() || digest == "" {
 		return
 	}
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("source_sha256"), digest)...)
@@ -119,9 +119,12 @@ type stampRecord struct {
 	Stamps []fileStampCache `json:"stamps"`
 }
 
-// localDigest returns the sha256 of the local source. When state exists and every file
-// has the path, size and modification time recorded at the last upload, the recorded
-// digest is used and nothing is read; otherwise the files are checked and hashed.
+// localDigest checks the local source and returns its sha256. On create it only
+// checks the files and returns "": the upload hashes them anyway, and a second full
+// read of a large image at plan time would only slow the apply down. When state exists
+// and every file has the path, size and modification time recorded at the last
+// upload, the recorded digest is used and nothing is read; otherwise the files are
+// checked and hashed, so a content change shows in the plan.
 func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlanRequest, meta, rootfs string, state *imageResourceModel) (string, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	files := []string{meta}
@@ -151,7 +154,7 @@ func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlan
 			return state.SourceSHA256.ValueString(), diags
 		}
 	}
-	ins, err := transfer.Inspect(ctx, meta, rootfs)
+	ins, err := transfer.Inspect(ctx, meta, rootfs, state != nil)
 	if err != nil {
 		at := attrs[0]
 		var fe *transfer.FileError

@@ -287,9 +287,9 @@ func (r *imageResource) openSource(ctx context.Context, m *imageResourceModel, s
 		}
 		*stamps = append(*stamps, st)
 		if i == 0 {
-			content.Metadata, content.MetadataName = f, baseName(p)
+			content.Metadata, content.MetadataName, content.Size = f, baseName(p), st.Size
 		} else {
-			content.Rootfs, content.RootfsName = f, baseName(p)
+			content.Rootfs, content.RootfsName, content.Size = f, baseName(p), 0
 			content.VM = isQCOW2(f)
 		}
 	}

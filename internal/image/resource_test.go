@@ -90,11 +90,13 @@ func TestAccImage_lifecycle(t *testing.T) {
 					Config: fileImageConfig(b, file, "test", alias, "first"),
 					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionCreate),
-						// The digest of a local file is known at plan time.
-						plancheck.ExpectKnownValue(addr, tfjsonpath.New("source_sha256"), knownvalue.StringExact(want)),
+						// On create the file is only checked at plan time; the upload
+						// computes its digest while streaming.
+						plancheck.ExpectUnknownValue(addr, tfjsonpath.New("source_sha256")),
 					}},
 					ConfigStateChecks: []statecheck.StateCheck{
 						statecheck.ExpectKnownValue(addr, tfjsonpath.New("fingerprint"), knownvalue.StringExact(want)),
+						statecheck.ExpectKnownValue(addr, tfjsonpath.New("source_sha256"), knownvalue.StringExact(want)),
 						statecheck.ExpectKnownValue(addr, tfjsonpath.New("architecture"), knownvalue.StringExact(acctest.Arch())),
 						statecheck.ExpectKnownValue(addr, tfjsonpath.New("type"), knownvalue.StringExact("container")),
 						statecheck.ExpectKnownValue(addr, tfjsonpath.New("properties"), knownvalue.MapExact(map[string]knownvalue.Check{

@@ -94,6 +94,7 @@ func sniff(head []byte) (Format, compression, bool) {
 
 // Inspected is what Inspect learned of an image's files.
 type Inspected struct {
+	// SHA256 is empty when Inspect was asked only to check the files.
 	SHA256 string
 	// VM is true when the rootfs is a disk image, so the image is a VM image.
 	VM     bool
@@ -101,11 +102,15 @@ type Inspected struct {
 }
 
 // Inspect checks that the files make an image, a unified tarball alone or a metadata
-// tarball then a rootfs, and computes their combined sha256 (the Incus fingerprint)
-// in the same single pass over each file.
-func Inspect(ctx context.Context, metadata, rootfs string) (*Inspected, error) {
+// tarball then a rootfs. With digest set it also computes their combined sha256 (the
+// Incus fingerprint) in the same single pass over each file; without, it reads only
+// as far as the checks need (up to metadata.yaml), which is cheap whatever the size.
+func Inspect(ctx context.Context, metadata, rootfs string, digest bool) (*Inspected, error) {
 	out := &Inspected{}
-	h := sha256.New()
+	var h hash.Hash
+	if digest {
+		h = sha256.New()
+	}
 	st, err := inspectFile(ctx, h, metadata, true, nil)
 	if err != nil {
 		return nil, err
@@ -120,7 +125,9 @@ func Inspect(ctx context.Context, metadata, rootfs string) (*Inspected, error) {
 		out.VM = format == FormatQCOW2
 		out.Stamps = append(out.Stamps, st)
 	}
-	out.SHA256 = hex.EncodeToString(h.Sum(nil))
+	if digest {
+		out.SHA256 = hex.EncodeToString(h.Sum(nil))
+	}
 	return out, nil
 }
 
@@ -155,7 +162,10 @@ func inspectOne(ctx context.Context, h hash.Hash, p string, wantMetadata bool, f
 	if format != nil {
 		*format = fmtKind
 	}
-	tee := io.TeeReader(br, h)
+	var tee io.Reader = br
+	if h != nil {
+		tee = io.TeeReader(br, h)
+	}
 	if wantMetadata && comp != compOpaque {
 		found, err := hasMetadata(tee, comp)
 		if err != nil {
@@ -164,6 +174,9 @@ func inspectOne(ctx context.Context, h hash.Hash, p string, wantMetadata bool, f
 		if !found {
 			return st, fmt.Errorf("%s %w at its top level", p, ErrNoMetadata)
 		}
+	}
+	if h == nil {
+		return st, nil
 	}
 	if _, err := io.CopyBuffer(io.Discard, tee, make([]byte, bufSize)); err != nil {
 		return st, fmt.Errorf("reading %s: %w", p, err)

@@ -5,6 +5,7 @@ package transfer
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -13,24 +14,43 @@ import (
 	"mime/multipart"
 	"net/textproto"
 	"os"
+	"sync"
 )
 
 // bufSize is the copy buffer: large enough for throughput, small enough that memory
 // stays flat whatever the image size.
 const bufSize = 1 << 20
 
-// Digest hashes with sha256 and counts the bytes read through its readers. The readers
+// Digest hashes with sha256 and counts the bytes read through its readers. Hashing runs
+// on its own goroutine, fed copies of what is read, so it overlaps the I/O instead of
+// adding to it; at most hashQueue buffers wait, so memory stays bounded. The readers
 // of one Digest are read one after the other, never at once, so that the digest is
 // that of their concatenation (the fingerprint of a split image).
 type Digest struct {
 	h        hash.Hash
 	n        int64
 	progress func(int64)
+
+	mu     sync.Mutex
+	queue  chan []byte
+	done   chan struct{}
+	closed bool
+	pool   sync.Pool
 }
+
+const hashQueue = 8
 
 // NewDigest starts a digest; progress, when not nil, is told the running byte count.
 func NewDigest(progress func(int64)) *Digest {
-	return &Digest{h: sha256.New(), progress: progress}
+	d := &Digest{h: sha256.New(), progress: progress, queue: make(chan []byte, hashQueue), done: make(chan struct{})}
+	go func() {
+		for b := range d.queue {
+			d.h.Write(b)
+			d.pool.Put(b[:0])
+		}
+		close(d.done)
+	}()
+	return d
 }
 
 // Reader passes r through, feeding the digest.
@@ -41,23 +61,48 @@ type digestReader struct {
 	r io.Reader
 }
 
+var errDigestClosed = errors.New("read after the digest was taken")
+
 func (dr digestReader) Read(p []byte) (int, error) {
 	n, err := dr.r.Read(p)
 	if n > 0 {
-		dr.d.h.Write(p[:n])
-		dr.d.n += int64(n)
-		if dr.d.progress != nil {
-			dr.d.progress(dr.d.n)
+		d := dr.d
+		buf, _ := d.pool.Get().([]byte)
+		buf = append(buf[:0], p[:n]...)
+		d.mu.Lock()
+		if d.closed {
+			d.mu.Unlock()
+			return 0, errDigestClosed
+		}
+		d.queue <- buf
+		d.n += int64(n)
+		total := d.n
+		d.mu.Unlock()
+		if d.progress != nil {
+			d.progress(total)
 		}
 	}
 	return n, err
 }
 
-// SHA256 is the hex digest of what has been read so far.
-func (d *Digest) SHA256() string { return hex.EncodeToString(d.h.Sum(nil)) }
+// SHA256 is the hex digest of everything read; no more can be read afterwards.
+func (d *Digest) SHA256() string {
+	d.mu.Lock()
+	if !d.closed {
+		d.closed = true
+		close(d.queue)
+	}
+	d.mu.Unlock()
+	<-d.done
+	return hex.EncodeToString(d.h.Sum(nil))
+}
 
 // Bytes is how much has been read so far.
-func (d *Digest) Bytes() int64 { return d.n }
+func (d *Digest) Bytes() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.n
+}
 
 // ctxReader stops a long copy when its context is done.
 type ctxReader struct {

@@ -84,6 +84,10 @@ func DefaultSocket(kind backend.Kind) string {
 // means a stuck server: better an error naming it than an apply that never ends.
 const responseTimeout = 2 * time.Minute
 
+// writeBuffer sizes the transport's buffers: net/http's 4 KiB default turns a
+// multi-gigabyte upload into millions of small reads, hashes and writes.
+const writeBuffer = 1 << 20
+
 // New builds a client without contacting the server; Connect does that.
 func New(cfg Config) (*Client, error) {
 	addr := cfg.Address
@@ -101,10 +105,19 @@ func New(cfg Config) (*Client, error) {
 		if u.Host != "" {
 			sock = u.Host + u.Path
 		}
-		tr := &http.Transport{ResponseHeaderTimeout: responseTimeout, DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
-		}}
+		// No idle connections on the unix socket: incusd's accept loop reads the first
+		// bytes of each new connection before accepting the next (to tell TLS from
+		// plain HTTP), and net/http may dial a spare connection and park it unused,
+		// which stalls every client of the daemon until it closes. A fresh connection
+		// per request costs nothing locally.
+		tr := &http.Transport{
+			DisableKeepAlives:     true,
+			ResponseHeaderTimeout: responseTimeout, WriteBufferSize: writeBuffer, ReadBufferSize: writeBuffer,
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "unix", sock)
+			},
+		}
 		c.base = "http://unix.socket"
 		c.http = httpclient.New(tr, cfg.Retry, cfg.TrustToken)
 	case "https":
@@ -112,7 +125,8 @@ func New(cfg Config) (*Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		tr := &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: 15 * time.Second, ResponseHeaderTimeout: responseTimeout}
+		tr := &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: 15 * time.Second, ResponseHeaderTimeout: responseTimeout,
+			WriteBufferSize: writeBuffer, ReadBufferSize: writeBuffer}
 		c.base = strings.TrimSuffix(u.Scheme+"://"+u.Host, "/")
 		c.http = httpclient.New(tr, cfg.Retry, cfg.TrustToken, cfg.ClientKey)
 	default:

@@ -218,6 +218,7 @@ func (c *Client) upload(ctx context.Context, content *backend.ImageContent, prog
 		contentType string
 	)
 	digest := transfer.NewDigest(progress)
+	defer digest.SHA256() // ends the hashing goroutine on every path
 	if content.Rootfs == nil {
 		body, contentType = io.NopCloser(digest.Reader(content.Metadata)), "application/octet-stream"
 	} else {
@@ -238,6 +239,9 @@ func (c *Client) upload(ctx context.Context, content *backend.ImageContent, prog
 		return "", err
 	}
 	req.Header.Set("Content-Type", contentType)
+	if content.Rootfs == nil && content.Size > 0 {
+		req.ContentLength = content.Size
+	}
 	if content.MetadataName != "" && content.Rootfs == nil {
 		req.Header.Set(c.header("filename"), content.MetadataName)
 	}
@@ -275,8 +279,8 @@ func mapDigestErr(err error, want string, digest *transfer.Digest) error {
 	if want != "" && strings.Contains(strings.ToLower(err.Error()), "fingerprint") {
 		return &backend.DigestError{Algorithm: "sha256", Local: want, Server: err.Error()}
 	}
-	if want != "" && digest.SHA256() != want {
-		return fmt.Errorf("%w (the content read had sha256 %s, not %s: did the file change during the upload?)", err, digest.SHA256(), want)
+	if got := digest.SHA256(); want != "" && got != want {
+		return fmt.Errorf("%w (the content read had sha256 %s, not %s: did the file change during the upload?)", err, got, want)
 	}
 	return err
 }

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Upload benchmark: `terraform apply` of a 1 GiB image with this provider vs
+# `incus image import` of the same file on the same daemon, interleaved in one run so
+# the shared machine's noise hits both alike. The provider's own peak RSS is measured
+# by running the plugin binary under GNU time. Results: bench/results.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+rounds=${BENCH_ROUNDS:-3}
+size=${BENCH_BYTES:-1073741824}
+
+command -v /usr/bin/time >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
+scripts/backends.sh incus
+
+work="$root/bench/work"
+mkdir -p "$work/bin" "$work/tf"
+go build -o "$work/bin/terraform-provider-imagefleet.real" .
+# Terraform starts the plugin by name; this wrapper records each process's peak RSS (KiB).
+cat >"$work/bin/terraform-provider-imagefleet" <<WRAP
+#!/bin/sh
+exec /usr/bin/time -a -o "$work/rss.txt" -f "%M" "$work/bin/terraform-provider-imagefleet.real" "\$@"
+WRAP
+chmod +x "$work/bin/terraform-provider-imagefleet"
+export TF_CLI_CONFIG_FILE=$(scripts/dev-terraformrc.sh "$work/bin")
+
+image="$work/image-bench.tar.gz"
+if [ ! -f "$image" ] || [ "$(stat -c %s "$image")" -lt "$size" ]; then
+  echo "bench: building a $size-byte test image"
+  go run ./internal/acctest/testimage -dir "$work" -variant bench -pad "$size" >/dev/null
+fi
+fp=$(sha256sum "$image" | cut -d' ' -f1)
+bytes=$(stat -c %s "$image")
+
+cat >"$work/tf/main.tf" <<TF
+terraform {
+  required_providers {
+    imagefleet = { source = "imagefleet/imagefleet" }
+  }
+}
+provider "imagefleet" {
+  endpoints = { local = { incus = {} } }
+}
+resource "imagefleet_image" "bench" {
+  file = "$image"
+}
+TF
+
+clean() { incus image delete "$fp" >/dev/null 2>&1 || true; rm -f "$work/tf/terraform.tfstate"*; }
+now() { date +%s.%N; }
+
+cli_times=(); tf_times=(); rss_max=0
+for i in $(seq 1 "$rounds"); do
+  clean
+  sync
+  t0=$(now); incus image import "$image" >/dev/null; t1=$(now)
+  cli_times+=("$(echo "$t1 - $t0" | bc)")
+  clean
+  sync
+  : >"$work/rss.txt"
+  t0=$(now); (cd "$work/tf" && terraform apply -auto-approve -input=false >/dev/null); t1=$(now)
+  tf_times+=("$(echo "$t1 - $t0" | bc)")
+  incus image info "$fp" >/dev/null || { echo "bench: the provider did not create image $fp"; exit 1; }
+  r=$(sort -n "$work/rss.txt" | tail -n1)
+  [ "$r" -gt "$rss_max" ] && rss_max=$r
+  echo "bench: round $i: cli ${cli_times[-1]}s, terraform apply ${tf_times[-1]}s, provider peak RSS ${r} KiB"
+done
+clean
+
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+cli_med=$(median "${cli_times[@]}"); tf_med=$(median "${tf_times[@]}")
+ratio=$(echo "scale=3; $tf_med / $cli_med" | bc)
+rss_mib=$(echo "scale=1; $rss_max / 1024" | bc)
+
+mkdir -p bench
+{
+  echo "# Upload benchmark"
+  echo
+  echo "Run $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r); Incus $(incus version | awk '/Server/{print $3}'), Terraform $(terraform version | head -n1 | awk '{print $2}'). A shared machine: compare the two columns of one run, not runs with each other."
+  echo
+  echo "Image: $bytes bytes (random padding, incompressible), $rounds rounds, interleaved."
+  echo
+  echo "| round | incus image import (s) | terraform apply (s) |"
+  echo "|---|---|---|"
+  for i in $(seq 1 "$rounds"); do echo "| $i | ${cli_times[$((i-1))]} | ${tf_times[$((i-1))]} |"; done
+  echo
+  echo "| measure | value | target |"
+  echo "|---|---|---|"
+  echo "| median wall time, terraform apply / incus image import | $ratio | ≤ 1.10 |"
+  echo "| provider process peak RSS | $rss_mib MiB | ≤ 64 MiB |"
+  echo
+  echo "terraform apply includes Terraform's own start-up, the plan (which reads the file once to know its sha256) and the upload (hashed again while streaming, and checked against the server's fingerprint)."
+} > bench/results.md
+cat bench/results.md
