@@ -6,6 +6,7 @@ package acctest
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -115,4 +116,43 @@ func Diagnostic(parts ...string) *regexp.Regexp {
 		quoted = append(quoted, strings.Join(words, `\s+`))
 	}
 	return regexp.MustCompile(`(?s)` + strings.Join(quoted, `.*`))
+}
+
+// httpsPorts keeps the two daemons' HTTPS listeners apart.
+var httpsPorts = map[backend.Kind]int{backend.KindIncus: 18443, backend.KindLXD: 18444}
+
+// HTTPSAddress makes the daemon listen on a loopback HTTPS address (once; the setting
+// is kept) and returns it.
+func (b Backend) HTTPSAddress(t *testing.T) string {
+	t.Helper()
+	addr := b.Run(t, "config", "get", "core.https_address")
+	if addr == "" {
+		addr = fmt.Sprintf("127.0.0.1:%d", httpsPorts[b.Kind])
+		b.Run(t, "config", "set", "core.https_address", addr)
+	}
+	return "https://" + addr
+}
+
+// ServerCert is the daemon's TLS certificate (PEM).
+func (b Backend) ServerCert(t *testing.T) string {
+	t.Helper()
+	var info struct {
+		Environment struct {
+			Certificate string `json:"certificate"`
+		} `json:"environment"`
+	}
+	if err := json.Unmarshal([]byte(b.Run(t, "query", "/1.0")), &info); err != nil {
+		t.Fatal(err)
+	}
+	return info.Environment.Certificate
+}
+
+// Project makes sure a project with its own images exists and returns its name. It is
+// kept between runs: a project can only be deleted once empty, and reusing it is safe.
+func (b Backend) Project(t *testing.T, name string) string {
+	t.Helper()
+	if _, err := b.Try("project", "show", name); err != nil {
+		b.Run(t, "project", "create", name, "-c", "features.images=true", "-c", "features.profiles=false")
+	}
+	return name
 }

@@ -155,6 +155,9 @@ type RemoteImage struct {
 	Alias        string
 	Type         string
 	Architecture string
+	// Certificate is the image server's certificate (PEM), when the system's CAs do
+	// not vouch for it.
+	Certificate string
 }
 
 // ImageExport is an image's content streamed out of a server. The caller closes it.

@@ -133,6 +133,13 @@ data "imagefleet_images" "x" {}`,
 data "imagefleet_images" "x" {}`,
 			acctest.Diagnostic("Error: Invalid endpoint configuration", `Endpoint "remote" (incus): server certificate:`),
 		},
+		"endpoint of the wrong kind": {
+			`provider "imagefleet" {
+  endpoints = { wrong = { incus = { address = "unix:///var/lib/lxd/unix.socket" } } }
+}
+data "imagefleet_images" "x" {}`,
+			acctest.Diagnostic("Error: Could not read images", `connecting to endpoint "wrong" (incus): unix:///var/lib/lxd/unix.socket is a lxd server (version`, "but the endpoint is configured as incus: use the lxd kind for it."),
+		},
 		"endpoint with two backends": {
 			`provider "imagefleet" {
   endpoints = { both = { incus = {}, lxd = {} } }

@@ -47,6 +47,7 @@ type remoteModel struct {
 	Alias        types.String `tfsdk:"alias"`
 	Type         types.String `tfsdk:"type"`
 	Architecture types.String `tfsdk:"architecture"`
+	Certificate  types.String `tfsdk:"certificate"`
 }
 
 type copyFromModel struct {

@@ -116,6 +116,7 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 					"alias":        schema.StringAttribute{Required: true, MarkdownDescription: "Alias (or fingerprint) of the image on the server, such as `debian/12`."},
 					"type":         schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("container"), MarkdownDescription: "`container` (default) or `virtual-machine`.", Validators: []validator.String{stringvalidator.OneOf("container", "virtual-machine")}},
 					"architecture": schema.StringAttribute{Optional: true, MarkdownDescription: "Architecture the pulled image must have (the server picks its own architecture's variant; a different result fails the apply)."},
+					"certificate":  schema.StringAttribute{Optional: true, MarkdownDescription: "The image server's certificate (PEM), for a server the system's CAs do not vouch for, such as another Incus or LXD server."},
 				},
 			},
 			"copy_from": schema.SingleNestedAttribute{
@@ -243,6 +244,7 @@ func (r *imageResource) openSource(ctx context.Context, m *imageResourceModel, s
 		spec.Source.Remote = &backend.RemoteImage{
 			Server: m.Remote.Server.ValueString(), Protocol: m.Remote.Protocol.ValueString(), Alias: m.Remote.Alias.ValueString(),
 			Type: m.Remote.Type.ValueString(), Architecture: m.Remote.Architecture.ValueString(),
+			Certificate: m.Remote.Certificate.ValueString(),
 		}
 		return noop, fmt.Sprintf("image %q on %s", spec.Source.Remote.Alias, spec.Source.Remote.Server), nil
 	case m.CopyFrom != nil:

@@ -6,8 +6,11 @@ package incus
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -135,6 +138,32 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// tokenFingerprint reads the server certificate's fingerprint out of a trust token:
+// `incus config trust add` and `lxc config trust add` print base64 JSON holding it.
+func tokenFingerprint(token string) string {
+	var t struct {
+		Fingerprint string `json:"fingerprint"`
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(token))
+	if err != nil || json.Unmarshal(raw, &t) != nil {
+		return ""
+	}
+	return t.Fingerprint
+}
+
+// pin accepts only the server certificate that check approves of.
+func pin(t *tls.Config, check func(der []byte) error) {
+	// Incus servers use self-signed certificates: pin the exact certificate rather
+	// than verify a chain and a host name.
+	t.InsecureSkipVerify = true
+	t.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
+		if len(raw) == 0 {
+			return errors.New("tls: server presented no certificate")
+		}
+		return check(raw[0])
+	}
+}
+
 func tlsConfig(cfg Config) (*tls.Config, error) {
 	t := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.ClientCert != "" || cfg.ClientKey != "" {
@@ -154,17 +183,25 @@ func tlsConfig(cfg Config) (*tls.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("server certificate: %w", err)
 		}
-		// Incus servers use self-signed certificates: pin the exact certificate
-		// rather than verify a chain and a host name.
-		t.InsecureSkipVerify = true
-		t.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if len(raw) == 0 || !bytes.Equal(raw[0], pinned.Raw) {
+		pin(t, func(der []byte) error {
+			if !bytes.Equal(der, pinned.Raw) {
 				return errors.New("tls: server certificate does not match the pinned server_cert")
 			}
 			return nil
-		}
+		})
 	case cfg.AcceptServerCert:
 		t.InsecureSkipVerify = true
+	case tokenFingerprint(cfg.TrustToken) != "":
+		// The token names the server's certificate, as the CLIs use it on first
+		// contact: trust on first use without accepting any certificate.
+		want := tokenFingerprint(cfg.TrustToken)
+		pin(t, func(der []byte) error {
+			sum := sha256.Sum256(der)
+			if got := hex.EncodeToString(sum[:]); got != want {
+				return fmt.Errorf("tls: server certificate %s is not the one the trust token names (%s)", got, want)
+			}
+			return nil
+		})
 	}
 	return t, nil
 }
@@ -175,25 +212,17 @@ func (c *Client) Connect(ctx context.Context) error {
 	if err := c.get(ctx, "/1.0", &c.server); err != nil {
 		return err
 	}
-	got := backend.Kind(c.server.Environment.Server)
-	if got == "" {
-		got = backend.KindLXD // LXD before 5.x did not report environment.server
-	}
-	if got != c.cfg.Kind {
-		return fmt.Errorf("%s is a %s server (version %s), but the endpoint is configured as %s: use the %s kind for it",
-			c.endpoint, got, c.server.Environment.ServerVersion, c.cfg.Kind, got)
-	}
 	if c.server.Auth == "trusted" {
-		return nil
+		return c.checkKind()
 	}
 	if c.cfg.TrustToken == "" {
 		return fmt.Errorf("%s does not trust this client: set trust_token, or add the client certificate to the server's trust store", c.endpoint)
 	}
 	body := map[string]any{"type": "client"}
-	if c.cfg.Kind == backend.KindIncus {
+	if c.cfg.Kind == backend.KindIncus || c.HasExtension("explicit_trust_token") {
 		body["trust_token"] = c.cfg.TrustToken
 	} else {
-		// LXD 5.0 takes a trust token in the password field.
+		// LXD before explicit_trust_token takes the token in the password field.
 		body["password"] = c.cfg.TrustToken
 	}
 	if _, err := c.do(ctx, http.MethodPost, "/1.0/certificates", body, nil); err != nil {
@@ -204,6 +233,20 @@ func (c *Client) Connect(ctx context.Context) error {
 	}
 	if c.server.Auth != "trusted" {
 		return fmt.Errorf("%s accepted the trust token but still does not trust this client", c.endpoint)
+	}
+	return c.checkKind()
+}
+
+// checkKind compares the server with the kind the endpoint is configured as. Only a
+// trusted client is told what the server is.
+func (c *Client) checkKind() error {
+	got := backend.Kind(c.server.Environment.Server)
+	if got == "" {
+		got = backend.KindLXD // LXD before 5.x did not report environment.server
+	}
+	if got != c.cfg.Kind {
+		return fmt.Errorf("%s is a %s server (version %s), but the endpoint is configured as %s: use the %s kind for it",
+			c.endpoint, got, c.server.Environment.ServerVersion, c.cfg.Kind, got)
 	}
 	return nil
 }

@@ -148,7 +148,7 @@ func (c *Client) CreateImage(ctx context.Context, spec backend.ImageCreate) (*ba
 	case src.Remote != nil:
 		fp, err = c.pull(ctx, map[string]any{
 			"type": "image", "mode": "pull", "server": src.Remote.Server, "protocol": src.Remote.Protocol,
-			"alias": src.Remote.Alias, "image_type": src.Remote.Type,
+			"alias": src.Remote.Alias, "image_type": src.Remote.Type, "certificate": src.Remote.Certificate,
 		})
 	default:
 		return nil, errors.New("image source: nothing to create the image from")
