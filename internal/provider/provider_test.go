@@ -110,8 +110,8 @@ func TestAccProvider_https(t *testing.T) {
 						ExpectError: acctest.Diagnostic(`connecting to endpoint "remote" (`+string(b.Kind)+`)`, "server certificate does not match the pinned server_cert"),
 					},
 					{
-						Config: remoteConfig(string(b.Kind), address, fmt.Sprintf("client_cert_file = %q\nclient_key_file = %q\naccept_server_certificate = true", stranger, strangerKey)),
-						ExpectError: acctest.Diagnostic(address+" does not trust this client: set trust_token, or add the client certificate to the server's trust store."),
+						Config:      remoteConfig(string(b.Kind), address, fmt.Sprintf("client_cert_file = %q\nclient_key_file = %q\naccept_server_certificate = true", stranger, strangerKey)),
+						ExpectError: acctest.Diagnostic(address + " does not trust this client: set trust_token, or add the client certificate to the server's trust store."),
 					},
 				},
 			})
