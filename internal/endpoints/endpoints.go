@@ -92,6 +92,19 @@ func (r *Registry) Resolve(name string) (string, backend.Kind, error) {
 	return name, c.Kind, nil
 }
 
+// From recovers the registry the provider hands its resources and data sources. Nil
+// data (before the provider is configured) gives a nil registry and no error.
+func From(providerData any) (*Registry, error) {
+	if providerData == nil {
+		return nil, nil
+	}
+	reg, ok := providerData.(*Registry)
+	if !ok {
+		return nil, fmt.Errorf("provider data is a %T, not an endpoint registry: this is a bug in the provider", providerData)
+	}
+	return reg, nil
+}
+
 // IsDefault reports whether name is the default endpoint.
 func (r *Registry) IsDefault(name string) bool { return name == r.defaultName }
 

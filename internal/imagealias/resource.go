@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
@@ -48,10 +49,12 @@ func (r *imageAliasResource) Metadata(_ context.Context, req resource.MetadataRe
 	resp.TypeName = req.ProviderTypeName + "_image_alias"
 }
 
-func (r *imageAliasResource) Configure(_ context.Context, req resource.ConfigureRequest, _ *resource.ConfigureResponse) {
-	if req.ProviderData != nil {
-		r.reg = req.ProviderData.(*endpoints.Registry)
+func (r *imageAliasResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	reg, err := endpoints.From(req.ProviderData)
+	if err != nil {
+		resp.Diagnostics.AddError("Unexpected provider data", err.Error())
 	}
+	r.reg = reg
 }
 
 func (r *imageAliasResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -101,28 +104,32 @@ func (r *imageAliasResource) ModifyPlan(ctx context.Context, req resource.Modify
 	}
 }
 
-func (r *imageAliasResource) store(ctx context.Context, name string) (*endpoints.Endpoint, error) {
-	return r.reg.Get(ctx, name)
+// write creates or updates the alias the plan describes, then records what the server
+// holds.
+func (r *imageAliasResource) write(ctx context.Context, plan tfsdk.Plan, state *tfsdk.State, action string,
+	op func(backend.AliasStore, context.Context, backend.Alias) error) diag.Diagnostics {
+	var m imageAliasResourceModel
+	diags := plan.Get(ctx, &m)
+	if diags.HasError() {
+		return diags
+	}
+	ep, err := r.reg.Get(ctx, m.Endpoint.ValueString())
+	if err != nil {
+		diags.AddError(fmt.Sprintf("Could not %s image alias", action), err.Error()+".")
+		return diags
+	}
+	a := backend.Alias{Name: m.Name.ValueString(), Target: m.Target.ValueString(), Description: m.Description.ValueString()}
+	if err := op(ep.Aliases, ctx, a); err != nil {
+		diags.Append(aliasDiag(action, ep.Name, a, err))
+		return diags
+	}
+	diags.Append(r.readInto(ctx, ep, &m)...)
+	diags.Append(state.Set(ctx, &m)...)
+	return diags
 }
 
 func (r *imageAliasResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan imageAliasResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ep, err := r.store(ctx, plan.Endpoint.ValueString())
-	if err != nil {
-		resp.Diagnostics.AddError("Could not create image alias", err.Error()+".")
-		return
-	}
-	a := backend.Alias{Name: plan.Name.ValueString(), Target: plan.Target.ValueString(), Description: plan.Description.ValueString()}
-	if err := ep.Aliases.CreateAlias(ctx, a); err != nil {
-		resp.Diagnostics.Append(aliasDiag("create", ep.Name, a, err))
-		return
-	}
-	resp.Diagnostics.Append(r.readInto(ctx, ep, &plan)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(r.write(ctx, req.Plan, &resp.State, "create", backend.AliasStore.CreateAlias)...)
 }
 
 func (r *imageAliasResource) readInto(ctx context.Context, ep *endpoints.Endpoint, m *imageAliasResourceModel) diag.Diagnostics {
@@ -150,7 +157,7 @@ func (r *imageAliasResource) Read(ctx context.Context, req resource.ReadRequest,
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ep, err := r.store(ctx, state.Endpoint.ValueString())
+	ep, err := r.reg.Get(ctx, state.Endpoint.ValueString())
 	if err != nil {
 		resp.Diagnostics.AddError("Could not read image alias", err.Error()+".")
 		return
@@ -169,23 +176,7 @@ func (r *imageAliasResource) Read(ctx context.Context, req resource.ReadRequest,
 }
 
 func (r *imageAliasResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan imageAliasResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ep, err := r.store(ctx, plan.Endpoint.ValueString())
-	if err != nil {
-		resp.Diagnostics.AddError("Could not update image alias", err.Error()+".")
-		return
-	}
-	a := backend.Alias{Name: plan.Name.ValueString(), Target: plan.Target.ValueString(), Description: plan.Description.ValueString()}
-	if err := ep.Aliases.UpdateAlias(ctx, a); err != nil {
-		resp.Diagnostics.Append(aliasDiag("update", ep.Name, a, err))
-		return
-	}
-	resp.Diagnostics.Append(r.readInto(ctx, ep, &plan)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(r.write(ctx, req.Plan, &resp.State, "update", backend.AliasStore.UpdateAlias)...)
 }
 
 func (r *imageAliasResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -194,7 +185,7 @@ func (r *imageAliasResource) Delete(ctx context.Context, req resource.DeleteRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ep, err := r.store(ctx, state.Endpoint.ValueString())
+	ep, err := r.reg.Get(ctx, state.Endpoint.ValueString())
 	if err != nil {
 		resp.Diagnostics.AddError("Could not delete image alias", err.Error()+".")
 		return
