@@ -4,12 +4,15 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"testing"
 	"time"
 )
 
@@ -198,4 +201,23 @@ func BuildWithoutMetadata(dir string) (string, error) {
 		return "", err
 	}
 	return p, t.close()
+}
+
+// SHA256 is the sha256 of the files' concatenation: the fingerprint Incus and LXD give
+// a unified image (one file) or a split one (metadata, then rootfs).
+func SHA256(t *testing.T, paths ...string) string {
+	t.Helper()
+	h := sha256.New()
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -56,3 +56,17 @@ func (e *DigestError) Error() string {
 }
 
 func (e *DigestError) Unwrap() error { return ErrDigest }
+
+// Advice says what a user can do about an error, by its kind; empty when there is
+// nothing general to say.
+func Advice(err error) string {
+	switch {
+	case errors.Is(err, ErrUnreachable):
+		return "Check that the endpoint's server is running and its address is right."
+	case errors.Is(err, ErrForbidden):
+		return "Check the endpoint's credentials and that the client is trusted."
+	case errors.Is(err, ErrDigest):
+		return "The content changed or was damaged on the way; run the apply again."
+	}
+	return ""
+}

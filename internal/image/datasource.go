@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/datasourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -143,7 +142,7 @@ func connectForData(ctx context.Context, reg *endpoints.Registry, name string) (
 	}
 	ep, err := reg.Get(ctx, name)
 	if err != nil {
-		diags.AddError("Could not read images", err.Error()+".")
+		diags.Append(connectDiag("read images", err))
 	}
 	return ep, diags
 }
@@ -172,7 +171,7 @@ func (d *imageDataSource) Metadata(_ context.Context, req datasource.MetadataReq
 func (d *imageDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
 	reg, err := endpoints.From(req.ProviderData)
 	if err != nil {
-		resp.Diagnostics.AddError("Unexpected provider data", err.Error())
+		resp.Diagnostics.Append(providerDataDiag(err))
 	}
 	d.reg = reg
 }
@@ -246,15 +245,10 @@ func (d *imageDataSource) Read(ctx context.Context, req datasource.ReadRequest, 
 	}
 	switch {
 	case len(found) == 0:
-		resp.Diagnostics.AddError("No image found", fmt.Sprintf("Endpoint %q has no image matching %s and the filter.", ep.Name, what))
+		resp.Diagnostics.Append(noImageDiag(ep.Name, what))
 		return
 	case len(found) > 1 && !m.MostRecent.ValueBool():
-		var fps []string
-		for _, f := range found {
-			fps = append(fps, f.Fingerprint[:12])
-		}
-		resp.Diagnostics.AddError("Several images found",
-			fmt.Sprintf("Endpoint %q has %d images matching %s (%s): narrow the filters, or set most_recent = true to take the newest.", ep.Name, len(found), what, strings.Join(fps, ", ")))
+		resp.Diagnostics.Append(ambiguousDiag(ep.Name, what, found))
 		return
 	}
 	newestFirst(found)
@@ -286,7 +280,7 @@ func (d *imagesDataSource) Metadata(_ context.Context, req datasource.MetadataRe
 func (d *imagesDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
 	reg, err := endpoints.From(req.ProviderData)
 	if err != nil {
-		resp.Diagnostics.AddError("Unexpected provider data", err.Error())
+		resp.Diagnostics.Append(providerDataDiag(err))
 	}
 	d.reg = reg
 }

@@ -3,6 +3,7 @@ package image
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -14,21 +15,27 @@ import (
 // This file is where the package's diagnostics are made, so every message says what
 // failed, on which endpoint and object, and what the user can do.
 
-func apiDiag(action, endpoint, object string, err error) diag.Diagnostic {
-	hint := ""
-	switch {
-	case errors.Is(err, backend.ErrUnreachable):
-		hint = " Check that the endpoint's server is running and its address is right."
-	case errors.Is(err, backend.ErrForbidden):
-		hint = " Check the endpoint's credentials and that the client is trusted."
-	case errors.Is(err, backend.ErrConflict):
-		hint = " The image exists already: import it (terraform import) instead of creating it again."
-	case errors.Is(err, backend.ErrDigest):
-		hint = " The content changed or was damaged on the way; run the apply again."
+func withAdvice(msg string, err error) string {
+	advice := backend.Advice(err)
+	if errors.Is(err, backend.ErrConflict) {
+		advice = "The image exists already: import it (terraform import) instead of creating it again."
 	}
-	return diag.NewErrorDiagnostic(
-		fmt.Sprintf("Could not %s", action),
-		fmt.Sprintf("Endpoint %q, %s: %s.%s", endpoint, object, err, hint))
+	if advice == "" {
+		return msg
+	}
+	return msg + " " + advice
+}
+
+// apiDiag reports a failed call on an object of an endpoint.
+func apiDiag(action, endpoint, object string, err error) diag.Diagnostic {
+	return diag.NewErrorDiagnostic(fmt.Sprintf("Could not %s", action),
+		withAdvice(fmt.Sprintf("Endpoint %q, %s: %s.", endpoint, object, err), err))
+}
+
+// connectDiag reports an endpoint that could not be reached or resolved; the error
+// names the endpoint.
+func connectDiag(action string, err error) diag.Diagnostic {
+	return diag.NewErrorDiagnostic(fmt.Sprintf("Could not %s", action), withAdvice(err.Error()+".", err))
 }
 
 func sourceDiag(p path.Path, err error) diag.Diagnostic {
@@ -49,4 +56,40 @@ func endpointDiag(p path.Path, err error) diag.Diagnostic {
 func importDiag(id string) diag.Diagnostic {
 	return diag.NewErrorDiagnostic("Invalid import ID",
 		fmt.Sprintf("%q is not [endpoint:]fingerprint: give a fingerprint or a unique prefix of one, optionally after an endpoint name and a colon.", id))
+}
+
+func providerDataDiag(err error) diag.Diagnostic {
+	return diag.NewErrorDiagnostic("Unexpected provider data", err.Error())
+}
+
+func expiryDiag(value string) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(path.Root("expires_at"), "Expiry in the past",
+		fmt.Sprintf("expires_at %s is not in the future: the server would remove the image at once. Give a later time or leave expires_at unset.", value))
+}
+
+func timeDiag(p path.Path, value, rule string) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(p, "Invalid time", fmt.Sprintf("%q %s.", value, rule))
+}
+
+func protocolDiag(endpoint string) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(path.Root("remote").AtName("protocol"), "Unsupported remote protocol",
+		fmt.Sprintf("Endpoint %q is of type lxd, which cannot pull with the incus protocol: use simplestreams or lxd, or an endpoint of type incus.", endpoint))
+}
+
+func stampsDiag(err error) diag.Diagnostic {
+	return diag.NewErrorDiagnostic("Could not record the source files",
+		fmt.Sprintf("Recording the path, size and modification time of the source files failed: %s. The next plan will read the files again.", err))
+}
+
+func noImageDiag(endpoint, what string) diag.Diagnostic {
+	return diag.NewErrorDiagnostic("No image found", fmt.Sprintf("Endpoint %q has no image matching %s and the filter.", endpoint, what))
+}
+
+func ambiguousDiag(endpoint, what string, found []backend.Image) diag.Diagnostic {
+	var fps []string
+	for _, f := range found {
+		fps = append(fps, f.Fingerprint[:12])
+	}
+	return diag.NewErrorDiagnostic("Several images found",
+		fmt.Sprintf("Endpoint %q has %d images matching %s (%s): narrow the filters, or set most_recent = true to take the newest.", endpoint, len(found), what, strings.Join(fps, ", ")))
 }

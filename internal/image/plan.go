@@ -44,8 +44,7 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	}
 	if !plan.ExpiresAt.IsNull() && !plan.ExpiresAt.IsUnknown() && (state == nil || !state.ExpiresAt.Equal(plan.ExpiresAt)) {
 		if t, err := time.Parse(time.RFC3339, plan.ExpiresAt.ValueString()); err == nil && !t.After(time.Now()) {
-			resp.Diagnostics.AddAttributeError(path.Root("expires_at"), "Expiry in the past",
-				fmt.Sprintf("expires_at %s is not in the future: the server would remove the image at once. Give a later time or leave expires_at unset.", plan.ExpiresAt.ValueString()))
+			resp.Diagnostics.Append(expiryDiag(plan.ExpiresAt.ValueString()))
 		}
 	}
 	if resp.Diagnostics.HasError() {
@@ -99,8 +98,7 @@ func (r *imageResource) checkEndpoints(plan *imageResourceModel) diag.Diagnostic
 		}
 	}
 	if plan.Remote != nil && kind == backend.KindLXD && plan.Remote.Protocol.ValueString() == "incus" {
-		diags.AddAttributeError(path.Root("remote").AtName("protocol"), "Unsupported remote protocol",
-			fmt.Sprintf("Endpoint %q is of type lxd, which cannot pull with the incus protocol: use simplestreams or lxd, or an endpoint of type incus.", name))
+		diags.Append(protocolDiag(name))
 	}
 	if plan.CopyFrom != nil && !plan.CopyFrom.Endpoint.IsUnknown() {
 		if _, _, err := r.reg.Require(plan.CopyFrom.Endpoint.ValueString(), backend.CapImageExport); err != nil {
@@ -188,7 +186,7 @@ func saveStamps(ctx context.Context, private interface {
 	}
 	raw, err := json.Marshal(stampRecord{Stamps: stamps})
 	if err != nil {
-		return diag.Diagnostics{diag.NewErrorDiagnostic("Could not record the source files", err.Error())}
+		return diag.Diagnostics{stampsDiag(err)}
 	}
 	return private.SetKey(ctx, privateStampsKey, raw)
 }
@@ -264,7 +262,7 @@ func (v rfc3339Validator) ValidateString(ctx context.Context, req validator.Stri
 		return
 	}
 	if _, err := time.Parse(time.RFC3339, req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid time", fmt.Sprintf("%q %s.", req.ConfigValue.ValueString(), v.Description(ctx)))
+		resp.Diagnostics.Append(timeDiag(req.Path, req.ConfigValue.ValueString(), v.Description(ctx)))
 	}
 }
 

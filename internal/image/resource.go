@@ -70,7 +70,7 @@ func (r *imageResource) Metadata(_ context.Context, req resource.MetadataRequest
 func (r *imageResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	reg, err := endpoints.From(req.ProviderData)
 	if err != nil {
-		resp.Diagnostics.AddError("Unexpected provider data", err.Error())
+		resp.Diagnostics.Append(providerDataDiag(err))
 	}
 	r.reg = reg
 }
@@ -192,7 +192,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	name := plan.Endpoint.ValueString()
 	ep, err := r.reg.Get(ctx, name)
 	if err != nil {
-		resp.Diagnostics.AddError("Could not create image", err.Error()+".")
+		resp.Diagnostics.Append(connectDiag("create image", err))
 		return
 	}
 	spec := backend.ImageCreate{}
@@ -309,7 +309,7 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	}
 	ep, err := r.reg.Get(ctx, state.Endpoint.ValueString())
 	if err != nil {
-		resp.Diagnostics.AddError("Could not read image", err.Error()+".")
+		resp.Diagnostics.Append(connectDiag("read image", err))
 		return
 	}
 	img, err := ep.Images.GetImage(ctx, state.ID.ValueString())
@@ -339,7 +339,7 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	defer cancel()
 	ep, err := r.reg.Get(ctx, plan.Endpoint.ValueString())
 	if err != nil {
-		resp.Diagnostics.AddError("Could not update image", err.Error()+".")
+		resp.Diagnostics.Append(connectDiag("update image", err))
 		return
 	}
 	fp := state.ID.ValueString()
@@ -421,7 +421,7 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	defer cancel()
 	ep, err := r.reg.Get(ctx, state.Endpoint.ValueString())
 	if err != nil {
-		resp.Diagnostics.AddError("Could not delete image", err.Error()+".")
+		resp.Diagnostics.Append(connectDiag("delete image", err))
 		return
 	}
 	err = ep.Images.DeleteImage(ctx, state.ID.ValueString())
@@ -439,7 +439,7 @@ func (r *imageResource) ImportState(ctx context.Context, req resource.ImportStat
 	}
 	ep, err := r.reg.Get(ctx, name)
 	if err != nil {
-		resp.Diagnostics.AddError("Could not import image", err.Error()+".")
+		resp.Diagnostics.Append(connectDiag("import image", err))
 		return
 	}
 	img, err := ep.Images.GetImage(ctx, fp)

@@ -1,7 +1,6 @@
 package image_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"regexp"
@@ -17,19 +16,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/acctest"
-	"github.com/imagefleet/terraform-provider-imagefleet/internal/transfer"
 )
 
 const addr = "imagefleet_image.test"
-
-func sha256File(t *testing.T, paths ...string) string {
-	t.Helper()
-	fp, err := transfer.SHA256Files(context.Background(), paths...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fp
-}
 
 // checkGone asks the server that the image is gone after destroy.
 func checkGone(b acctest.Backend, fp *string) resource.TestCheckFunc {
@@ -78,7 +67,7 @@ func TestAccImage_lifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := sha256File(t, file)
+		want := acctest.SHA256(t, file)
 		alias := acctest.Name("life")
 		var fp string
 		resource.Test(t, resource.TestCase{
@@ -207,7 +196,7 @@ func TestAccImage_lifecycle(t *testing.T) {
 						if _, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: variant}); err != nil {
 							t.Fatal(err)
 						}
-						want = sha256File(t, file)
+						want = acctest.SHA256(t, file)
 					},
 					Config: fileImageConfig(b, file, "prod", alias, "second"),
 					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
@@ -321,9 +310,9 @@ resource "imagefleet_image" "vm" {
   split = { metadata_file = %q, rootfs_file = %q }
 }`, cMeta, cRootfs, vMeta, vDisk),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue("imagefleet_image.container", tfjsonpath.New("fingerprint"), knownvalue.StringExact(sha256File(t, cMeta, cRootfs))),
+					statecheck.ExpectKnownValue("imagefleet_image.container", tfjsonpath.New("fingerprint"), knownvalue.StringExact(acctest.SHA256(t, cMeta, cRootfs))),
 					statecheck.ExpectKnownValue("imagefleet_image.container", tfjsonpath.New("type"), knownvalue.StringExact("container")),
-					statecheck.ExpectKnownValue("imagefleet_image.vm", tfjsonpath.New("fingerprint"), knownvalue.StringExact(sha256File(t, vMeta, vDisk))),
+					statecheck.ExpectKnownValue("imagefleet_image.vm", tfjsonpath.New("fingerprint"), knownvalue.StringExact(acctest.SHA256(t, vMeta, vDisk))),
 					statecheck.ExpectKnownValue("imagefleet_image.vm", tfjsonpath.New("type"), knownvalue.StringExact("virtual-machine")),
 				},
 				Check: resource.ComposeTestCheckFunc(
@@ -347,7 +336,7 @@ func TestAccImage_copyBetweenEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, wantSplit := sha256File(t, file), sha256File(t, meta, rootfs)
+	want, wantSplit := acctest.SHA256(t, file), acctest.SHA256(t, meta, rootfs)
 	var fpSrc, fpCopy, fpSplit, fpSplitCopy string
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t, incus); acctest.PreCheck(t, lxd) },

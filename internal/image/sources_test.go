@@ -42,7 +42,7 @@ func TestAccImage_url(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := sha256File(t, file)
+		want := acctest.SHA256(t, file)
 		srv := imageWebServer(t, file, want)
 		fp := want
 		resource.Test(t, resource.TestCase{
@@ -83,7 +83,7 @@ func TestAccImage_remote(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := sha256File(t, file)
+		want := acctest.SHA256(t, file)
 		server, cert := b.HTTPSAddress(t), b.ServerCert(t)
 		project := b.Project(t, "imagefleet-pull")
 		alias := acctest.Name("published")

@@ -5,7 +5,6 @@ package imagealias
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -52,7 +51,7 @@ func (r *imageAliasResource) Metadata(_ context.Context, req resource.MetadataRe
 func (r *imageAliasResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	reg, err := endpoints.From(req.ProviderData)
 	if err != nil {
-		resp.Diagnostics.AddError("Unexpected provider data", err.Error())
+		resp.Diagnostics.Append(providerDataDiag(err))
 	}
 	r.reg = reg
 }
@@ -92,7 +91,7 @@ func (r *imageAliasResource) ModifyPlan(ctx context.Context, req resource.Modify
 		return
 	}
 	if _, _, err := r.reg.Require(plan.Endpoint.ValueString(), backend.CapImageAliases); err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("endpoint"), "Unusable endpoint", err.Error()+".")
+		resp.Diagnostics.Append(endpointDiag(err))
 		return
 	}
 	if !req.State.Raw.IsNull() {
@@ -115,7 +114,7 @@ func (r *imageAliasResource) write(ctx context.Context, plan tfsdk.Plan, state *
 	}
 	ep, err := r.reg.Get(ctx, m.Endpoint.ValueString())
 	if err != nil {
-		diags.AddError(fmt.Sprintf("Could not %s image alias", action), err.Error()+".")
+		diags.Append(connectDiag(action, err))
 		return diags
 	}
 	a := backend.Alias{Name: m.Name.ValueString(), Target: m.Target.ValueString(), Description: m.Description.ValueString()}
@@ -159,7 +158,7 @@ func (r *imageAliasResource) Read(ctx context.Context, req resource.ReadRequest,
 	}
 	ep, err := r.reg.Get(ctx, state.Endpoint.ValueString())
 	if err != nil {
-		resp.Diagnostics.AddError("Could not read image alias", err.Error()+".")
+		resp.Diagnostics.Append(connectDiag("read", err))
 		return
 	}
 	a, err := ep.Aliases.GetAlias(ctx, state.ID.ValueString())
@@ -187,7 +186,7 @@ func (r *imageAliasResource) Delete(ctx context.Context, req resource.DeleteRequ
 	}
 	ep, err := r.reg.Get(ctx, state.Endpoint.ValueString())
 	if err != nil {
-		resp.Diagnostics.AddError("Could not delete image alias", err.Error()+".")
+		resp.Diagnostics.Append(connectDiag("delete", err))
 		return
 	}
 	if err := ep.Aliases.DeleteAlias(ctx, state.ID.ValueString()); err != nil && !errors.Is(err, backend.ErrNotFound) {
@@ -199,7 +198,7 @@ func (r *imageAliasResource) Delete(ctx context.Context, req resource.DeleteRequ
 func (r *imageAliasResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	name, alias, ok := image.SplitImportID(req.ID)
 	if !ok {
-		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("%q is not [endpoint:]name.", req.ID))
+		resp.Diagnostics.Append(importDiag(req.ID))
 		return
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), alias)...)
@@ -207,21 +206,4 @@ func (r *imageAliasResource) ImportState(ctx context.Context, req resource.Impor
 	if name != "" && !r.reg.IsDefault(name) {
 		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("endpoint"), name)...)
 	}
-}
-
-// aliasDiag is where this package's diagnostics are made.
-func aliasDiag(action, endpoint string, a backend.Alias, err error) diag.Diagnostic {
-	hint := ""
-	switch {
-	case errors.Is(err, backend.ErrNotFound) && a.Target != "":
-		hint = fmt.Sprintf(" Check that an image with fingerprint %q exists on the endpoint.", a.Target)
-	case errors.Is(err, backend.ErrNotFound):
-		hint = " The alias does not exist."
-	case errors.Is(err, backend.ErrConflict):
-		hint = " The alias exists already: import it, or choose another name."
-	case errors.Is(err, backend.ErrUnreachable):
-		hint = " Check that the endpoint's server is running and its address is right."
-	}
-	return diag.NewErrorDiagnostic(fmt.Sprintf("Could not %s image alias", action),
-		fmt.Sprintf("Endpoint %q, alias %q: %s.%s", endpoint, a.Name, err, hint))
 }

@@ -13,7 +13,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/textproto"
-	"os"
 	"sync"
 )
 
@@ -115,26 +114,6 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
-}
-
-// SHA256Files returns the sha256 of the concatenation of the files, read with a fixed
-// buffer. This is the Incus fingerprint of a unified (one file) or split (metadata
-// then rootfs) image.
-func SHA256Files(ctx context.Context, paths ...string) (string, error) {
-	h := sha256.New()
-	buf := make([]byte, bufSize)
-	for _, p := range paths {
-		f, err := os.Open(p)
-		if err != nil {
-			return "", err
-		}
-		_, err = io.CopyBuffer(h, ctxReader{ctx, f}, buf)
-		f.Close()
-		if err != nil {
-			return "", fmt.Errorf("reading %s: %w", p, err)
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Part is one part of a multipart body.

@@ -1,0 +1,46 @@
+package imagealias
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
+)
+
+// This file is where the package's diagnostics are made.
+
+// aliasDiag reports a failed call on an alias, with what the user can do about it.
+func aliasDiag(action, endpoint string, a backend.Alias, err error) diag.Diagnostic {
+	advice := backend.Advice(err)
+	switch {
+	case errors.Is(err, backend.ErrNotFound) && a.Target != "":
+		advice = fmt.Sprintf("Check that an image with fingerprint %q exists on the endpoint.", a.Target)
+	case errors.Is(err, backend.ErrNotFound):
+		advice = "The alias does not exist."
+	case errors.Is(err, backend.ErrConflict):
+		advice = "The alias exists already: import it, or choose another name."
+	}
+	return diag.NewErrorDiagnostic(fmt.Sprintf("Could not %s image alias", action),
+		strings.TrimSpace(fmt.Sprintf("Endpoint %q, alias %q: %s. %s", endpoint, a.Name, err, advice)))
+}
+
+// connectDiag reports an endpoint that could not be reached; the error names it.
+func connectDiag(action string, err error) diag.Diagnostic {
+	return diag.NewErrorDiagnostic(fmt.Sprintf("Could not %s image alias", action), strings.TrimSpace(fmt.Sprintf("%s. %s", err, backend.Advice(err))))
+}
+
+func endpointDiag(err error) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(path.Root("endpoint"), "Unusable endpoint", err.Error()+".")
+}
+
+func importDiag(id string) diag.Diagnostic {
+	return diag.NewErrorDiagnostic("Invalid import ID", fmt.Sprintf("%q is not [endpoint:]name: give an alias name, optionally after an endpoint name and a colon.", id))
+}
+
+func providerDataDiag(err error) diag.Diagnostic {
+	return diag.NewErrorDiagnostic("Unexpected provider data", err.Error())
+}
