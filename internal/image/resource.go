@@ -260,7 +260,7 @@ func (r *imageResource) openSource(ctx context.Context, m *imageResourceModel, s
 			return noop, object, err
 		}
 		spec.Source.Content = &exp.Content
-		return func() { exp.Close() }, object, nil
+		return func() { _ = exp.Close() }, object, nil
 	}
 	meta, rootfs, _ := m.localFiles()
 	object := "file " + meta

@@ -262,7 +262,7 @@ resource "imagefleet_image" "test" {
 				Check: resource.ComposeTestCheckFunc(
 					resource.TestCheckResourceAttrWith(addr, "fingerprint", record(&fp)),
 					func(*terraform.State) error {
-						defer b.Try("delete", "--force", instance)
+						defer func() { _, _ = b.Try("delete", "--force", instance) }()
 						b.Run(t, "launch", fp, instance)
 						var got string
 						for i := 0; i < 30; i++ {

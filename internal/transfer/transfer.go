@@ -32,20 +32,24 @@ type Digest struct {
 
 	mu     sync.Mutex
 	queue  chan []byte
+	free   chan []byte
 	done   chan struct{}
 	closed bool
-	pool   sync.Pool
 }
 
 const hashQueue = 8
 
 // NewDigest starts a digest; progress, when not nil, is told the running byte count.
 func NewDigest(progress func(int64)) *Digest {
-	d := &Digest{h: sha256.New(), progress: progress, queue: make(chan []byte, hashQueue), done: make(chan struct{})}
+	d := &Digest{h: sha256.New(), progress: progress, queue: make(chan []byte, hashQueue),
+		free: make(chan []byte, hashQueue+1), done: make(chan struct{})}
 	go func() {
 		for b := range d.queue {
 			d.h.Write(b)
-			d.pool.Put(b[:0])
+			select {
+			case d.free <- b[:0]:
+			default:
+			}
 		}
 		close(d.done)
 	}()
@@ -66,8 +70,12 @@ func (dr digestReader) Read(p []byte) (int, error) {
 	n, err := dr.r.Read(p)
 	if n > 0 {
 		d := dr.d
-		buf, _ := d.pool.Get().([]byte)
-		buf = append(buf[:0], p[:n]...)
+		var buf []byte
+		select {
+		case buf = <-d.free:
+		default:
+		}
+		buf = append(buf, p[:n]...)
 		d.mu.Lock()
 		if d.closed {
 			d.mu.Unlock()
