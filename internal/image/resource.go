@@ -83,7 +83,9 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			"downloaded by the server from a URL, pulled from an image server, or copied from another endpoint.\n\n" +
 			"Exactly one source is set: `file`, `split`, `url`, `remote` or `copy_from`. For local files the plan " +
 			"shows a replacement when the file's content changes; the digest is cached by path, size and modification time " +
-			"so unchanged files are not read again on every plan.",
+			"so unchanged files are not read again on every plan.\n\n" +
+			"Import reads back everything the server holds. The server cannot know the source (a local path, a URL), so the first " +
+			"plan after an import records it: an in-place update that changes nothing on the server, unless the content differs.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The image's fingerprint.", PlanModifiers: []planmodifier.String{keep}},
 			"endpoint": schema.StringAttribute{
