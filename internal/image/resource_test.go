@@ -382,3 +382,42 @@ resource "imagefleet_image" "split_copy" {
 }
 
 var _ = regexp.MustCompile
+
+// TestAccImage_adopt imports an image uploaded with the daemon's CLI and brings it
+// under a configuration with a file source: the first plan records the path in place
+// (the content is the same, so nothing is replaced), and the next is clean.
+func TestAccImage_adopt(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+		dir := acctest.TempDir(t)
+		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("adopt")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fp := acctest.SHA256(t, file)
+		config := acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image" "test" {
+  file = %q
+}`, file)
+		resource.Test(t, resource.TestCase{
+			PreCheck:                 func() { acctest.PreCheck(t, b); b.Run(t, "image", "import", file) },
+			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+			CheckDestroy:             checkGone(b, &fp),
+			Steps: []resource.TestStep{
+				{
+					Config:             config,
+					ResourceName:       addr,
+					ImportState:        true,
+					ImportStatePersist: true,
+					ImportStateId:      fp[:16],
+				},
+				{
+					Config: config,
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(addr, tfjsonpath.New("source_sha256"), knownvalue.StringExact(fp)),
+					}},
+				},
+			},
+		})
+	})
+}
