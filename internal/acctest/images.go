@@ -112,7 +112,7 @@ func (t *tarball) rootfs(prefix string, opts ImageOpts) error {
 	if err := t.file(prefix+"/bin/busybox", 0o755, bb); err != nil {
 		return err
 	}
-	for _, l := range []string{"bin/sh", "bin/ls", "bin/cat", "bin/echo", "bin/sleep", "bin/hostname", "sbin/init"} {
+	for _, l := range []string{"bin/sh", "bin/ls", "bin/cat", "bin/echo", "bin/sleep", "bin/hostname", "bin/id", "bin/stat"} {
 		if err := t.link(prefix+"/"+l, "/bin/busybox"); err != nil {
 			return err
 		}
@@ -120,7 +120,9 @@ func (t *tarball) rootfs(prefix string, opts ImageOpts) error {
 	if err := t.file(prefix+"/etc/imagefleet-variant", 0o644, []byte(opts.Variant+"\n")); err != nil {
 		return err
 	}
-	if err := t.file(prefix+"/etc/inittab", 0o644, []byte("::wait:/bin/sleep 2147483647\n")); err != nil {
+	// busybox's own init ignores SIGPWR, the signal Incus and LXD send for a graceful
+	// stop; this one exits on it, so stops are quick and need no force.
+	if err := t.file(prefix+"/sbin/init", 0o755, []byte("#!/bin/sh\ntrap 'exit 0' PWR TERM USR2 INT\nwhile :; do sleep 1; done\n")); err != nil {
 		return err
 	}
 	if opts.PadBytes > 0 {

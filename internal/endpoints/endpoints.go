@@ -23,12 +23,13 @@ type Config struct {
 
 // Endpoint is a connected endpoint. Each store is nil when the kind lacks it.
 type Endpoint struct {
-	Name     string
-	Kind     backend.Kind
-	Server   string
-	Images   backend.ImageStore
-	Aliases  backend.AliasStore
-	Exporter backend.ImageExporter
+	Name      string
+	Kind      backend.Kind
+	Server    string
+	Images    backend.ImageStore
+	Aliases   backend.AliasStore
+	Exporter  backend.ImageExporter
+	Instances backend.InstanceStore
 }
 
 // Registry resolves endpoint names and hands out connected endpoints.
@@ -166,7 +167,7 @@ func connect(ctx context.Context, cfg Config) (*Endpoint, error) {
 		if err := c.Connect(ctx); err != nil {
 			return nil, err
 		}
-		return &Endpoint{Name: cfg.Name, Kind: cfg.Kind, Server: c.Server(), Images: c, Aliases: c, Exporter: c}, nil
+		return &Endpoint{Name: cfg.Name, Kind: cfg.Kind, Server: c.Server(), Images: c, Aliases: c, Exporter: c, Instances: c}, nil
 	}
 	return nil, fmt.Errorf("endpoint type %s is not available in this provider version", cfg.Kind)
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/image"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/imagealias"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/instance"
 )
 
 // New returns a provider factory for the given version.
@@ -260,11 +261,11 @@ func inlineOrFile(inline, file types.String) (string, error) {
 }
 
 func (p *imagefleetProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{image.NewResource, imagealias.NewResource}
+	return []func() resource.Resource{image.NewResource, imagealias.NewResource, instance.NewResource}
 }
 
 func (p *imagefleetProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{image.NewDataSource, image.NewListDataSource}
+	return []func() datasource.DataSource{image.NewDataSource, image.NewListDataSource, instance.NewDataSource}
 }
 
 type durationValidator struct{}

@@ -284,14 +284,17 @@ type response struct {
 	etag       string
 }
 
-func (c *Client) url(path string) string {
+func (c *Client) url(path string) string { return c.urlIn(c.cfg.Project, path) }
+
+// urlIn addresses path in project (none for the server-wide /1.0 and certificates).
+func (c *Client) urlIn(project, path string) string {
 	u := c.base + path
-	if c.cfg.Project != "" && !strings.HasPrefix(path, "/1.0/certificates") && path != "/1.0" {
+	if project != "" && !strings.HasPrefix(path, "/1.0/certificates") && path != "/1.0" {
 		sep := "?"
 		if strings.Contains(path, "?") {
 			sep = "&"
 		}
-		u += sep + "project=" + url.QueryEscape(c.cfg.Project)
+		u += sep + "project=" + url.QueryEscape(project)
 	}
 	return u
 }
@@ -303,12 +306,17 @@ func (c *Client) get(ctx context.Context, path string, out any) error {
 
 // do sends a JSON request (retried where safe) and decodes the metadata into out.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) (*response, error) {
+	return c.doIn(ctx, c.cfg.Project, method, path, in, out)
+}
+
+// doIn is do in another project than the endpoint's.
+func (c *Client) doIn(ctx context.Context, project, method, path string, in, out any) (*response, error) {
 	var req *http.Request
 	var err error
 	if in != nil {
-		req, err = c.jsonRequest(ctx, method, path, in)
+		req, err = c.jsonRequest(ctx, method, c.urlIn(project, path), in)
 	} else {
-		req, err = http.NewRequestWithContext(ctx, method, c.url(path), nil)
+		req, err = http.NewRequestWithContext(ctx, method, c.urlIn(project, path), nil)
 	}
 	if err != nil {
 		return nil, err
@@ -401,12 +409,13 @@ func classifyOpErr(msg string) int {
 	return http.StatusBadRequest
 }
 
-func (c *Client) jsonRequest(ctx context.Context, method, path string, in any) (*http.Request, error) {
+// jsonRequest builds a request with a JSON body for a full URL (see url and urlIn).
+func (c *Client) jsonRequest(ctx context.Context, method, u string, in any) (*http.Request, error) {
 	b, err := json.Marshal(in)
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.url(path), bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}

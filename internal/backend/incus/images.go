@@ -114,7 +114,7 @@ func (c *Client) UpdateImage(ctx context.Context, id string, attrs backend.Image
 	if attrs.ExpiresAt != nil {
 		put.ExpiresAt = *attrs.ExpiresAt
 	}
-	req, err := c.jsonRequest(ctx, http.MethodPut, "/1.0/images/"+url.PathEscape(cur.Fingerprint), put)
+	req, err := c.jsonRequest(ctx, http.MethodPut, c.url("/1.0/images/"+url.PathEscape(cur.Fingerprint)), put)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,287 @@
+package incus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
+)
+
+// apiInstance is GET /1.0/instances/{name}?recursion=1 (instance_get_full): the
+// instance and its state in one request, so a refresh costs one call.
+type apiInstance struct {
+	Name        string                       `json:"name"`
+	Project     string                       `json:"project"`
+	Description string                       `json:"description"`
+	Type        string                       `json:"type"`
+	Status      string                       `json:"status"`
+	Location    string                       `json:"location"`
+	Profiles    []string                     `json:"profiles"`
+	Ephemeral   bool                         `json:"ephemeral"`
+	Config      map[string]string            `json:"config"`
+	Expanded    map[string]string            `json:"expanded_config"`
+	Devices     map[string]map[string]string `json:"devices"`
+	CreatedAt   time.Time                    `json:"created_at"`
+	LastUsedAt  time.Time                    `json:"last_used_at"`
+	State       *struct {
+		Network map[string]struct {
+			Hwaddr    string `json:"hwaddr"`
+			Addresses []struct {
+				Family  string `json:"family"`
+				Address string `json:"address"`
+				Scope   string `json:"scope"`
+			} `json:"addresses"`
+		} `json:"network"`
+	} `json:"state"`
+}
+
+// apiInstancePut is what PUT /1.0/instances/{name} replaces.
+type apiInstancePut struct {
+	Description string                       `json:"description"`
+	Profiles    []string                     `json:"profiles"`
+	Config      map[string]string            `json:"config"`
+	Devices     map[string]map[string]string `json:"devices"`
+	Ephemeral   bool                         `json:"ephemeral"`
+}
+
+func (a *apiInstance) toBackend() *backend.Instance {
+	in := &backend.Instance{
+		Name: a.Name, Project: a.Project, Description: a.Description, Type: a.Type, Status: a.Status,
+		Location: a.Location, Profiles: a.Profiles, Ephemeral: a.Ephemeral, Config: a.Config,
+		ExpandedConfig: a.Expanded, Devices: a.Devices, CreatedAt: a.CreatedAt, LastUsedAt: a.LastUsedAt,
+	}
+	if a.State == nil {
+		return in
+	}
+	// The first interface other than loopback that has addresses, in name order so
+	// the choice is stable (eth0 before eth1).
+	var names []string
+	for n := range a.State.Network {
+		if n != "lo" {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		nic := a.State.Network[n]
+		if in.MAC == "" {
+			in.MAC = nic.Hwaddr
+		}
+		for _, ad := range nic.Addresses {
+			switch {
+			case ad.Scope != "global":
+			case ad.Family == "inet" && in.IPv4 == "":
+				in.IPv4 = ad.Address
+			case ad.Family == "inet6" && in.IPv6 == "":
+				in.IPv6 = ad.Address
+			}
+		}
+	}
+	return in
+}
+
+func instancePath(name string, rest ...string) string {
+	return "/1.0/instances/" + url.PathEscape(name) + strings.Join(rest, "")
+}
+
+// fingerprintLike is what the servers accept as a fingerprint or a prefix of one.
+var fingerprintLike = regexp.MustCompile(`^[0-9a-f]{12,64}$`)
+
+// CreateInstance creates the instance, stopped, and waits for it.
+func (c *Client) CreateInstance(ctx context.Context, spec backend.InstanceCreate) error {
+	source := map[string]any{"type": "image"}
+	switch {
+	case spec.Remote != nil:
+		source["mode"], source["server"], source["protocol"], source["certificate"] = "pull", spec.Remote.Server, spec.Remote.Protocol, spec.Remote.Certificate
+		if fingerprintLike.MatchString(spec.Image) && len(spec.Image) == 64 {
+			source["fingerprint"] = spec.Image
+		} else {
+			source["alias"] = spec.Image
+		}
+	default:
+		// A local alias wins over a fingerprint prefix that happens to look alike.
+		if a, err := c.GetAlias(ctx, spec.Image); err == nil {
+			source["alias"] = a.Name
+		} else if errors.Is(err, backend.ErrNotFound) {
+			source["fingerprint"] = spec.Image
+		} else {
+			return err
+		}
+	}
+	body := map[string]any{
+		"name": spec.Name, "type": spec.Type, "description": spec.Description, "config": spec.Config,
+		"devices": spec.Devices, "ephemeral": spec.Ephemeral, "source": source,
+	}
+	if spec.Profiles != nil {
+		body["profiles"] = spec.Profiles
+	}
+	path := "/1.0/instances"
+	if spec.Target != "" {
+		path += "?target=" + url.QueryEscape(spec.Target)
+	}
+	r, err := c.doIn(ctx, c.project(spec.InstanceRef), http.MethodPost, path, body, nil)
+	if err != nil {
+		return err
+	}
+	_, err = c.wait(ctx, r)
+	return err
+}
+
+func (c *Client) project(ref backend.InstanceRef) string {
+	if ref.Project != "" {
+		return ref.Project
+	}
+	return c.cfg.Project
+}
+
+// GetInstance reads the instance and its state in one request.
+func (c *Client) GetInstance(ctx context.Context, ref backend.InstanceRef) (*backend.Instance, error) {
+	var a apiInstance
+	if _, err := c.doIn(ctx, c.project(ref), http.MethodGet, instancePath(ref.Name, "?recursion=1"), nil, &a); err != nil {
+		return nil, err
+	}
+	return a.toBackend(), nil
+}
+
+// serverOwned reports config keys the server sets for itself.
+func serverOwned(key string) bool {
+	return strings.HasPrefix(key, "volatile.") || strings.HasPrefix(key, "image.")
+}
+
+// UpdateInstance replaces what the user manages, keeping the server's own keys.
+func (c *Client) UpdateInstance(ctx context.Context, ref backend.InstanceRef, spec backend.InstanceSpec) error {
+	var cur apiInstance
+	r, err := c.doIn(ctx, c.project(ref), http.MethodGet, instancePath(ref.Name), nil, &cur)
+	if err != nil {
+		return err
+	}
+	config := map[string]string{}
+	for k, v := range cur.Config {
+		if serverOwned(k) {
+			config[k] = v
+		}
+	}
+	for k, v := range spec.Config {
+		config[k] = v
+	}
+	put := apiInstancePut{Description: spec.Description, Profiles: spec.Profiles, Config: config, Devices: spec.Devices, Ephemeral: spec.Ephemeral}
+	req, err := c.jsonRequest(ctx, http.MethodPut, c.urlIn(c.project(ref), instancePath(ref.Name)), put)
+	if err != nil {
+		return err
+	}
+	if r.etag != "" {
+		req.Header.Set("If-Match", r.etag)
+	}
+	resp, err := c.finish(req, nil, c.http.Do)
+	if err != nil {
+		return err
+	}
+	_, err = c.wait(ctx, resp)
+	return err
+}
+
+// ChangeState starts, stops, restarts, freezes or unfreezes the instance and waits.
+func (c *Client) ChangeState(ctx context.Context, ref backend.InstanceRef, ch backend.StateChange) error {
+	body := map[string]any{"action": ch.Action, "force": ch.Force}
+	if ch.Timeout > 0 {
+		body["timeout"] = int(ch.Timeout.Seconds())
+	}
+	r, err := c.doIn(ctx, c.project(ref), http.MethodPut, instancePath(ref.Name, "/state"), body, nil)
+	if err != nil {
+		return err
+	}
+	_, err = c.wait(ctx, r)
+	return err
+}
+
+// DeleteInstance deletes a stopped instance and waits until it is gone.
+func (c *Client) DeleteInstance(ctx context.Context, ref backend.InstanceRef) error {
+	r, err := c.doIn(ctx, c.project(ref), http.MethodDelete, instancePath(ref.Name), nil, nil)
+	if err != nil {
+		return err
+	}
+	_, err = c.wait(ctx, r)
+	return err
+}
+
+// PushFile writes a file into the instance, replacing what is there.
+func (c *Client) PushFile(ctx context.Context, ref backend.InstanceRef, f backend.File) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+		c.urlIn(c.project(ref), instancePath(ref.Name, "/files?path="+url.QueryEscape(f.Path))), f.Content)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set(c.header("uid"), fmt.Sprint(f.UID))
+	req.Header.Set(c.header("gid"), fmt.Sprint(f.GID))
+	req.Header.Set(c.header("mode"), fmt.Sprintf("%04o", f.Mode))
+	req.Header.Set(c.header("type"), "file")
+	req.Header.Set(c.header("write"), "overwrite")
+	_, err = c.finish(req, nil, c.http.Stream)
+	return err
+}
+
+// Exec runs a command without a terminal, the server recording its output, waits for
+// it and fetches stdout and stderr.
+func (c *Client) Exec(ctx context.Context, ref backend.InstanceRef, e backend.Exec) (*backend.ExecResult, error) {
+	project := c.project(ref)
+	r, err := c.doIn(ctx, project, http.MethodPost, instancePath(ref.Name, "/exec"), map[string]any{
+		"command": e.Command, "environment": e.Environment, "wait-for-websocket": false,
+		"record-output": true, "interactive": false,
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	op, err := c.wait(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	code, ok := op.Metadata["return"].(float64)
+	if !ok {
+		return nil, fmt.Errorf("%s did not report the exit code of %q", c.endpoint, strings.Join(e.Command, " "))
+	}
+	res := &backend.ExecResult{ExitCode: int(code)}
+	outputs, _ := op.Metadata["output"].(map[string]any)
+	for fd, dst := range map[string]*string{"1": &res.Stdout, "2": &res.Stderr} {
+		p, _ := outputs[fd].(string)
+		if p == "" {
+			continue
+		}
+		if *dst, err = c.raw(ctx, project, p); err != nil {
+			return nil, err
+		}
+		// The logs are only for this call; leaving them would fill the instance's log dir.
+		_, _ = c.doIn(ctx, project, http.MethodDelete, strings.SplitN(p, "?", 2)[0], nil, nil)
+	}
+	return res, nil
+}
+
+// maxOutput caps what is kept of a command's output: state is no place for logs.
+const maxOutput = 1 << 20
+
+// raw fetches a non-JSON resource, such as a log file.
+func (c *Client) raw(ctx context.Context, project, path string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.urlIn(project, path), nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("GET %s: %w: %w", c.endpoint, backend.ErrUnreachable, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, err := c.finish(req, nil, func(*http.Request) (*http.Response, error) { return resp, nil })
+		return "", err
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxOutput))
+	return string(b), err
+}

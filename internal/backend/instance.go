@@ -1,0 +1,95 @@
+package backend
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// InstanceRef names an instance; an empty Project means the endpoint's own.
+type InstanceRef struct {
+	Project string
+	Name    string
+}
+
+// Instance is an instance as the server reports it, state included.
+type Instance struct {
+	Name        string
+	Project     string
+	Description string
+	Type        string
+	// Status is Running, Stopped, Frozen, or a transitional status.
+	Status    string
+	Location  string
+	Profiles  []string
+	Ephemeral bool
+	// Config holds the instance's own keys; ExpandedConfig adds its profiles'.
+	Config          map[string]string
+	ExpandedConfig  map[string]string
+	Devices         map[string]map[string]string
+	CreatedAt       time.Time
+	LastUsedAt      time.Time
+	IPv4, IPv6, MAC string
+}
+
+// InstanceSpec is what a user sets on an instance and a server can change in place.
+type InstanceSpec struct {
+	Description string
+	Profiles    []string
+	Config      map[string]string
+	Devices     map[string]map[string]string
+	Ephemeral   bool
+}
+
+// InstanceCreate describes a new instance.
+type InstanceCreate struct {
+	InstanceRef
+	InstanceSpec
+	Type string
+	// Image is an alias or fingerprint, on Remote when set, else on the endpoint.
+	Image  string
+	Remote *RemoteImage
+	// Target is the cluster member to place the instance on.
+	Target string
+}
+
+// StateChange asks an instance to start, stop, restart, freeze or unfreeze.
+type StateChange struct {
+	Action string
+	// Timeout is how long a graceful stop may take before Force applies.
+	Timeout time.Duration
+	Force   bool
+}
+
+// File is a file pushed into an instance.
+type File struct {
+	Path    string
+	Content io.Reader
+	UID     int64
+	GID     int64
+	Mode    uint32
+}
+
+// ExecResult is a finished command's outcome.
+type ExecResult struct {
+	ExitCode int
+	Stdout   string
+	Stderr   string
+}
+
+// Exec is a command to run in an instance, with its output recorded.
+type Exec struct {
+	Command     []string
+	Environment map[string]string
+}
+
+// InstanceStore manages instances.
+type InstanceStore interface {
+	CreateInstance(ctx context.Context, spec InstanceCreate) error
+	GetInstance(ctx context.Context, ref InstanceRef) (*Instance, error)
+	UpdateInstance(ctx context.Context, ref InstanceRef, spec InstanceSpec) error
+	ChangeState(ctx context.Context, ref InstanceRef, change StateChange) error
+	DeleteInstance(ctx context.Context, ref InstanceRef) error
+	PushFile(ctx context.Context, ref InstanceRef, f File) error
+	Exec(ctx context.Context, ref InstanceRef, e Exec) (*ExecResult, error)
+}
