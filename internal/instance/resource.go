@@ -164,9 +164,6 @@ func (r *instanceResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		resp.Diagnostics.Append(endpointDiag(err))
 		return
 	}
-	if !plan.Exec.IsNull() && len(plan.Exec.Elements()) > 0 && !plan.State.IsUnknown() && plan.State.ValueString() != "running" {
-		resp.Diagnostics.Append(execNeedsRunningDiag(plan.State.ValueString()))
-	}
 	files, d := r.planFiles(ctx, &plan)
 	resp.Diagnostics.Append(d...)
 	if resp.Diagnostics.HasError() {
@@ -174,6 +171,9 @@ func (r *instanceResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	}
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("files"), files)...)
 	if state == nil {
+		if !plan.Exec.IsNull() && len(plan.Exec.Elements()) > 0 && !plan.State.IsUnknown() && plan.State.ValueString() != "running" {
+			resp.Diagnostics.Append(execNeedsRunningDiag(plan.State.ValueString()))
+		}
 		return
 	}
 	if !r.reg.Same(state.Endpoint.ValueString(), plan.Endpoint.ValueString()) {
@@ -190,6 +190,21 @@ func (r *instanceResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		}
 	}
 	resp.Diagnostics.Append(r.planExec(ctx, req, &plan, state, resp)...)
+	if !plan.touchesServer(state) {
+		// Nothing the server reports will move: say so, rather than show every
+		// computed attribute as "known after apply".
+		for attr, v := range map[string]attr.Value{"expanded_config": state.ExpandedConfig, "status": state.Status, "ipv4_address": state.IPv4,
+			"ipv6_address": state.IPv6, "mac_address": state.MAC, "last_used_at": state.LastUsedAt} {
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root(attr), v)...)
+		}
+	}
+}
+
+// touchesServer reports whether going from prior to m changes what the server
+// reports about the instance: its spec or its state.
+func (m *instanceResourceModel) touchesServer(prior *instanceResourceModel) bool {
+	return !m.Description.Equal(prior.Description) || !m.Profiles.Equal(prior.Profiles) && !m.Profiles.IsUnknown() ||
+		!m.Config.Equal(prior.Config) || !m.Devices.Equal(prior.Devices) || !m.Ephemeral.Equal(prior.Ephemeral) || !m.State.Equal(prior.State)
 }
 
 // sameImage reports whether image (alias, fingerprint or prefix) names the image the
@@ -256,12 +271,17 @@ func (r *instanceResource) planExec(ctx context.Context, req resource.ModifyPlan
 		diags.Append(state.Exec.ElementsAs(ctx, &had, false)...)
 	}
 	changed := !req.Plan.Raw.Equal(req.State.Raw)
+	runs := false
 	for i := range want {
 		rerun := i >= len(had) || !want[i].Command.Equal(had[i].Command) || !want[i].Environment.Equal(had[i].Environment) ||
 			(changed && want[i].Trigger.ValueString() == "on_change")
 		if rerun {
+			runs = true
 			want[i].ExitCode, want[i].Stdout, want[i].Stderr = types.Int64Unknown(), types.StringUnknown(), types.StringUnknown()
 		}
+	}
+	if runs && !plan.State.IsUnknown() && plan.State.ValueString() != "running" {
+		diags.Append(execNeedsRunningDiag(plan.State.ValueString()))
 	}
 	out, d := types.ListValueFrom(ctx, plan.Exec.ElementType(ctx), want)
 	diags.Append(d...)
