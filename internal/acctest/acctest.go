@@ -156,3 +156,18 @@ func (b Backend) Project(t *testing.T, name string) string {
 	}
 	return name
 }
+
+// SupportsVMs reports whether the daemon can run virtual machines: it lists the qemu
+// driver only when that driver works (it needs vhost_vsock, missing on some hosts).
+func (b Backend) SupportsVMs(t *testing.T) bool {
+	t.Helper()
+	var info struct {
+		Environment struct {
+			Driver string `json:"driver"`
+		} `json:"environment"`
+	}
+	if err := json.Unmarshal([]byte(b.Run(t, "query", "/1.0")), &info); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Contains(info.Environment.Driver, "qemu")
+}

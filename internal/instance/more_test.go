@@ -1,0 +1,143 @@
+package instance_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/compare"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/acctest"
+)
+
+// TestAccInstance_exec launches from an alias and runs commands: output captured, a
+// failure that is allowed, an on_change command that reruns on every change, and a
+// failure that fails the apply (leaving the instance tainted, not orphaned).
+func TestAccInstance_exec(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+		dir := acctest.TempDir(t)
+		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("exec")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, alias := acctest.Name("exec"), acctest.Name("exec-alias")
+		config := func(role, failing string) string {
+			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image" "base" {
+  file    = %q
+  aliases = [{ name = %q }]
+}
+resource "imagefleet_instance" "test" {
+  name   = %q
+  image  = %q
+  config = { "user.role" = %q }
+  exec = [
+    { command = ["sh", "-c", "echo $GREETING; exit 3"], environment = { GREETING = "hi" }, allow_failure = true },
+    { command = ["sh", "-c", "date +%%s%%N"], trigger = "on_change" },
+    %s
+  ]
+  depends_on = [imagefleet_image.base]
+}
+`, file, alias, name, alias, role, failing)
+		}
+		var firstRun string
+		resource.Test(t, resource.TestCase{
+			PreCheck:                 func() { acctest.PreCheck(t, b) },
+			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+			CheckDestroy:             checkGone(b, name),
+			Steps: []resource.TestStep{
+				{
+					Config: config("a", ""),
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(addr, tfjsonpath.New("exec").AtSliceIndex(0).AtMapKey("exit_code"), knownvalue.Int64Exact(3)),
+						statecheck.ExpectKnownValue(addr, tfjsonpath.New("exec").AtSliceIndex(0).AtMapKey("stdout"), knownvalue.StringExact("hi\n")),
+					},
+					Check: resource.TestCheckResourceAttrWith(addr, "exec.1.stdout", func(v string) error { firstRun = v; return nil }),
+				},
+				{
+					// A change: the on_change command runs again, the once command does not.
+					Config: config("b", ""),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectUnknownValue(addr, tfjsonpath.New("exec").AtSliceIndex(1).AtMapKey("stdout")),
+						plancheck.ExpectKnownValue(addr, tfjsonpath.New("exec").AtSliceIndex(0).AtMapKey("exit_code"), knownvalue.Int64Exact(3)),
+					}},
+					Check: resource.TestCheckResourceAttrWith(addr, "exec.1.stdout", func(v string) error {
+						if v == firstRun {
+							return fmt.Errorf("the on_change command did not run again (output %q)", v)
+						}
+						return nil
+					}),
+				},
+				{
+					Config: config("b", `{ command = ["sh", "-c", "echo broken >&2; exit 7"] },`),
+					ExpectError: acctest.Diagnostic("Error: Command failed in instance",
+						fmt.Sprintf(`Endpoint %q, instance %q: "sh -c echo broken >&2; exit 7" exited with 7. stderr: broken`, b.Endpoint, name),
+						"Set allow_failure = true on the exec entry to accept a non-zero exit."),
+				},
+			},
+		})
+	})
+}
+
+// TestAccInstance_vm plans a virtual machine from a split qcow2 image and creates it
+// stopped. Where the daemon cannot run VMs (no vhost_vsock, as on this project's
+// build machines) it refuses even to create one: the test then checks that the plan
+// and validation pass and that the apply fails with the server's own reason, leaving
+// nothing behind.
+func TestAccInstance_vm(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+		acctest.PreCheck(t, b)
+		dir := acctest.TempDir(t)
+		meta, disk, err := acctest.BuildSplit(dir, acctest.ImageOpts{Variant: acctest.Name("vm")}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := acctest.Name("vm")
+		config := acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image" "vm" {
+  split = { metadata_file = %q, rootfs_file = %q }
+}
+resource "imagefleet_instance" "test" {
+  name   = %q
+  image  = imagefleet_image.vm.fingerprint
+  type   = "virtual-machine"
+  state  = "stopped"
+  config = { "limits.cpu" = "1", "limits.memory" = "256MiB", "security.secureboot" = "false" }
+}`, meta, disk, name)
+		steps := []resource.TestStep{{
+			Config:   config,
+			PlanOnly: true, ExpectNonEmptyPlan: true,
+		}}
+		if b.SupportsVMs(t) {
+			steps = append(steps, resource.TestStep{
+				Config: config + `
+data "imagefleet_instance" "test" {
+  name = imagefleet_instance.test.name
+}`,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("type"), knownvalue.StringExact("virtual-machine")),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("status"), knownvalue.StringExact("Stopped")),
+					statecheck.ExpectKnownValue("data.imagefleet_instance.test", tfjsonpath.New("state"), knownvalue.StringExact("stopped")),
+					statecheck.CompareValuePairs(addr, tfjsonpath.New("image_fingerprint"), "imagefleet_image.vm", tfjsonpath.New("fingerprint"), compare.ValuesSame()),
+				},
+				Check: func(*terraform.State) error { return expectStatus(t, b, name, "STOPPED") },
+			})
+		} else {
+			steps = append(steps, resource.TestStep{
+				Config: config,
+				ExpectError: acctest.Diagnostic("Error: Could not create instance", fmt.Sprintf(`Endpoint %q, instance %q:`, b.Endpoint, name),
+					`Instance type "virtual-machine" is not supported on this server`),
+			})
+		}
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+			CheckDestroy:             checkGone(b, name),
+			Steps:                    steps,
+		})
+	})
+}
