@@ -108,12 +108,21 @@ func (c *Client) CreateInstance(ctx context.Context, spec backend.InstanceCreate
 		}
 	default:
 		// A local alias wins over a fingerprint prefix that happens to look alike.
-		if a, err := c.GetAlias(ctx, spec.Image); err == nil {
+		a, err := c.GetAlias(ctx, spec.Image)
+		switch {
+		case err == nil:
 			source["alias"] = a.Name
-		} else if errors.Is(err, backend.ErrNotFound) {
-			source["fingerprint"] = spec.Image
-		} else {
+		case !errors.Is(err, backend.ErrNotFound):
 			return err
+		default:
+			img, err := c.GetImage(ctx, spec.Image)
+			if errors.Is(err, backend.ErrNotFound) {
+				return fmt.Errorf("image %q: the endpoint has no alias of that name and no image whose fingerprint starts so: %w", spec.Image, err)
+			}
+			if err != nil {
+				return err
+			}
+			source["fingerprint"] = img.Fingerprint
 		}
 	}
 	body := map[string]any{
