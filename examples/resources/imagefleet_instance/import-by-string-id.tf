@@ -1,0 +1,4 @@
+import {
+  to = imagefleet_instance.web
+  id = "local:web-1"
+}
