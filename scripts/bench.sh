@@ -95,4 +95,58 @@ mkdir -p bench
   echo
   echo "terraform apply includes Terraform's own start-up and the plan (which checks the file's format and metadata.yaml without reading it through); the upload is hashed while streaming and checked against the server's fingerprint."
 } > bench/results.md
+
+# Instances: launch N containers from one image and refresh them, with the provider
+# and with the CLI in a shell loop, in this run.
+n=${BENCH_INSTANCES:-20}
+small=$(go run ./internal/acctest/testimage -dir "$work" -variant bench-instances)
+smallfp=$(sha256sum "$small" | cut -d' ' -f1)
+mkdir -p "$work/tf-instances"
+cat >"$work/tf-instances/main.tf" <<TF
+terraform {
+  required_providers {
+    imagefleet = { source = "imagefleet/imagefleet" }
+  }
+}
+provider "imagefleet" {
+  endpoints = { local = { incus = {} } }
+}
+resource "imagefleet_image" "base" {
+  file = "$small"
+}
+resource "imagefleet_instance" "c" {
+  count = $n
+  name  = "bench-tf-\${count.index}"
+  image = imagefleet_image.base.fingerprint
+}
+TF
+rm -f "$work/tf-instances/terraform.tfstate"*
+
+incus image import "$small" --alias bench-cli >/dev/null
+t0=$(now); for i in $(seq 1 "$n"); do incus launch bench-cli "bench-cli-$i" >/dev/null 2>&1; done; t1=$(now)
+cli_launch=$(echo "$t1 - $t0" | bc)
+t0=$(now); for i in $(seq 1 "$n"); do incus query "/1.0/instances/bench-cli-$i?recursion=1" >/dev/null; done; t1=$(now)
+cli_refresh=$(echo "$t1 - $t0" | bc)
+for i in $(seq 1 "$n"); do incus delete --force "bench-cli-$i" >/dev/null; done
+incus image delete bench-cli >/dev/null
+
+t0=$(now); (cd "$work/tf-instances" && terraform apply -auto-approve -input=false >/dev/null); t1=$(now)
+tf_launch=$(echo "$t1 - $t0" | bc)
+t0=$(now); (cd "$work/tf-instances" && TF_LOG_PROVIDER=DEBUG TF_LOG_PATH="$work/refresh.log" terraform plan -refresh-only -input=false >/dev/null); t1=$(now)
+tf_refresh=$(echo "$t1 - $t0" | bc)
+requests=$(grep ' request: ' "$work/refresh.log" | grep -c 'url=http://unix.socket/1.0/instances/' || true)
+(cd "$work/tf-instances" && terraform destroy -auto-approve -input=false >/dev/null)
+rm -f "$work/refresh.log"
+
+{
+  echo
+  echo "## $n containers from one image"
+  echo
+  echo "| work | CLI in a shell loop (s) | provider (s) |"
+  echo "|---|---|---|"
+  echo "| create and start | $cli_launch (\`incus launch\` × $n) | $tf_launch (\`terraform apply\`, image upload included) |"
+  echo "| refresh | $cli_refresh (\`incus query /1.0/instances/NAME?recursion=1\` × $n) | $tf_refresh (\`terraform plan -refresh-only\`) |"
+  echo
+  echo "API requests per instance on a refresh: $(echo "scale=2; $requests / $n" | bc) (target: 1), counted from the provider's HTTP log."
+} >> bench/results.md
 cat bench/results.md
