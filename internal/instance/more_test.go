@@ -2,6 +2,9 @@ package instance_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/compare"
@@ -138,6 +141,73 @@ data "imagefleet_instance" "test" {
 			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 			CheckDestroy:             checkGone(b, name),
 			Steps:                    steps,
+		})
+	})
+}
+
+// TestAccInstance_filesAndProfiles pushes a local source file and pushes it again when
+// the file changes, and adds a profile in place.
+func TestAccInstance_filesAndProfiles(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+		dir := acctest.TempDir(t)
+		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("files")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := filepath.Join(dir, "app.conf")
+		if err := os.WriteFile(src, []byte("version=1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		name, profile := acctest.Name("files"), acctest.Name("prof")
+		b.Run(t, "profile", "create", profile)
+		t.Cleanup(func() { _, _ = b.Try("profile", "delete", profile) })
+		config := func(profiles string) string {
+			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image" "base" {
+  file = %q
+}
+resource "imagefleet_instance" "test" {
+  name     = %q
+  image    = imagefleet_image.base.fingerprint
+  profiles = %s
+  files    = [{ target_path = "/etc/app.conf", source_file = %q, uid = 1000, gid = 1000, mode = "0600" }]
+}`, file, name, profiles, src)
+		}
+		resource.Test(t, resource.TestCase{
+			PreCheck:                 func() { acctest.PreCheck(t, b) },
+			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+			CheckDestroy:             checkGone(b, name),
+			Steps: []resource.TestStep{
+				{
+					Config: config(`["default"]`),
+					Check: func(*terraform.State) error {
+						if got := b.Run(t, "exec", name, "--", "stat", "-c", "%u:%g %a", "/etc/app.conf"); got != "1000:1000 600" {
+							return fmt.Errorf("/etc/app.conf is %s", got)
+						}
+						return nil
+					},
+				},
+				{
+					PreConfig: func() {
+						if err := os.WriteFile(src, []byte("version=2\n"), 0o644); err != nil {
+							t.Fatal(err)
+						}
+					},
+					Config: config(fmt.Sprintf(`["default", %q]`, profile)),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+					}},
+					Check: func(*terraform.State) error {
+						if got := b.Run(t, "exec", name, "--", "cat", "/etc/app.conf"); got != "version=2" {
+							return fmt.Errorf("/etc/app.conf reads %q after the source changed", got)
+						}
+						if got := b.Run(t, "list", name, "-f", "csv", "-c", "P"); !strings.Contains(got, profile) {
+							return fmt.Errorf("profiles on the server: %s", got)
+						}
+						return nil
+					},
+				},
+			},
 		})
 	})
 }
