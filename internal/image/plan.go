@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -108,13 +109,10 @@ func (r *imageResource) checkEndpoints(plan *imageResourceModel) diag.Diagnostic
 	return diags
 }
 
-// fileStampCache is one file's entry in the digest cache kept in private state.
-type fileStampCache = transfer.FileStamp
-
 const privateStampsKey = "source_stamps"
 
 type stampRecord struct {
-	Stamps []fileStampCache `json:"stamps"`
+	Stamps []transfer.FileStamp `json:"stamps"`
 }
 
 // localDigest checks the local source and returns its sha256. On create it only
@@ -131,7 +129,7 @@ func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlan
 		files = []string{meta, rootfs}
 		attrs = []path.Path{path.Root("split").AtName("metadata_file"), path.Root("split").AtName("rootfs_file")}
 	}
-	var current []fileStampCache
+	var current []transfer.FileStamp
 	for i, f := range files {
 		st, err := stampPath(f)
 		if err != nil {
@@ -147,7 +145,7 @@ func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlan
 		raw, d := req.Private.GetKey(ctx, privateStampsKey)
 		diags.Append(d...)
 		var rec stampRecord
-		if raw != nil && json.Unmarshal(raw, &rec) == nil && equalStamps(rec.Stamps, current) {
+		if raw != nil && json.Unmarshal(raw, &rec) == nil && slices.Equal(rec.Stamps, current) {
 			tflog.Debug(ctx, "local image files unchanged since the upload; using the recorded digest", map[string]any{"files": files})
 			return state.SourceSHA256.ValueString(), diags
 		}
@@ -165,22 +163,10 @@ func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlan
 	return ins.SHA256, diags
 }
 
-func equalStamps(a, b []fileStampCache) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // saveStamps records the files' stamps, so later plans can trust the state's digest.
 func saveStamps(ctx context.Context, private interface {
 	SetKey(context.Context, string, []byte) diag.Diagnostics
-}, stamps []fileStampCache) diag.Diagnostics {
+}, stamps []transfer.FileStamp) diag.Diagnostics {
 	if len(stamps) == 0 {
 		return nil
 	}
@@ -191,26 +177,26 @@ func saveStamps(ctx context.Context, private interface {
 	return private.SetKey(ctx, privateStampsKey, raw)
 }
 
-func stampPath(p string) (fileStampCache, error) {
+func stampPath(p string) (transfer.FileStamp, error) {
 	abs, err := filepath.Abs(p)
 	if err != nil {
-		return fileStampCache{}, err
+		return transfer.FileStamp{}, err
 	}
 	st, err := transfer.Stamp(abs)
 	return st, err
 }
 
 // stampOf stamps an open file, so the stamp matches exactly what was uploaded.
-func stampOf(f *os.File, p string) (fileStampCache, error) {
+func stampOf(f *os.File, p string) (transfer.FileStamp, error) {
 	fi, err := f.Stat()
 	if err != nil {
-		return fileStampCache{}, err
+		return transfer.FileStamp{}, err
 	}
 	abs, err := filepath.Abs(p)
 	if err != nil {
-		return fileStampCache{}, err
+		return transfer.FileStamp{}, err
 	}
-	return fileStampCache{Path: abs, Size: fi.Size(), ModTime: fi.ModTime().UnixNano()}, nil
+	return transfer.FileStamp{Path: abs, Size: fi.Size(), ModTime: fi.ModTime().UnixNano()}, nil
 }
 
 func baseName(p string) string { return filepath.Base(p) }

@@ -34,6 +34,7 @@ import (
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/transfer"
 )
 
 const defaultCreateTimeout = 30 * time.Minute
@@ -205,7 +206,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	var stamps []fileStampCache
+	var stamps []transfer.FileStamp
 	closeSource, object, err := r.openSource(ctx, &plan, &spec, &stamps)
 	if err != nil {
 		resp.Diagnostics.Append(apiDiag("read the image source", ep.Name, object, err))
@@ -213,6 +214,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	}
 	defer closeSource()
 	tflog.Info(ctx, "creating image", map[string]any{"endpoint": ep.Name, "server": ep.Server, "source": object})
+	spec.Progress = uploadProgress(ctx, object)
 	img, err := ep.Images.CreateImage(ctx, spec)
 	if img != nil && img.Fingerprint != "" {
 		// Saved whatever happens next: a later failure leaves a tainted resource
@@ -238,7 +240,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 
 // openSource fills spec.Source from the plan. It returns what to close afterwards and
 // a name of the source for messages.
-func (r *imageResource) openSource(ctx context.Context, m *imageResourceModel, spec *backend.ImageCreate, stamps *[]fileStampCache) (func(), string, error) {
+func (r *imageResource) openSource(ctx context.Context, m *imageResourceModel, spec *backend.ImageCreate, stamps *[]transfer.FileStamp) (func(), string, error) {
 	noop := func() {}
 	switch {
 	case m.URL.ValueString() != "":
@@ -370,7 +372,7 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	resp.Diagnostics.Append(plan.setFromServer(ctx, img)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	if meta, rootfs, ok := plan.localFiles(); ok {
-		var stamps []fileStampCache
+		var stamps []transfer.FileStamp
 		for _, p := range []string{meta, rootfs} {
 			if p != "" {
 				if st, err := stampPath(p); err == nil {
@@ -463,4 +465,17 @@ func SplitImportID(id string) (endpoint, rest string, ok bool) {
 		rest = id
 	}
 	return endpoint, rest, rest != "" && !strings.ContainsAny(rest, "/ ")
+}
+
+// uploadProgress logs a long upload's progress every progressStep bytes, so a slow
+// apply can be told apart from a stuck one with TF_LOG_PROVIDER=DEBUG.
+func uploadProgress(ctx context.Context, object string) func(int64) {
+	const progressStep = 256 << 20
+	next := int64(progressStep)
+	return func(sent int64) {
+		if sent >= next {
+			tflog.Debug(ctx, "uploading image", map[string]any{"source": object, "sent_mib": sent >> 20})
+			next += progressStep
+		}
+	}
 }

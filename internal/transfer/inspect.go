@@ -97,8 +97,7 @@ type Inspected struct {
 	// SHA256 is empty when Inspect was asked only to check the files.
 	SHA256 string
 	// VM is true when the rootfs is a disk image, so the image is a VM image.
-	VM     bool
-	Stamps []FileStamp
+	VM bool
 }
 
 // Inspect checks that the files make an image, a unified tarball alone or a metadata
@@ -111,19 +110,15 @@ func Inspect(ctx context.Context, metadata, rootfs string, digest bool) (*Inspec
 	if digest {
 		h = sha256.New()
 	}
-	st, err := inspectFile(ctx, h, metadata, true, nil)
-	if err != nil {
+	if err := inspectFile(ctx, h, metadata, true, nil); err != nil {
 		return nil, err
 	}
-	out.Stamps = append(out.Stamps, st)
 	if rootfs != "" {
 		var format Format
-		st, err := inspectFile(ctx, h, rootfs, false, &format)
-		if err != nil {
+		if err := inspectFile(ctx, h, rootfs, false, &format); err != nil {
 			return nil, err
 		}
 		out.VM = format == FormatQCOW2
-		out.Stamps = append(out.Stamps, st)
 	}
 	if digest {
 		out.SHA256 = hex.EncodeToString(h.Sum(nil))
@@ -131,22 +126,21 @@ func Inspect(ctx context.Context, metadata, rootfs string, digest bool) (*Inspec
 	return out, nil
 }
 
-func inspectFile(ctx context.Context, h hash.Hash, p string, wantMetadata bool, format *Format) (FileStamp, error) {
-	st, err := inspectOne(ctx, h, p, wantMetadata, format)
-	if err != nil {
-		return st, &FileError{Path: p, Err: err}
+func inspectFile(ctx context.Context, h hash.Hash, p string, wantMetadata bool, format *Format) error {
+	if err := inspectOne(ctx, h, p, wantMetadata, format); err != nil {
+		return &FileError{Path: p, Err: err}
 	}
-	return st, nil
+	return nil
 }
 
-func inspectOne(ctx context.Context, h hash.Hash, p string, wantMetadata bool, format *Format) (FileStamp, error) {
+func inspectOne(ctx context.Context, h hash.Hash, p string, wantMetadata bool, format *Format) error {
 	st, err := Stamp(p)
 	if err != nil {
-		return st, err
+		return err
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		return st, err
+		return err
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(ctxReader{ctx, f}, bufSize)
@@ -157,7 +151,7 @@ func inspectOne(ctx context.Context, h hash.Hash, p string, wantMetadata bool, f
 		if !wantMetadata {
 			want = "a squashfs, qcow2 or tarball"
 		}
-		return st, fmt.Errorf("%s %w: expected %s", p, ErrNotImage, want)
+		return fmt.Errorf("%s %w: expected %s", p, ErrNotImage, want)
 	}
 	if format != nil {
 		*format = fmtKind
@@ -169,23 +163,23 @@ func inspectOne(ctx context.Context, h hash.Hash, p string, wantMetadata bool, f
 	if wantMetadata && comp != compOpaque {
 		found, err := hasMetadata(tee, comp)
 		if err != nil {
-			return st, fmt.Errorf("%s %w: %v", p, ErrNotImage, err)
+			return fmt.Errorf("%s %w: %v", p, ErrNotImage, err)
 		}
 		if !found {
-			return st, fmt.Errorf("%s %w at its top level", p, ErrNoMetadata)
+			return fmt.Errorf("%s %w at its top level", p, ErrNoMetadata)
 		}
 	}
 	if h == nil {
-		return st, nil
+		return nil
 	}
 	if _, err := io.CopyBuffer(io.Discard, tee, make([]byte, bufSize)); err != nil {
-		return st, fmt.Errorf("reading %s: %w", p, err)
+		return fmt.Errorf("reading %s: %w", p, err)
 	}
 	// A file that changed while it was read has a digest of neither version.
 	if again, err := Stamp(p); err != nil || again != st {
-		return st, fmt.Errorf("%s changed while it was being read", p)
+		return fmt.Errorf("%s changed while it was being read", p)
 	}
-	return st, nil
+	return nil
 }
 
 // hasMetadata walks the tarball until it meets metadata.yaml; it stops there, and the

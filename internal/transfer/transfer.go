@@ -104,13 +104,6 @@ func (d *Digest) SHA256() string {
 	return hex.EncodeToString(d.h.Sum(nil))
 }
 
-// Bytes is how much has been read so far.
-func (d *Digest) Bytes() int64 {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.n
-}
-
 // ctxReader stops a long copy when its context is done.
 type ctxReader struct {
 	ctx context.Context
