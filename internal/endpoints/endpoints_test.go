@@ -27,6 +27,10 @@ func TestResolveAndRequire(t *testing.T) {
 	if err == nil || err.Error() != `endpoint "cloud" is of type openstack, which does not support image aliases; use an endpoint of type incus or lxd` {
 		t.Fatalf("capability: %v", err)
 	}
+	_, _, err = reg.Require("cloud", backend.CapInstances)
+	if err == nil || err.Error() != `endpoint "cloud" is of type openstack, which does not support instances; use an endpoint of type incus or lxd` {
+		t.Fatalf("instances: %v", err)
+	}
 	if _, _, err := reg.Require("cloud", backend.CapImages); err != nil {
 		t.Fatalf("openstack holds images: %v", err)
 	}

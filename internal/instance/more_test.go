@@ -211,3 +211,50 @@ resource "imagefleet_instance" "test" {
 		})
 	})
 }
+
+// TestAccInstance_failedCreateIsTainted: a create that fails after the instance
+// exists (here, its command fails) records the instance, so the next apply replaces
+// it instead of leaving an orphan or failing on a name that is taken.
+func TestAccInstance_failedCreateIsTainted(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+		dir := acctest.TempDir(t)
+		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("taint")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := acctest.Name("taint")
+		config := func(exit int) string {
+			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image" "base" {
+  file = %q
+}
+resource "imagefleet_instance" "test" {
+  name  = %q
+  image = imagefleet_image.base.fingerprint
+  exec  = [{ command = ["sh", "-c", "exit %d"] }]
+}`, file, name, exit)
+		}
+		resource.Test(t, resource.TestCase{
+			PreCheck:                 func() { acctest.PreCheck(t, b) },
+			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+			CheckDestroy:             checkGone(b, name),
+			Steps: []resource.TestStep{
+				{
+					Config:      config(1),
+					ExpectError: acctest.Diagnostic("Error: Command failed in instance", `"sh -c exit 1" exited with 1.`),
+				},
+				{
+					PreConfig: func() {
+						if err := expectStatus(t, b, name, "RUNNING"); err != nil {
+							t.Fatalf("the instance should exist after the failed create: %v", err)
+						}
+					},
+					Config: config(0),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionDestroyBeforeCreate),
+					}},
+				},
+			},
+		})
+	})
+}
