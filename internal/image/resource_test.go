@@ -421,3 +421,66 @@ resource "imagefleet_image" "test" {
 		})
 	})
 }
+
+// TestAccImage_attributes sets and changes expiry, profiles, auto_update and public
+// in place, and checks the server holds them and the plan settles.
+func TestAccImage_attributes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+		dir := acctest.TempDir(t)
+		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("attrs")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		profile := acctest.Name("imgprof")
+		b.Run(t, "profile", "create", profile)
+		t.Cleanup(func() { _, _ = b.Try("profile", "delete", profile) })
+		fp := acctest.SHA256(t, file)
+		first := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+		second := first.Add(24 * time.Hour)
+		config := func(expires time.Time, profiles string, flags bool) string {
+			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image" "test" {
+  file        = %q
+  expires_at  = %q
+  profiles    = %s
+  auto_update = %t
+  public      = %t
+}`, file, expires.Format(time.RFC3339), profiles, flags, flags)
+		}
+		show := func() string { return b.Run(t, "image", "show", fp) }
+		resource.Test(t, resource.TestCase{
+			PreCheck:                 func() { acctest.PreCheck(t, b) },
+			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+			CheckDestroy:             checkGone(b, &fp),
+			Steps: []resource.TestStep{
+				{
+					Config: config(first, `["default"]`, false),
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(addr, tfjsonpath.New("expires_at"), knownvalue.StringExact(first.Format(time.RFC3339))),
+					},
+					Check: func(*terraform.State) error {
+						if out := show(); !strings.Contains(out, "expires_at: "+first.Format("2006-01-02T15:04:05")) {
+							return fmt.Errorf("expiry not on the server:\n%s", out)
+						}
+						return nil
+					},
+				},
+				{
+					Config: config(second, fmt.Sprintf(`["default", %q]`, profile), true),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+					}},
+					Check: func(*terraform.State) error {
+						out := show()
+						for _, want := range []string{"expires_at: " + second.Format("2006-01-02T15:04:05"), "- " + profile, "public: true", "auto_update: true"} {
+							if !strings.Contains(out, want) {
+								return fmt.Errorf("server lacks %q:\n%s", want, out)
+							}
+						}
+						return nil
+					},
+				},
+			},
+		})
+	})
+}
