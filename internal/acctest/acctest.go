@@ -147,12 +147,14 @@ func (b Backend) ServerCert(t *testing.T) string {
 	return info.Environment.Certificate
 }
 
-// Project makes sure a project with its own images exists and returns its name. It is
-// kept between runs: a project can only be deleted once empty, and reusing it is safe.
-func (b Backend) Project(t *testing.T, name string) string {
+// Project makes sure a project exists and returns its name; ownImages gives it its
+// own image store, else it shares the default project's (profiles are always
+// shared). It is kept between runs: a project can only be deleted once empty, and
+// reusing it is safe.
+func (b Backend) Project(t *testing.T, name string, ownImages bool) string {
 	t.Helper()
 	if _, err := b.Try("project", "show", name); err != nil {
-		b.Run(t, "project", "create", name, "-c", "features.images=true", "-c", "features.profiles=false")
+		b.Run(t, "project", "create", name, "-c", fmt.Sprintf("features.images=%t", ownImages), "-c", "features.profiles=false")
 	}
 	return name
 }

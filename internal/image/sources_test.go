@@ -85,7 +85,7 @@ func TestAccImage_remote(t *testing.T) {
 		}
 		want := acctest.SHA256(t, file)
 		server, cert := b.HTTPSAddress(t), b.ServerCert(t)
-		project := b.Project(t, "imagefleet-pull")
+		project := b.Project(t, "imagefleet-pull", true)
 		alias := acctest.Name("published")
 		protocol := string(b.Kind)
 		fp := want

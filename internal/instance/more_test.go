@@ -258,3 +258,53 @@ resource "imagefleet_instance" "test" {
 		})
 	})
 }
+
+// TestAccInstance_project puts an instance in another project than the endpoint's
+// and imports it with the [endpoint:][project/]name form.
+func TestAccInstance_project(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+		dir := acctest.TempDir(t)
+		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("proj")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		project := b.Project(t, "imagefleet-instances", false)
+		name := acctest.Name("proj")
+		resource.Test(t, resource.TestCase{
+			PreCheck:                 func() { acctest.PreCheck(t, b) },
+			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+			CheckDestroy: func(*terraform.State) error {
+				if out, err := b.Try("info", name, "--project", project); err == nil {
+					return fmt.Errorf("instance %s still exists in project %s: %s", name, project, out)
+				}
+				return nil
+			},
+			Steps: []resource.TestStep{
+				{
+					Config: acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image" "base" {
+  file = %q
+}
+resource "imagefleet_instance" "test" {
+  name    = %q
+  project = %q
+  image   = imagefleet_image.base.fingerprint
+}`, file, name, project),
+					Check: func(*terraform.State) error {
+						if got := b.Run(t, "list", name, "--project", project, "-f", "csv", "-c", "s"); got != "RUNNING" {
+							return fmt.Errorf("instance in project %s is %q", project, got)
+						}
+						return nil
+					},
+				},
+				{
+					ResourceName:            addr,
+					ImportState:             true,
+					ImportStateId:           b.Endpoint + ":" + project + "/" + name,
+					ImportStateVerify:       true,
+					ImportStateVerifyIgnore: []string{"image", "timeouts"},
+				},
+			},
+		})
+	})
+}
