@@ -109,6 +109,13 @@ func (m *imageResourceModel) attrs(ctx context.Context) (backend.ImageAttrs, dia
 	return a, diags
 }
 
+// attrsDiffer reports whether any attribute the server holds differs from prior, so an
+// update that only renames a source path or edits aliases sends no image update.
+func (m *imageResourceModel) attrsDiffer(prior *imageResourceModel) bool {
+	return !m.Public.Equal(prior.Public) || !m.AutoUpdate.Equal(prior.AutoUpdate) || !m.Properties.Equal(prior.Properties) ||
+		!m.Profiles.Equal(prior.Profiles) || !m.ExpiresAt.Equal(prior.ExpiresAt)
+}
+
 func (m *imageResourceModel) aliases(ctx context.Context) ([]backend.ImageAlias, diag.Diagnostics) {
 	if m.Aliases.IsNull() || m.Aliases.IsUnknown() {
 		return nil, nil

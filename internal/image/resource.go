@@ -353,9 +353,11 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if err := ep.Images.UpdateImage(ctx, fp, attrs); err != nil {
-		resp.Diagnostics.Append(apiDiag("update image", ep.Name, object, err))
-		return
+	if plan.attrsDiffer(&state) {
+		if err := ep.Images.UpdateImage(ctx, fp, attrs); err != nil {
+			resp.Diagnostics.Append(apiDiag("update image", ep.Name, object, err))
+			return
+		}
 	}
 	if !plan.Aliases.IsUnknown() {
 		resp.Diagnostics.Append(r.syncAliases(ctx, ep, fp, &state, &plan)...)
