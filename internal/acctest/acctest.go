@@ -27,6 +27,16 @@ var ProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, erro
 	"imagefleet": providerserver.NewProtocol6WithError(provider.New("test")()),
 }
 
+// ForEachBackend runs test against every daemon, as parallel subtests.
+func ForEachBackend(t *testing.T, test func(t *testing.T, b Backend)) {
+	for _, b := range Backends {
+		t.Run(string(b.Kind), func(t *testing.T) {
+			t.Parallel()
+			test(t, b)
+		})
+	}
+}
+
 // Backend is one real daemon the tests run against.
 type Backend struct {
 	Kind backend.Kind

@@ -106,6 +106,15 @@ func From(providerData any) (*Registry, error) {
 	return reg, nil
 }
 
+// SplitID splits an import ID "[endpoint:]rest" into the endpoint (empty for the
+// default) and the rest, which names the object on that endpoint.
+func SplitID(id string) (endpoint, rest string) {
+	if i := strings.Index(id, ":"); i >= 0 {
+		return id[:i], id[i+1:]
+	}
+	return "", id
+}
+
 // IsDefault reports whether name is the default endpoint.
 func (r *Registry) IsDefault(name string) bool { return name == r.defaultName }
 

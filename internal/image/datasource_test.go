@@ -15,7 +15,7 @@ import (
 )
 
 func TestAccImageDataSources(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
 		group := acctest.Name("group")
 		old, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("old"), Created: time.Now().Add(-48 * time.Hour)})

@@ -438,8 +438,8 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 
 // ImportState takes [endpoint:]fingerprint; a unique fingerprint prefix is expanded.
 func (r *imageResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	name, fp, ok := SplitImportID(req.ID)
-	if !ok {
+	name, fp := endpoints.SplitID(req.ID)
+	if fp == "" || strings.ContainsAny(fp, "/ ") {
 		resp.Diagnostics.Append(importDiag(req.ID))
 		return
 	}
@@ -457,16 +457,6 @@ func (r *imageResource) ImportState(ctx context.Context, req resource.ImportStat
 	if name != "" && !r.reg.IsDefault(name) {
 		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("endpoint"), name)...)
 	}
-}
-
-// SplitImportID splits "[endpoint:]rest".
-func SplitImportID(id string) (endpoint, rest string, ok bool) {
-	if i := strings.Index(id, ":"); i >= 0 {
-		endpoint, rest = id[:i], id[i+1:]
-	} else {
-		rest = id
-	}
-	return endpoint, rest, rest != "" && !strings.ContainsAny(rest, "/ ")
 }
 
 // uploadProgress logs a long upload's progress every progressStep bytes, so a slow

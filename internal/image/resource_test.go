@@ -37,15 +37,6 @@ func record(v *string) resource.CheckResourceAttrWithFunc {
 	return func(s string) error { *v = s; return nil }
 }
 
-func forEachBackend(t *testing.T, test func(t *testing.T, b acctest.Backend)) {
-	for _, b := range acctest.Backends {
-		t.Run(string(b.Kind), func(t *testing.T) {
-			t.Parallel()
-			test(t, b)
-		})
-	}
-}
-
 func fileImageConfig(b acctest.Backend, file, tier, aliasName, aliasDesc string) string {
 	return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
 resource "imagefleet_image" "test" {
@@ -60,7 +51,7 @@ resource "imagefleet_image" "test" {
 // TestAccImage_lifecycle covers create, in-place update, import, drift on properties
 // and on the image itself, content changes, the digest cache and destroy.
 func TestAccImage_lifecycle(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
 		variant := acctest.Name("life")
 		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: variant})
@@ -241,7 +232,7 @@ func rewriteKeepingStamp(t *testing.T, p string) {
 // TestAccImage_launch checks interop: the daemon's own CLI launches a container from
 // an image the provider uploaded, and the container holds the image's content.
 func TestAccImage_launch(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
 		variant := acctest.Name("launch")
 		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: variant})
@@ -286,7 +277,7 @@ resource "imagefleet_image" "test" {
 // machine (qcow2 disk). Virtual machines cannot start on this machine (no
 // vhost_vsock), so the VM image is checked as stored, not launched.
 func TestAccImage_split(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
 		cMeta, cRootfs, err := acctest.BuildSplit(dir, acctest.ImageOpts{Variant: acctest.Name("splitc")}, false)
 		if err != nil {
@@ -387,7 +378,7 @@ var _ = regexp.MustCompile
 // under a configuration with a file source: the first plan records the path in place
 // (the content is the same, so nothing is replaced), and the next is clean.
 func TestAccImage_adopt(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
 		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("adopt")})
 		if err != nil {
@@ -425,7 +416,7 @@ resource "imagefleet_image" "test" {
 // TestAccImage_attributes sets and changes expiry, profiles, auto_update and public
 // in place, and checks the server holds them and the plan settles.
 func TestAccImage_attributes(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
 		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("attrs")})
 		if err != nil {

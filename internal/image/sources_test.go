@@ -40,7 +40,7 @@ func imageWebServer(t *testing.T, file, sha string) *httptest.Server {
 
 // TestAccImage_url has the daemon download an image from a web server.
 func TestAccImage_url(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
 		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("url")})
 		if err != nil {
@@ -81,7 +81,7 @@ resource "imagefleet_image" "test" {
 // into another project, over the daemon's own image protocol (incus or lxd), with
 // the server's certificate given since no CA vouches for it.
 func TestAccImage_remote(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
 		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("remote")})
 		if err != nil {
@@ -188,7 +188,7 @@ func simplestreamsServer(t *testing.T, meta, rootfs, alias string) (url, certPEM
 
 // TestAccImage_simplestreams pulls an image from a simplestreams server by alias.
 func TestAccImage_simplestreams(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
 		meta, rootfs, err := acctest.BuildSplit(dir, acctest.ImageOpts{Variant: acctest.Name("streams")}, false)
 		if err != nil {

@@ -196,8 +196,8 @@ func (r *imageAliasResource) Delete(ctx context.Context, req resource.DeleteRequ
 
 // ImportState takes [endpoint:]name.
 func (r *imageAliasResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	name, alias, ok := image.SplitImportID(req.ID)
-	if !ok {
+	name, alias := endpoints.SplitID(req.ID)
+	if alias == "" {
 		resp.Diagnostics.Append(importDiag(req.ID))
 		return
 	}

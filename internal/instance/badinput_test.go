@@ -16,7 +16,7 @@ import (
 // TestAccInstance_badInput gives each kind of bad input its own exact diagnostic:
 // at plan time where it can be known, else the server's own message at apply.
 func TestAccInstance_badInput(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
 		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("bad")})
 		if err != nil {
@@ -71,7 +71,7 @@ resource "imagefleet_instance" "x" {
 
 // TestAccInstanceDataSource reads a running container made by the resource.
 func TestAccInstanceDataSource(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
 		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("ds")})
 		if err != nil {

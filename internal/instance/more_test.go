@@ -22,7 +22,7 @@ import (
 // failure that is allowed, an on_change command that reruns on every change, and a
 // failure that fails the apply (leaving the instance tainted, not orphaned).
 func TestAccInstance_exec(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
 		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("exec")})
 		if err != nil {
@@ -93,7 +93,7 @@ resource "imagefleet_instance" "test" {
 // and validation pass and that the apply fails with the server's own reason, leaving
 // nothing behind.
 func TestAccInstance_vm(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		acctest.PreCheck(t, b)
 		dir := acctest.TempDir(t)
 		meta, disk, err := acctest.BuildSplit(dir, acctest.ImageOpts{Variant: acctest.Name("vm")}, true)
@@ -148,7 +148,7 @@ data "imagefleet_instance" "test" {
 // TestAccInstance_filesAndProfiles pushes a local source file and pushes it again when
 // the file changes, and adds a profile in place.
 func TestAccInstance_filesAndProfiles(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
 		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("files")})
 		if err != nil {
@@ -216,7 +216,7 @@ resource "imagefleet_instance" "test" {
 // exists (here, its command fails) records the instance, so the next apply replaces
 // it instead of leaving an orphan or failing on a name that is taken.
 func TestAccInstance_failedCreateIsTainted(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
 		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("taint")})
 		if err != nil {
@@ -262,7 +262,7 @@ resource "imagefleet_instance" "test" {
 // TestAccInstance_project puts an instance in another project than the endpoint's
 // and imports it with the [endpoint:][project/]name form.
 func TestAccInstance_project(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
 		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("proj")})
 		if err != nil {

@@ -330,13 +330,17 @@ func (r *instanceResource) Create(ctx context.Context, req resource.CreateReques
 func (r *instanceResource) converge(ctx context.Context, ep *endpoints.Endpoint, prior, plan *instanceResourceModel) diag.Diagnostics {
 	var diags diag.Diagnostics
 	ref := plan.ref()
-	cur, err := ep.Instances.GetInstance(ctx, ref)
-	if err != nil {
-		diags.Append(apiDiag("read", ep.Name, ref.Name, err))
-		return diags
-	}
+	// CreateInstance always leaves the instance stopped; on update, ask the server,
+	// since the prior state may not have been refreshed.
+	status := "Stopped"
 	if prior != nil {
-		diags.Append(r.updateSpec(ctx, ep, cur, prior, plan)...)
+		cur, err := ep.Instances.GetInstance(ctx, ref)
+		if err != nil {
+			diags.Append(apiDiag("read", ep.Name, ref.Name, err))
+			return diags
+		}
+		status = cur.Status
+		diags.Append(r.updateSpec(ctx, ep, status, prior, plan)...)
 		if diags.HasError() {
 			return diags
 		}
@@ -346,7 +350,7 @@ func (r *instanceResource) converge(ctx context.Context, ep *endpoints.Endpoint,
 	if !vm {
 		diags.Append(r.pushFiles(ctx, ep, prior, plan)...)
 	}
-	diags.Append(r.reach(ctx, ep, ref, cur.Status, plan)...)
+	diags.Append(r.reach(ctx, ep, ref, status, plan)...)
 	if vm && !diags.HasError() {
 		diags.Append(r.pushFiles(ctx, ep, prior, plan)...)
 	}
@@ -356,7 +360,7 @@ func (r *instanceResource) converge(ctx context.Context, ep *endpoints.Endpoint,
 	return diags
 }
 
-func (r *instanceResource) updateSpec(ctx context.Context, ep *endpoints.Endpoint, cur *backend.Instance, prior, plan *instanceResourceModel) diag.Diagnostics {
+func (r *instanceResource) updateSpec(ctx context.Context, ep *endpoints.Endpoint, status string, prior, plan *instanceResourceModel) diag.Diagnostics {
 	var diags diag.Diagnostics
 	if prior.Description.Equal(plan.Description) && prior.Profiles.Equal(plan.Profiles) && prior.Config.Equal(plan.Config) &&
 		prior.Devices.Equal(plan.Devices) && prior.Ephemeral.Equal(plan.Ephemeral) {
@@ -369,7 +373,7 @@ func (r *instanceResource) updateSpec(ctx context.Context, ep *endpoints.Endpoin
 	}
 	ref := plan.ref()
 	err := ep.Instances.UpdateInstance(ctx, ref, spec)
-	if err != nil && plan.AllowRestart.ValueBool() && cur.Status == "Running" {
+	if err != nil && plan.AllowRestart.ValueBool() && status == "Running" {
 		tflog.Info(ctx, "the server refused the change while the instance runs; restarting it, as allow_restart permits", map[string]any{"error": err.Error()})
 		if err = r.stop(ctx, ep, ref, plan); err == nil {
 			if err = ep.Instances.UpdateInstance(ctx, ref, spec); err == nil {
@@ -593,10 +597,7 @@ func (r *instanceResource) Delete(ctx context.Context, req resource.DeleteReques
 
 // ImportState takes [endpoint:][project/]name.
 func (r *instanceResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	endpoint, rest := "", req.ID
-	if i := strings.Index(rest, ":"); i >= 0 {
-		endpoint, rest = rest[:i], rest[i+1:]
-	}
+	endpoint, rest := endpoints.SplitID(req.ID)
 	project, name := "", rest
 	if i := strings.Index(rest, "/"); i >= 0 {
 		project, name = rest[:i], rest[i+1:]

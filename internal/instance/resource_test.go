@@ -17,15 +17,6 @@ import (
 
 const addr = "imagefleet_instance.test"
 
-func forEachBackend(t *testing.T, test func(t *testing.T, b acctest.Backend)) {
-	for _, b := range acctest.Backends {
-		t.Run(string(b.Kind), func(t *testing.T) {
-			t.Parallel()
-			test(t, b)
-		})
-	}
-}
-
 // checkGone asks the server that the instance is gone after destroy.
 func checkGone(b acctest.Backend, name string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
@@ -75,7 +66,7 @@ resource "imagefleet_instance" "test" {
 // and device edits in place, file updates, state changes, import, drift made with the
 // daemon's CLI, and destroy.
 func TestAccInstance_lifecycle(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b acctest.Backend) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
 		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("inst")})
 		if err != nil {

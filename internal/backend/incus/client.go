@@ -350,6 +350,13 @@ func (c *Client) finish(req *http.Request, out any, send func(*http.Request) (*h
 	return &r, nil
 }
 
+// failed turns a response already received (for a request whose success is not
+// JSON, such as a download) into the API error it carries.
+func (c *Client) failed(req *http.Request, resp *http.Response) error {
+	_, err := c.finish(req, nil, func(*http.Request) (*http.Response, error) { return resp, nil })
+	return err
+}
+
 // operation is a background task on the server.
 type operation struct {
 	ID         string         `json:"id"`

@@ -302,8 +302,7 @@ func (c *Client) ExportImage(ctx context.Context, id string) (*backend.ImageExpo
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		_, err := c.finish(req, nil, func(*http.Request) (*http.Response, error) { return resp, nil })
-		return nil, err
+		return nil, c.failed(req, resp)
 	}
 	exp := &backend.ImageExport{Close: resp.Body.Close}
 	exp.Content.SHA256 = img.Fingerprint

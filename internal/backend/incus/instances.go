@@ -288,8 +288,7 @@ func (c *Client) raw(ctx context.Context, project, path string) (string, error) 
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		_, err := c.finish(req, nil, func(*http.Request) (*http.Response, error) { return resp, nil })
-		return "", err
+		return "", c.failed(req, resp)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxOutput))
 	return string(b), err
