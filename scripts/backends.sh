@@ -9,13 +9,31 @@ want=("$@")
 log() { echo "backends: $*" >&2; }
 
 apt_updated=""
+# apt_install [-t SUITE] PACKAGE...: installs the packages that are missing.
 apt_install() {
-  local missing=()
+  local suite=() missing=()
+  if [ "$1" = -t ]; then suite=(-t "$2"); shift 2; fi
   for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ -z "$apt_updated" ]; then apt-get update -qq; apt_updated=1; fi
   log "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${suite[@]}" "${missing[@]}" >/dev/null
+}
+
+# Incus maps every root range of /etc/subuid and /etc/subgid at container id 0, so
+# the second range that LXD's package adds for root makes newuidmap refuse the map
+# and no container starts. Both daemons need only one range (LXD uses the first
+# anyway), so keep the first. Prints "changed" when a file was rewritten.
+single_root_range() {
+  local f
+  for f in /etc/subuid /etc/subgid; do
+    [ -f "$f" ] || continue
+    if [ "$(grep -c '^root:' "$f")" -gt 1 ]; then
+      awk -F: '$1 != "root" || !seen++' "$f" >"$f.new" && mv "$f.new" "$f"
+      log "kept one root range in $f"
+      echo changed
+    fi
+  done
 }
 
 # Incus 6.0 LTS is only in bookworm-backports.
@@ -46,10 +64,18 @@ setup_storage() {
     "$cli" profile device add default root disk path=/ pool=default >/dev/null
 }
 
-start_incus() {
+install_incus() {
   ensure_backports
   apt_install -t bookworm-backports incus-base incus-client
   ensure_group incus-admin
+}
+
+install_lxd() {
+  apt_install lxd lxd-client
+  ensure_group lxd
+}
+
+start_incus() {
   if ! incus info >/dev/null 2>&1; then
     local bin
     bin=$(dpkg -L incus-base | grep -E '/incusd$' | head -n1)
@@ -63,8 +89,6 @@ start_incus() {
 }
 
 start_lxd() {
-  apt_install lxd lxd-client
-  ensure_group lxd
   if ! lxc info >/dev/null 2>&1; then
     log "starting lxd"
     mkdir -p /var/log/lxd
@@ -80,8 +104,16 @@ apt_install busybox-static qemu-utils
 
 for b in "${want[@]}"; do
   case "$b" in
-    incus) start_incus ;;
-    lxd) start_lxd ;;
+    incus | lxd) "install_$b" ;;
     *) echo "unknown backend $b" >&2; exit 2 ;;
   esac
 done
+
+# Incus reads the id map when it starts: fix the ranges first, and restart an Incus
+# that was started with the broken map.
+if [ -n "$(single_root_range)" ] && incus info >/dev/null 2>&1; then
+  log "restarting incus to load the id map"
+  incus admin shutdown --timeout 60 >/dev/null 2>&1 || true
+fi
+
+for b in "${want[@]}"; do "start_$b"; done
