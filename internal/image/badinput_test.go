@@ -73,19 +73,33 @@ func TestAccImage_badInput(t *testing.T) {
 			cfg + `resource "imagefleet_image" "x" { properties = { a = "b" } }`,
 			acctest.Diagnostic("Error: Missing Attribute Configuration", `Exactly one of these attributes must be configured: [file,split,url,remote,copy_from]`),
 		},
+		"alias name with a slash": {
+			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" {
+  file    = %q
+  aliases = [{ name = "debian/12" }]
+}`, good),
+			acctest.Diagnostic("Error: Invalid Attribute Value Match", `must be non-empty and hold no slash, colon or white space (write "debian-12", not "debian/12"), got: debian/12`),
+		},
+		"alias resource name with a slash": {
+			cfg + `resource "imagefleet_image_alias" "x" {
+  name   = "os/debian"
+  target = "abc"
+}`,
+			acctest.Diagnostic("Error: Invalid Attribute Value Match", `Attribute name must be non-empty and hold no slash, colon or white space`, "got: os/debian"),
+		},
 		"alias name with a colon": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" {
   file    = %q
   aliases = [{ name = "remote:name" }]
 }`, good),
-			acctest.Diagnostic("Error: Invalid Attribute Value Match", "must be non-empty and hold no colon (the CLI's remote separator) and no white space, got: remote:name"),
+			acctest.Diagnostic("Error: Invalid Attribute Value Match", "hold no slash, colon or white space", "got: remote:name"),
 		},
 		"alias resource name with white space": {
 			cfg + `resource "imagefleet_image_alias" "x" {
   name   = "two words"
   target = "abc"
 }`,
-			acctest.Diagnostic("Error: Invalid Attribute Value Match", `Attribute name must be non-empty and hold no colon`, "got: two words"),
+			acctest.Diagnostic("Error: Invalid Attribute Value Match", `hold no slash, colon or white space`, "got: two words"),
 		},
 		"endpoint not configured": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" {

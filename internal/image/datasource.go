@@ -180,7 +180,7 @@ func (d *imageDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 	attrs := filterAttrs(imageDataAttrs())
 	attrs["id"] = schema.StringAttribute{Computed: true, MarkdownDescription: "The image's fingerprint."}
 	attrs["fingerprint"] = schema.StringAttribute{Optional: true, Computed: true, MarkdownDescription: "Find the image by fingerprint, or a unique prefix of one."}
-	attrs["alias"] = schema.StringAttribute{Optional: true, MarkdownDescription: "Find the image an alias points at.", Validators: []validator.String{AliasNameValidator()}}
+	attrs["alias"] = schema.StringAttribute{Optional: true, MarkdownDescription: "Find the image an alias points at (any existing alias, including names with a slash).", Validators: []validator.String{stringvalidator.LengthAtLeast(1)}}
 	attrs["most_recent"] = schema.BoolAttribute{Optional: true, MarkdownDescription: "When several images match the filters, take the most recently built instead of failing."}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Finds one image on an endpoint: by `fingerprint`, by `alias`, or by `filter` (properties, type, architecture), " +

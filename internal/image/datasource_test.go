@@ -79,6 +79,17 @@ data "imagefleet_images" "none" {
 					},
 				},
 				{
+					// The provider creates no alias with a slash, but finds one made with the CLI.
+					PreConfig: func() { b.Run(t, "image", "alias", "create", "vendor/"+alias, acctest.SHA256(t, newer)) },
+					Config: images + fmt.Sprintf(`
+data "imagefleet_image" "slashed" {
+  alias = "vendor/%s"
+}`, alias),
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue("data.imagefleet_image.slashed", tfjsonpath.New("properties").AtMapKey("age"), knownvalue.StringExact("new")),
+					},
+				},
+				{
 					// Two matches without most_recent is an error that lists them.
 					Config: images + fmt.Sprintf(`
 data "imagefleet_image" "ambiguous" {

@@ -47,14 +47,16 @@ var (
 )
 
 // AliasName is an alias name that works everywhere. The servers store almost any
-// string, but a colon is the CLIs' remote separator ("remote:alias") and white space
-// cannot be typed unquoted, so such aliases could not be used to launch anything.
-// Slashes are fine: "debian/12" is how image servers name their aliases.
-var AliasName = regexp.MustCompile(`^[^\s:]+$`)
+// string, but a colon is the CLIs' remote separator ("remote:alias"), white space
+// cannot be typed unquoted, and a slash makes the name two segments of the API path
+// (/1.0/images/aliases/NAME), which reverse proxies in front of remote daemons
+// commonly refuse or decode. Aliases this provider creates avoid all three; the
+// data source still finds existing aliases of any name.
+var AliasName = regexp.MustCompile(`^[^\s:/]+$`)
 
 // AliasNameValidator rejects unusable alias names at plan time.
 func AliasNameValidator() validator.String {
-	return stringvalidator.RegexMatches(AliasName, "must be non-empty and hold no colon (the CLI's remote separator) and no white space")
+	return stringvalidator.RegexMatches(AliasName, `must be non-empty and hold no slash, colon or white space (write "debian-12", not "debian/12")`)
 }
 
 type imageResource struct {
