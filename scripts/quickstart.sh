@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end on this machine: start a local Incus (installing it when
 # absent), build the provider and a small test image, and apply examples/quickstart,
-# which uploads the image, aliases it and reads it back through a data source.
+# which uploads the image, aliases it, reads it back through a data source and
+# launches a container from it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -19,6 +20,7 @@ export TF_CLI_CONFIG_FILE=$(scripts/dev-terraformrc.sh "$work/bin")
 cd examples/quickstart
 terraform apply -auto-approve -input=false -var "image_file=$image"
 echo
-echo "The image is on the local Incus:"
+echo "The image and the container are on the local Incus:"
 incus image list quickstart
+incus list quickstart
 echo "Remove it again with: (cd examples/quickstart && TF_CLI_CONFIG_FILE=$TF_CLI_CONFIG_FILE terraform destroy -var image_file=$image)"

@@ -1,5 +1,5 @@
-# Uploads a locally built image to the local Incus, gives it an alias, and reads it
-# back through a data source. Run it with `make quickstart`.
+# Uploads a locally built image to the local Incus, gives it an alias, reads it back
+# through a data source and launches a container from it. Run it with `make quickstart`.
 terraform {
   required_providers {
     imagefleet = {
@@ -37,6 +37,19 @@ data "imagefleet_image" "quickstart" {
   alias = imagefleet_image_alias.quickstart.name
 }
 
+resource "imagefleet_instance" "quickstart" {
+  name  = "quickstart"
+  image = imagefleet_image_alias.quickstart.name
+
+  config = { "user.purpose" = "quickstart" }
+  files = [
+    { target_path = "/etc/motd", content = "Built once, launched by Terraform.\n" },
+  ]
+  exec = [
+    { command = ["cat", "/etc/motd"] },
+  ]
+}
+
 output "image" {
   value = {
     fingerprint  = data.imagefleet_image.quickstart.fingerprint
@@ -44,5 +57,13 @@ output "image" {
     size         = data.imagefleet_image.quickstart.size
     architecture = data.imagefleet_image.quickstart.architecture
     properties   = data.imagefleet_image.quickstart.properties
+  }
+}
+
+output "instance" {
+  value = {
+    name   = imagefleet_instance.quickstart.name
+    status = imagefleet_instance.quickstart.status
+    motd   = imagefleet_instance.quickstart.exec[0].stdout
   }
 }
