@@ -69,7 +69,10 @@ resource "imagefleet_instance" "x" {
 	})
 }
 
-// TestAccInstanceDataSource reads a running container made by the resource.
+// TestAccInstanceDataSource reads a running container made by the resource. No
+// bridge network can be made here, so the container gets a point-to-point NIC and a
+// command sets its addresses: what the server then reports must reach the resource's
+// and the data source's address attributes.
 func TestAccInstanceDataSource(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
@@ -78,6 +81,13 @@ func TestAccInstanceDataSource(t *testing.T) {
 			t.Fatal(err)
 		}
 		name := acctest.Name("ds")
+		addresses := func(address string) []statecheck.StateCheck {
+			return []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(address, tfjsonpath.New("ipv4_address"), knownvalue.StringExact("192.0.2.10")),
+				statecheck.ExpectKnownValue(address, tfjsonpath.New("ipv6_address"), knownvalue.StringExact("2001:db8::10")),
+				statecheck.ExpectKnownValue(address, tfjsonpath.New("mac_address"), knownvalue.StringExact("00:16:3e:00:00:01")),
+			}
+		}
 		resource.Test(t, resource.TestCase{
 			PreCheck:                 func() { acctest.PreCheck(t, b) },
 			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
@@ -92,16 +102,23 @@ resource "imagefleet_instance" "test" {
   image       = imagefleet_image.base.fingerprint
   description = "read me"
   config      = { "user.team" = "images" }
+  devices = {
+    eth0 = { type = "nic", properties = { nictype = "p2p", name = "eth0", hwaddr = "00:16:3e:00:00:01" } }
+  }
+  exec = [
+    { command = ["/bin/busybox", "ip", "addr", "add", "192.0.2.10/24", "dev", "eth0"] },
+    { command = ["/bin/busybox", "ip", "-6", "addr", "add", "2001:db8::10/64", "dev", "eth0"] },
+  ]
 }
 data "imagefleet_instance" "test" {
   name = imagefleet_instance.test.name
 }`, file, name),
-				ConfigStateChecks: []statecheck.StateCheck{
+				ConfigStateChecks: append(append([]statecheck.StateCheck{
 					statecheck.ExpectKnownValue("data.imagefleet_instance.test", tfjsonpath.New("state"), knownvalue.StringExact("running")),
 					statecheck.ExpectKnownValue("data.imagefleet_instance.test", tfjsonpath.New("description"), knownvalue.StringExact("read me")),
 					statecheck.ExpectKnownValue("data.imagefleet_instance.test", tfjsonpath.New("config"), knownvalue.MapExact(map[string]knownvalue.Check{"user.team": knownvalue.StringExact("images")})),
 					statecheck.ExpectKnownValue("data.imagefleet_instance.test", tfjsonpath.New("expanded_config").AtMapKey("image.variant"), knownvalue.NotNull()),
-				},
+				}, addresses(addr)...), addresses("data.imagefleet_instance.test")...),
 			}},
 		})
 	})
