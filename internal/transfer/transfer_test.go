@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -166,5 +167,31 @@ func TestMultipartStopsOnCancel(t *testing.T) {
 	cancel()
 	if _, err := io.Copy(io.Discard, body); !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)
+	}
+}
+
+// TestDigestReusesBuffersSafely sends random data through a Digest, more than its
+// buffers hold: what is read and what is hashed must both be exactly the input, so a
+// buffer reused before the hasher was done with it shows as a wrong digest.
+func TestDigestReusesBuffersSafely(t *testing.T) {
+	data := make([]byte, (hashQueue+1)*bufSize*3+12345)
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	want := sha256.Sum256(data)
+	d := NewDigest(nil)
+	read := sha256.New()
+	n, err := io.CopyBuffer(read, d.Reader(bytes.NewReader(data)), make([]byte, 100_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(len(data)) {
+		t.Fatalf("read %d bytes of %d", n, len(data))
+	}
+	if got := hex.EncodeToString(read.Sum(nil)); got != hex.EncodeToString(want[:]) {
+		t.Fatalf("the bytes read differ from the input: sha256 %s", got)
+	}
+	if got := d.SHA256(); got != hex.EncodeToString(want[:]) {
+		t.Fatalf("digest %s, want %x", got, want)
 	}
 }
