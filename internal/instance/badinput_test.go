@@ -83,7 +83,7 @@ func TestAccInstanceDataSource(t *testing.T) {
 		name := acctest.Name("ds")
 		addresses := func(address string) []statecheck.StateCheck {
 			return []statecheck.StateCheck{
-				statecheck.ExpectKnownValue(address, tfjsonpath.New("ipv4_address"), knownvalue.StringExact("192.0.2.10")),
+				statecheck.ExpectKnownValue(address, tfjsonpath.New("ipv4_address"), knownvalue.StringExact("198.51.100.10")),
 				statecheck.ExpectKnownValue(address, tfjsonpath.New("ipv6_address"), knownvalue.StringExact("2001:db8::10")),
 				statecheck.ExpectKnownValue(address, tfjsonpath.New("mac_address"), knownvalue.StringExact("00:16:3e:00:00:01")),
 			}
@@ -106,7 +106,7 @@ resource "imagefleet_instance" "test" {
     eth0 = { type = "nic", properties = { nictype = "p2p", name = "eth0", hwaddr = "00:16:3e:00:00:01" } }
   }
   exec = [
-    { command = ["/bin/busybox", "ip", "addr", "add", "192.0.2.10/24", "dev", "eth0"] },
+    { command = ["/bin/busybox", "ip", "addr", "add", "198.51.100.10/24", "dev", "eth0"] },
     { command = ["/bin/busybox", "ip", "-6", "addr", "add", "2001:db8::10/64", "dev", "eth0"] },
   ]
 }
