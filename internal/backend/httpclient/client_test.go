@@ -34,7 +34,11 @@ var fast = Retry{MaxAttempts: 4, MinWait: time.Millisecond, MaxWait: 5 * time.Mi
 
 func send(t *testing.T, c *Client, method, u string) int {
 	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), method, u, bytes.NewReader([]byte(`{}`)))
+	// Bounded, so a broken loopback fails the test in seconds rather than in dial
+	// timeouts times retries.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader([]byte(`{}`)))
 	if err != nil {
 		t.Fatal(err)
 	}
