@@ -1,6 +1,6 @@
 # By alias.
 data "imagefleet_image" "stable" {
-  alias = "base/stable"
+  alias = "base-stable"
 }
 
 # The newest container image with these properties on the "lab" endpoint.

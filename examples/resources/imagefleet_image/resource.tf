@@ -1,5 +1,5 @@
-# A unified image tarball built locally. Its sha256 is known at plan time; when the
-# file's content changes, the plan replaces the image.
+# A unified image tarball built locally, hashed while it uploads. When the file's
+# content changes later, the plan replaces the image.
 resource "imagefleet_image" "base" {
   file = "${path.module}/build/base.tar.gz"
 
@@ -11,7 +11,7 @@ resource "imagefleet_image" "base" {
   public = false
 
   aliases = [
-    { name = "base/latest", description = "Newest base image" },
+    { name = "base-latest", description = "Newest base image" },
   ]
 
   timeouts = {

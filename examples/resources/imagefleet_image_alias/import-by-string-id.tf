@@ -1,4 +1,4 @@
 import {
   to = imagefleet_image_alias.stable
-  id = "local:base/stable"
+  id = "local:base-stable"
 }

@@ -1,2 +1,2 @@
 # Import by [endpoint:]name.
-terraform import imagefleet_image_alias.stable local:base/stable
+terraform import imagefleet_image_alias.stable local:base-stable
