@@ -160,6 +160,16 @@ func BuildUnified(dir string, opts ImageOpts) (string, error) {
 	return p, t.close()
 }
 
+// Unified is BuildUnified for tests: it fails the test when the image cannot be built.
+func Unified(t *testing.T, dir string, opts ImageOpts) string {
+	t.Helper()
+	p, err := BuildUnified(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // BuildSplit writes a split image into dir: a metadata tarball, and a rootfs tarball
 // for a container or a small qcow2 disk (qemu-img) for a virtual machine.
 func BuildSplit(dir string, opts ImageOpts, vm bool) (metadata, rootfs string, err error) {

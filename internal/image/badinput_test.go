@@ -36,10 +36,7 @@ func TestAccImage_badInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("bad")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("bad")})
 	missing := filepath.Join(dir, "missing.tar.gz")
 	cfg := acctest.ProviderConfig(b.Endpoint)
 	cases := map[string]struct {
@@ -175,10 +172,7 @@ data "imagefleet_images" "x" {}`,
 func TestAccImage_unreachableEndpoint(t *testing.T) {
 	b := acctest.Backends[0]
 	dir := acctest.TempDir(t)
-	good, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("reach")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("reach")})
 	sock := filepath.Join(dir, "nobody-listens.socket")
 	var fp string
 	resource.Test(t, resource.TestCase{

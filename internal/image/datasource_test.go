@@ -18,14 +18,8 @@ func TestAccImageDataSources(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
 		group := acctest.Name("group")
-		old, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("old"), Created: time.Now().Add(-48 * time.Hour)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		newer, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("new")})
-		if err != nil {
-			t.Fatal(err)
-		}
+		old := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("old"), Created: time.Now().Add(-48 * time.Hour)})
+		newer := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("new")})
 		alias := acctest.Name("ds")
 		images := acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
 resource "imagefleet_image" "old" {

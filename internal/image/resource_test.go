@@ -54,10 +54,7 @@ func TestAccImage_lifecycle(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
 		variant := acctest.Name("life")
-		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: variant})
-		if err != nil {
-			t.Fatal(err)
-		}
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: variant})
 		want := acctest.SHA256(t, file)
 		alias := acctest.Name("life")
 		var fp string
@@ -235,10 +232,7 @@ func TestAccImage_launch(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
 		variant := acctest.Name("launch")
-		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: variant})
-		if err != nil {
-			t.Fatal(err)
-		}
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: variant})
 		var fp string
 		instance := acctest.Name("launch")
 		resource.Test(t, resource.TestCase{
@@ -255,7 +249,10 @@ resource "imagefleet_image" "test" {
 					func(*terraform.State) error {
 						defer func() { _, _ = b.Try("delete", "--force", instance) }()
 						b.Run(t, "launch", fp, instance)
-						var got string
+						var (
+							got string
+							err error
+						)
 						for i := 0; i < 30; i++ {
 							if got, err = b.Try("exec", instance, "--", "cat", "/etc/imagefleet-variant"); err == nil {
 								break
@@ -319,10 +316,7 @@ resource "imagefleet_image" "vm" {
 func TestAccImage_copyBetweenEndpoints(t *testing.T) {
 	incus, lxd := acctest.Backends[0], acctest.Backends[1]
 	dir := acctest.TempDir(t)
-	file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("copy")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("copy")})
 	meta, rootfs, err := acctest.BuildSplit(dir, acctest.ImageOpts{Variant: acctest.Name("copysplit")}, false)
 	if err != nil {
 		t.Fatal(err)
@@ -380,10 +374,7 @@ var _ = regexp.MustCompile
 func TestAccImage_adopt(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
-		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("adopt")})
-		if err != nil {
-			t.Fatal(err)
-		}
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("adopt")})
 		fp := acctest.SHA256(t, file)
 		config := acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
 resource "imagefleet_image" "test" {
@@ -418,10 +409,7 @@ resource "imagefleet_image" "test" {
 func TestAccImage_attributes(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
-		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("attrs")})
-		if err != nil {
-			t.Fatal(err)
-		}
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("attrs")})
 		profile := acctest.Name("imgprof")
 		b.Run(t, "profile", "create", profile)
 		t.Cleanup(func() { _, _ = b.Try("profile", "delete", profile) })

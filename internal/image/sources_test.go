@@ -42,10 +42,7 @@ func imageWebServer(t *testing.T, file, sha string) *httptest.Server {
 func TestAccImage_url(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
-		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("url")})
-		if err != nil {
-			t.Fatal(err)
-		}
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("url")})
 		want := acctest.SHA256(t, file)
 		srv := imageWebServer(t, file, want)
 		fp := want
@@ -83,10 +80,7 @@ resource "imagefleet_image" "test" {
 func TestAccImage_remote(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
-		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("remote")})
-		if err != nil {
-			t.Fatal(err)
-		}
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("remote")})
 		want := acctest.SHA256(t, file)
 		server, cert := b.HTTPSAddress(t), b.ServerCert(t)
 		project := b.Project(t, "imagefleet-pull", true)

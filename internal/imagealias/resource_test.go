@@ -51,14 +51,8 @@ func TestAccImageAlias_lifecycle(t *testing.T) {
 		t.Run(string(b.Kind), func(t *testing.T) {
 			t.Parallel()
 			dir := acctest.TempDir(t)
-			one, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("one")})
-			if err != nil {
-				t.Fatal(err)
-			}
-			two, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("two")})
-			if err != nil {
-				t.Fatal(err)
-			}
+			one := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("one")})
+			two := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("two")})
 			inline, name, renamed := acctest.Name("inline"), acctest.Name("alias"), acctest.Name("renamed")
 			var fpOne, fpTwo string
 			recordFP := func(s *terraform.State) error {

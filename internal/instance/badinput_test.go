@@ -18,10 +18,7 @@ import (
 func TestAccInstance_badInput(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
-		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("bad")})
-		if err != nil {
-			t.Fatal(err)
-		}
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("bad")})
 		image := fmt.Sprintf(`
 resource "imagefleet_image" "base" {
   file = %q
@@ -76,10 +73,7 @@ resource "imagefleet_instance" "x" {
 func TestAccInstanceDataSource(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
-		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("ds")})
-		if err != nil {
-			t.Fatal(err)
-		}
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("ds")})
 		name := acctest.Name("ds")
 		addresses := func(address string) []statecheck.StateCheck {
 			return []statecheck.StateCheck{

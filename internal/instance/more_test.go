@@ -24,10 +24,7 @@ import (
 func TestAccInstance_exec(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
-		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("exec")})
-		if err != nil {
-			t.Fatal(err)
-		}
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("exec")})
 		name, alias := acctest.Name("exec"), acctest.Name("exec-alias")
 		config := func(role, failing string) string {
 			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
@@ -150,10 +147,7 @@ data "imagefleet_instance" "test" {
 func TestAccInstance_filesAndProfiles(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
-		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("files")})
-		if err != nil {
-			t.Fatal(err)
-		}
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("files")})
 		src := filepath.Join(dir, "app.conf")
 		if err := os.WriteFile(src, []byte("version=1\n"), 0o644); err != nil {
 			t.Fatal(err)
@@ -218,10 +212,7 @@ resource "imagefleet_instance" "test" {
 func TestAccInstance_failedCreateIsTainted(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
-		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("taint")})
-		if err != nil {
-			t.Fatal(err)
-		}
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("taint")})
 		name := acctest.Name("taint")
 		config := func(exit int) string {
 			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
@@ -264,10 +255,7 @@ resource "imagefleet_instance" "test" {
 func TestAccInstance_project(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
-		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("proj")})
-		if err != nil {
-			t.Fatal(err)
-		}
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("proj")})
 		project := b.Project(t, "imagefleet-instances", false)
 		name := acctest.Name("proj")
 		resource.Test(t, resource.TestCase{

@@ -68,10 +68,7 @@ resource "imagefleet_instance" "test" {
 func TestAccInstance_lifecycle(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		dir := acctest.TempDir(t)
-		file, err := acctest.BuildUnified(dir, acctest.ImageOpts{Variant: acctest.Name("inst")})
-		if err != nil {
-			t.Fatal(err)
-		}
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("inst")})
 		name := acctest.Name("inst")
 		byFP := instanceArgs{image: "imagefleet_image.base.fingerprint", state: "running", role: "web", motd: "hello\n"}
 		cfg := func(a instanceArgs) string { return instanceConfig(b, file, name, dir, a) }
