@@ -32,8 +32,8 @@ fi
 fp=$(sha256sum "$image" | cut -d' ' -f1)
 bytes=$(stat -c %s "$image")
 
-cat >"$work/tf/main.tf" <<TF
-terraform {
+# The provider on the local Incus, as every configuration here uses it.
+provider_block='terraform {
   required_providers {
     imagefleet = { source = "imagefleet/imagefleet" }
   }
@@ -41,10 +41,14 @@ terraform {
 provider "imagefleet" {
   endpoints = { local = { incus = {} } }
 }
+'
+
+{ echo "$provider_block"; cat <<TF
 resource "imagefleet_image" "bench" {
   file = "$image"
 }
 TF
+} >"$work/tf/main.tf"
 
 clean() { incus image delete "$fp" >/dev/null 2>&1 || true; rm -f "$work/tf/terraform.tfstate"*; }
 now() { date +%s.%N; }
@@ -114,15 +118,7 @@ n=${BENCH_INSTANCES:-20}
 small=$(go run ./internal/acctest/testimage -dir "$work" -variant bench-instances)
 smallfp=$(sha256sum "$small" | cut -d' ' -f1)
 mkdir -p "$work/tf-instances"
-cat >"$work/tf-instances/main.tf" <<TF
-terraform {
-  required_providers {
-    imagefleet = { source = "imagefleet/imagefleet" }
-  }
-}
-provider "imagefleet" {
-  endpoints = { local = { incus = {} } }
-}
+{ echo "$provider_block"; cat <<TF
 resource "imagefleet_image" "base" {
   file = "$small"
 }
@@ -132,6 +128,7 @@ resource "imagefleet_instance" "c" {
   image = imagefleet_image.base.fingerprint
 }
 TF
+} >"$work/tf-instances/main.tf"
 rm -f "$work/tf-instances/terraform.tfstate"*
 
 incus image import "$small" --alias bench-cli >/dev/null
