@@ -15,7 +15,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
@@ -24,7 +23,7 @@ import (
 
 // ProtoV6ProviderFactories runs the provider in-process for terraform-plugin-testing.
 var ProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
-	"imagefleet": providerserver.NewProtocol6WithError(provider.New("test")()),
+	"imagefleet": func() (tfprotov6.ProviderServer, error) { return provider.NewServer("test")(), nil },
 }
 
 // ForEachBackend runs test against every daemon, as parallel subtests.
