@@ -109,7 +109,8 @@ type ImageAttrs struct {
 	AutoUpdate *bool
 	Properties map[string]string
 	Profiles   []string
-	ExpiresAt  *time.Time
+	// ExpiresAt set to the zero time removes the expiry.
+	ExpiresAt *time.Time
 }
 
 // ImageCreate describes a new image: where its content comes from and its attributes.

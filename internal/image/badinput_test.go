@@ -64,11 +64,11 @@ func TestAccImage_badInput(t *testing.T) {
   file = %q
   url  = "https://example.invalid/image.tar.gz"
 }`, good),
-			acctest.Diagnostic("Error: Invalid Attribute Combination", `Exactly one of these attributes must be configured: [file,split,url,remote,copy_from]`),
+			acctest.Diagnostic("Error: Invalid Attribute Combination", `These attributes cannot be configured together: [file,split,url,remote,copy_from]`),
 		},
 		"no source": {
 			cfg + `resource "imagefleet_image" "x" { properties = { a = "b" } }`,
-			acctest.Diagnostic("Error: Missing Attribute Configuration", `Exactly one of these attributes must be configured: [file,split,url,remote,copy_from]`),
+			acctest.Diagnostic("Error: Image source missing", "A new image needs exactly one source: file, split, url, remote or copy_from."),
 		},
 		"alias name with a slash": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" {

@@ -93,3 +93,19 @@ func ambiguousDiag(endpoint, what string, found []backend.Image) diag.Diagnostic
 	return diag.NewErrorDiagnostic("Several images found",
 		fmt.Sprintf("Endpoint %q has %d images matching %s (%s): narrow the filters, or set most_recent = true to take the newest.", endpoint, len(found), what, strings.Join(fps, ", ")))
 }
+
+func aliasTakenDiag(p path.Path, endpoint, name, holder string) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(p, "Alias already exists",
+		fmt.Sprintf("Endpoint %q: alias %q already points at image %s, and this image does not own it. "+
+			"Remove it from aliases, or delete or retarget the existing alias first (if imagefleet_image_alias manages it, manage the name there only).", endpoint, name, holder))
+}
+
+func noSourceDiag() diag.Diagnostic {
+	return diag.NewErrorDiagnostic("Image source missing",
+		"A new image needs exactly one source: file, split, url, remote or copy_from. An image without one can only be imported, and is then kept as the server holds it.")
+}
+
+func sourceGoneDiag(p path.Path, err error) diag.Diagnostic {
+	return diag.NewAttributeWarningDiagnostic(p, "Image source file unavailable",
+		fmt.Sprintf("%s. The image on the server is kept as it is and its content is not compared with the file; restore the file to detect content changes.", err))
+}

@@ -81,19 +81,14 @@ func timeString(t time.Time) types.String {
 	return types.StringValue(t.UTC().Format(time.RFC3339))
 }
 
-// attrs turns the in-place arguments into what the backend changes; arguments left
-// null are left as the server has them.
+// attrs turns the in-place arguments into what the backend changes. public,
+// auto_update and expires_at are always sent, since unset means false or "never";
+// properties and profiles left unset stay as the server has them.
 func (m *imageResourceModel) attrs(ctx context.Context) (backend.ImageAttrs, diag.Diagnostics) {
 	var a backend.ImageAttrs
 	var diags diag.Diagnostics
-	if !m.Public.IsNull() && !m.Public.IsUnknown() {
-		v := m.Public.ValueBool()
-		a.Public = &v
-	}
-	if !m.AutoUpdate.IsNull() && !m.AutoUpdate.IsUnknown() {
-		v := m.AutoUpdate.ValueBool()
-		a.AutoUpdate = &v
-	}
+	public, autoUpdate := m.Public.ValueBool(), m.AutoUpdate.ValueBool()
+	a.Public, a.AutoUpdate = &public, &autoUpdate
 	if !m.Properties.IsNull() && !m.Properties.IsUnknown() {
 		a.Properties = map[string]string{}
 		diags.Append(m.Properties.ElementsAs(ctx, &a.Properties, false)...)
@@ -102,10 +97,11 @@ func (m *imageResourceModel) attrs(ctx context.Context) (backend.ImageAttrs, dia
 		a.Profiles = []string{}
 		diags.Append(m.Profiles.ElementsAs(ctx, &a.Profiles, false)...)
 	}
-	if !m.ExpiresAt.IsNull() && !m.ExpiresAt.IsUnknown() {
-		t, _ := time.Parse(time.RFC3339, m.ExpiresAt.ValueString())
-		a.ExpiresAt = &t
+	var expires time.Time
+	if !m.ExpiresAt.IsNull() {
+		expires, _ = time.Parse(time.RFC3339, m.ExpiresAt.ValueString())
 	}
+	a.ExpiresAt = &expires
 	return a, diags
 }
 
@@ -129,10 +125,9 @@ func (m *imageResourceModel) aliases(ctx context.Context) ([]backend.ImageAlias,
 	return out, diags
 }
 
-// setFromServer refreshes everything the server holds. Inline aliases are tracked
-// only by the names the configuration (prior state) lists, so aliases managed by
-// imagefleet_image_alias do not show up as drift here; with no prior list (import, or
-// aliases left unset) every alias of the image is recorded.
+// setFromServer refreshes everything the server holds. Of the image's aliases only
+// those the model lists are refreshed (see the aliases attribute): the others belong
+// to imagefleet_image_alias, to another configuration, or to no one.
 func (m *imageResourceModel) setFromServer(ctx context.Context, img *backend.Image) diag.Diagnostics {
 	var diags, d diag.Diagnostics
 	m.ID = types.StringValue(img.Fingerprint)
@@ -144,10 +139,10 @@ func (m *imageResourceModel) setFromServer(ctx context.Context, img *backend.Ima
 	m.UploadedAt = timeString(img.UploadedAt)
 	m.Public = types.BoolValue(img.Public)
 	m.AutoUpdate = types.BoolValue(img.AutoUpdate)
-	if !m.ExpiresAt.IsNull() || !img.ExpiresAt.IsZero() {
-		if prior, err := time.Parse(time.RFC3339, m.ExpiresAt.ValueString()); err != nil || !prior.Equal(img.ExpiresAt) {
-			m.ExpiresAt = timeString(img.ExpiresAt)
-		}
+	// An expiry written with another offset or precision is kept as written while it
+	// names the same instant.
+	if prior, err := time.Parse(time.RFC3339, m.ExpiresAt.ValueString()); m.ExpiresAt.IsNull() || err != nil || !prior.Equal(img.ExpiresAt) {
+		m.ExpiresAt = timeString(img.ExpiresAt)
 	}
 	m.Properties, d = types.MapValueFrom(ctx, types.StringType, img.Properties)
 	diags.Append(d...)
@@ -160,19 +155,18 @@ func (m *imageResourceModel) setFromServer(ctx context.Context, img *backend.Ima
 	if m.SourceSHA256.IsNull() || m.SourceSHA256.IsUnknown() {
 		m.SourceSHA256 = types.StringValue(img.Fingerprint)
 	}
-
+	if m.Aliases.IsNull() || m.Aliases.IsUnknown() {
+		return diags
+	}
+	var listed []aliasModel
+	diags.Append(m.Aliases.ElementsAs(ctx, &listed, false)...)
 	tracked := map[string]bool{}
-	all := m.Aliases.IsNull() || m.Aliases.IsUnknown()
-	if !all {
-		var prior []aliasModel
-		diags.Append(m.Aliases.ElementsAs(ctx, &prior, false)...)
-		for _, a := range prior {
-			tracked[a.Name.ValueString()] = true
-		}
+	for _, a := range listed {
+		tracked[a.Name.ValueString()] = true
 	}
 	aliases := []aliasModel{}
 	for _, a := range img.Aliases {
-		if all || tracked[a.Name] {
+		if tracked[a.Name] {
 			aliases = append(aliases, aliasModel{Name: types.StringValue(a.Name), Description: types.StringValue(a.Description)})
 		}
 	}

@@ -14,6 +14,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -40,8 +43,12 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 		return
 	}
 	resp.Diagnostics.Append(r.checkEndpoints(&plan)...)
-	if state != nil && !plan.Endpoint.IsUnknown() && !r.reg.Same(state.Endpoint.ValueString(), plan.Endpoint.ValueString()) {
+	// An endpoint unknown until apply may name another server: replace.
+	if state != nil && (plan.Endpoint.IsUnknown() || !r.reg.Same(state.Endpoint.ValueString(), plan.Endpoint.ValueString())) {
 		resp.RequiresReplace.Append(path.Root("endpoint"))
+	}
+	if state == nil && !plan.hasSource() {
+		resp.Diagnostics.Append(noSourceDiag())
 	}
 	if !plan.ExpiresAt.IsNull() && !plan.ExpiresAt.IsUnknown() && (state == nil || !state.ExpiresAt.Equal(plan.ExpiresAt)) {
 		if t, err := time.Parse(time.RFC3339, plan.ExpiresAt.ValueString()); err == nil && !t.After(time.Now()) {
@@ -51,9 +58,18 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	resp.Diagnostics.Append(r.checkAliasesFree(ctx, req, &plan, state)...)
 
 	meta, rootfs, local := plan.localFiles()
-	if !local || plan.File.IsUnknown() || (plan.Split != nil && (plan.Split.MetadataFile.IsUnknown() || plan.Split.RootfsFile.IsUnknown())) {
+	if !local {
+		return
+	}
+	if plan.File.IsUnknown() || (plan.Split != nil && (plan.Split.MetadataFile.IsUnknown() || plan.Split.RootfsFile.IsUnknown())) {
+		// The content cannot be compared before the path is known: replace.
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("source_sha256"), types.StringUnknown())...)
+		if state != nil {
+			resp.RequiresReplace.Append(path.Root("source_sha256"))
+		}
 		return
 	}
 	digest, diags := r.localDigest(ctx, req, meta, rootfs, state)
@@ -133,7 +149,13 @@ func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlan
 	for i, f := range files {
 		st, err := stampPath(f)
 		if err != nil {
-			diags.Append(sourceDiag(attrs[i], fmt.Errorf("cannot use %s: %w", f, unwrapPathErr(err))))
+			err = fmt.Errorf("cannot use %s: %w", f, unwrapPathErr(err))
+			if state != nil && !state.SourceSHA256.IsNull() {
+				// The image exists: a plan or a destroy must not need its file.
+				diags.Append(sourceGoneDiag(attrs[i], err))
+				return state.SourceSHA256.ValueString(), diags
+			}
+			diags.Append(sourceDiag(attrs[i], err))
 			continue
 		}
 		current = append(current, st)
@@ -259,4 +281,19 @@ func unwrapPathErr(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// sourceChanged replaces the image when its url changes, but not when an imported
+// image (no source in state) gets its source recorded.
+func sourceChanged(_ context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
+	resp.RequiresReplace = !req.StateValue.IsNull()
+}
+
+// sourceObjectChanged is sourceChanged for remote and copy_from.
+func sourceObjectChanged(_ context.Context, req planmodifier.ObjectRequest, resp *objectplanmodifier.RequiresReplaceIfFuncResponse) {
+	resp.RequiresReplace = !req.StateValue.IsNull()
+}
+
+func (m *imageResourceModel) hasSource() bool {
+	return !m.File.IsNull() || m.Split != nil || !m.URL.IsNull() || m.Remote != nil || m.CopyFrom != nil
 }

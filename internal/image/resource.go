@@ -12,20 +12,19 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
-	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -80,24 +79,26 @@ func (r *imageResource) Configure(_ context.Context, req resource.ConfigureReque
 
 func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	keep := stringplanmodifier.UseStateForUnknown()
-	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "An image on an Incus or LXD endpoint, uploaded from local files (streamed, never held in memory), " +
 			"downloaded by the server from a URL, pulled from an image server, or copied from another endpoint.\n\n" +
 			"Exactly one source is set: `file`, `split`, `url`, `remote` or `copy_from`. For local files the plan " +
 			"shows a replacement when the file's content changes; the digest is cached by path, size and modification time " +
 			"so unchanged files are not read again on every plan.\n\n" +
-			"Import reads back everything the server holds. The server cannot know the source (a local path, a URL), so the first " +
-			"plan after an import records it: an in-place update that changes nothing on the server, unless the content differs.",
+			"Import reads back everything the server holds except aliases (see `aliases`). The server cannot know the source " +
+			"(a local path, a URL), so the first plan after an import that adds one records it: an in-place update that changes " +
+			"nothing on the server, unless the content differs. A configuration without a source (as `terraform plan -generate-config-out` " +
+			"writes one) is accepted for an imported image, which is then kept as the server holds it; only a new image needs a source.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The image's fingerprint.", PlanModifiers: []planmodifier.String{keep}},
 			"endpoint": schema.StringAttribute{
 				Optional:            true,
-				MarkdownDescription: "Name of the provider endpoint that holds the image. Defaults to the provider's `default_endpoint`. Changing it replaces the image.",
+				MarkdownDescription: "Name of the provider endpoint that holds the image. Defaults to the provider's `default_endpoint`. Changing it, or a value unknown until apply, replaces the image.",
 			},
 			"file": schema.StringAttribute{
 				Optional:            true,
-				MarkdownDescription: "Path of a unified image tarball (metadata.yaml and rootfs/ in one tarball).",
+				MarkdownDescription: "Path of a unified image tarball (metadata.yaml and rootfs/ in one tarball). A path unknown until apply replaces the image, since its content cannot be compared at plan time. " +
+					"A file that is gone once the image exists only gets a warning: the image is kept and plans and destroys go on.",
 			},
 			"split": schema.SingleNestedAttribute{
 				Optional:            true,
@@ -110,13 +111,13 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			"url": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "URL the server downloads the image from itself (the server's `url` image source). Changing it replaces the image.",
-				PlanModifiers:       replace,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplaceIf(sourceChanged, "", "")},
 				Validators:          []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^https?://`), "must be an http:// or https:// URL")},
 			},
 			"remote": schema.SingleNestedAttribute{
 				Optional:            true,
 				MarkdownDescription: "An image the server pulls from an image server. Changing it replaces the image.",
-				PlanModifiers:       []planmodifier.Object{objectplanmodifier.RequiresReplace()},
+				PlanModifiers:       []planmodifier.Object{objectplanmodifier.RequiresReplaceIf(sourceObjectChanged, "", "")},
 				Attributes: map[string]schema.Attribute{
 					"server":       schema.StringAttribute{Required: true, MarkdownDescription: "Image server URL, such as `https://images.linuxcontainers.org`."},
 					"protocol":     schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("simplestreams"), MarkdownDescription: "`simplestreams` (default), `incus` or `lxd`.", Validators: []validator.String{stringvalidator.OneOf("simplestreams", "incus", "lxd")}},
@@ -129,7 +130,7 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			"copy_from": schema.SingleNestedAttribute{
 				Optional:            true,
 				MarkdownDescription: "An image another endpoint of this provider holds, streamed from that endpoint to this one (never through a temporary file). Changing it replaces the image.",
-				PlanModifiers:       []planmodifier.Object{objectplanmodifier.RequiresReplace()},
+				PlanModifiers:       []planmodifier.Object{objectplanmodifier.RequiresReplaceIf(sourceObjectChanged, "", "")},
 				Attributes: map[string]schema.Attribute{
 					"endpoint":    schema.StringAttribute{Required: true, MarkdownDescription: "The endpoint that holds the image."},
 					"fingerprint": schema.StringAttribute{Required: true, MarkdownDescription: "Fingerprint (or unique prefix) of the image there."},
@@ -139,13 +140,15 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 				ElementType: types.StringType, Optional: true, Computed: true,
 				MarkdownDescription: "Image properties. When set, the image has exactly these properties (those from metadata.yaml are replaced) and changes made outside Terraform show in the plan; left unset, the image keeps its own. Changed in place.",
 				PlanModifiers:       []planmodifier.Map{mapplanmodifier.UseStateForUnknown()},
+				Validators:          []validator.Map{mapvalidator.KeysAre(stringvalidator.LengthAtLeast(1))},
 			},
-			"public":      schema.BoolAttribute{Optional: true, Computed: true, MarkdownDescription: "Whether untrusted clients may download the image. Changed in place.", PlanModifiers: []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()}},
-			"auto_update": schema.BoolAttribute{Optional: true, Computed: true, MarkdownDescription: "Whether the server refreshes the image from its source (for `remote` images). Changed in place.", PlanModifiers: []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()}},
+			"public": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				MarkdownDescription: "Whether untrusted clients may download the image. Unset means `false`, so removing it makes the image private again, and a change made outside Terraform shows in the plan. Changed in place."},
+			"auto_update": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				MarkdownDescription: "Whether the server refreshes the image from its source (for `remote` images). Unset means `false`, with the same rule as `public`. Changed in place."},
 			"expires_at": schema.StringAttribute{
-				Optional: true, Computed: true,
-				MarkdownDescription: "When the server removes the image, RFC 3339 (`2030-01-02T15:04:05Z`). Must be in the future when set or changed. Changed in place.",
-				PlanModifiers:       []planmodifier.String{keep},
+				Optional:            true,
+				MarkdownDescription: "When the server removes the image, RFC 3339 (`2030-01-02T15:04:05Z`). Must be in the future when set or changed. Unset (null) means never: removing it clears the expiry, and an expiry set outside Terraform shows in the plan. Changed in place.",
 				Validators:          []validator.String{rfc3339Validator{}},
 			},
 			"profiles": schema.ListAttribute{
@@ -154,12 +157,14 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 				PlanModifiers:       []planmodifier.List{listplanmodifier.UseStateForUnknown()},
 			},
 			"aliases": schema.SetNestedAttribute{
-				Optional: true, Computed: true,
-				MarkdownDescription: "Aliases of the image, managed with it and changed in place. Only the names listed here are managed: " +
-					"aliases of the image created by `imagefleet_image_alias` (or by hand) are left alone, so the two can be used side by side " +
-					"as long as no name is in both. Set `[]` to remove every listed alias.",
-				PlanModifiers: []planmodifier.Set{setplanmodifier.UseStateForUnknown()},
-				Validators:    []validator.Set{setvalidator.SizeAtMost(64)},
+				Optional: true,
+				MarkdownDescription: "Aliases the image owns, managed with it and changed in place. The image owns the names it created, " +
+					"and names listed here that already pointed at it. A listed name that another image holds is an error that names the holder " +
+					"(at plan time when possible): the image never takes an alias over. Names removed from the list are deleted if they still point at this image; " +
+					"an owned alias moved to another image outside Terraform is moved back. Aliases the image does not own (made by " +
+					"`imagefleet_image_alias`, by hand, or there before an import) are left alone and not shown, so the two can be used side by side " +
+					"as long as no name is in both. After an import the image owns none until the configuration lists them.",
+				Validators: []validator.Set{setvalidator.SizeAtMost(64)},
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"name":        schema.StringAttribute{Required: true, MarkdownDescription: "Alias name.", Validators: []validator.String{AliasNameValidator()}},
 					"description": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), MarkdownDescription: "Alias description."},
@@ -177,8 +182,10 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 	}
 }
 
+// ConfigValidators allows no source (an imported image kept as it is); ModifyPlan
+// requires one for a new image.
 func (r *imageResource) ConfigValidators(context.Context) []resource.ConfigValidator {
-	return []resource.ConfigValidator{resourcevalidator.ExactlyOneOf(
+	return []resource.ConfigValidator{resourcevalidator.Conflicting(
 		path.MatchRoot("file"), path.MatchRoot("split"), path.MatchRoot("url"), path.MatchRoot("remote"), path.MatchRoot("copy_from"),
 	)}
 }
@@ -203,7 +210,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	spec := backend.ImageCreate{}
 	spec.Attrs, d = plan.attrs(ctx)
 	resp.Diagnostics.Append(d...)
-	spec.Aliases, d = plan.aliases(ctx)
+	want, d := plan.aliases(ctx)
 	resp.Diagnostics.Append(d...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -235,9 +242,25 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	if plan.SourceSHA256.IsUnknown() {
 		plan.SourceSHA256 = types.StringValue(img.Fingerprint)
 	}
+	listed := plan.Aliases
+	resp.Diagnostics.Append(plan.setFromServer(ctx, img)...)
+	resp.Diagnostics.Append(saveStamps(ctx, resp.Private, stamps)...)
+	// The image is recorded before its aliases are made, so a refused alias leaves a
+	// tainted image in state, not an orphan.
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	if len(want) == 0 {
+		return
+	}
+	owned, d := syncAliases(ctx, ep, img.Fingerprint, want, map[string]bool{})
+	resp.Diagnostics.Append(d...)
+	resp.Diagnostics.Append(saveOwnedAliases(ctx, resp.Private, owned)...)
+	if img, err = ep.Images.GetImage(ctx, img.Fingerprint); err != nil {
+		resp.Diagnostics.Append(apiDiag("read image", ep.Name, "image "+plan.ID.ValueString(), err))
+		return
+	}
+	plan.Aliases = listed
 	resp.Diagnostics.Append(plan.setFromServer(ctx, img)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(saveStamps(ctx, resp.Private, stamps)...)
 }
 
 // openSource fills spec.Source from the plan. It returns what to close afterwards and
@@ -361,12 +384,13 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 			return
 		}
 	}
-	if !plan.Aliases.IsUnknown() {
-		resp.Diagnostics.Append(r.syncAliases(ctx, ep, fp, &state, &plan)...)
-		if resp.Diagnostics.HasError() {
-			return
-		}
-	}
+	owned, d := ownedAliases(ctx, req.Private, &state)
+	resp.Diagnostics.Append(d...)
+	want, d := plan.aliases(ctx)
+	resp.Diagnostics.Append(d...)
+	owned, d = syncAliases(ctx, ep, fp, want, owned)
+	resp.Diagnostics.Append(d...)
+	resp.Diagnostics.Append(saveOwnedAliases(ctx, resp.Private, owned)...)
 	img, err := ep.Images.GetImage(ctx, fp)
 	if err != nil {
 		resp.Diagnostics.Append(apiDiag("read image", ep.Name, object, err))
@@ -386,35 +410,6 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 		}
 		resp.Diagnostics.Append(saveStamps(ctx, resp.Private, stamps)...)
 	}
-}
-
-// syncAliases makes the image's listed aliases what the plan says: removed names are
-// deleted, others created or repointed at this image.
-func (r *imageResource) syncAliases(ctx context.Context, ep *endpoints.Endpoint, fp string, state, plan *imageResourceModel) (diags diag.Diagnostics) {
-	old, d := state.aliases(ctx)
-	diags.Append(d...)
-	want, d := plan.aliases(ctx)
-	diags.Append(d...)
-	keep := map[string]bool{}
-	for _, a := range want {
-		keep[a.Name] = true
-		err := ep.Aliases.UpdateAlias(ctx, backend.Alias{Name: a.Name, Description: a.Description, Target: fp})
-		if errors.Is(err, backend.ErrNotFound) {
-			err = ep.Aliases.CreateAlias(ctx, backend.Alias{Name: a.Name, Description: a.Description, Target: fp})
-		}
-		if err != nil {
-			diags.Append(apiDiag("set alias", ep.Name, fmt.Sprintf("alias %q of image %s", a.Name, fp), err))
-		}
-	}
-	for _, a := range old {
-		if keep[a.Name] {
-			continue
-		}
-		if err := ep.Aliases.DeleteAlias(ctx, a.Name); err != nil && !errors.Is(err, backend.ErrNotFound) {
-			diags.Append(apiDiag("delete alias", ep.Name, fmt.Sprintf("alias %q of image %s", a.Name, fp), err))
-		}
-	}
-	return diags
 }
 
 func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

@@ -56,8 +56,7 @@ func (a apiImage) toBackend() *backend.Image {
 		Properties: a.Properties, Profiles: a.Profiles, CreatedAt: a.CreatedAt, UploadedAt: a.UploadedAt,
 		Status: "active",
 	}
-	// The API reports "no expiry" as the zero time, sometimes with an odd zone.
-	if a.ExpiresAt.Year() > 1 {
+	if !neverExpires(a.ExpiresAt) {
 		img.ExpiresAt = a.ExpiresAt
 	}
 	for _, al := range a.Aliases {
@@ -68,6 +67,10 @@ func (a apiImage) toBackend() *backend.Image {
 	}
 	return img
 }
+
+// neverExpires spots the API's "no expiry": Incus reports the zero time (sometimes in
+// an odd zone) and, once an expiry was cleared, the Unix epoch, as LXD always does.
+func neverExpires(t time.Time) bool { return t.Unix() <= 0 }
 
 // GetImage finds an image by fingerprint or any unique fingerprint prefix.
 func (c *Client) GetImage(ctx context.Context, id string) (*backend.Image, error) {
@@ -113,6 +116,11 @@ func (c *Client) UpdateImage(ctx context.Context, id string, attrs backend.Image
 	}
 	if attrs.ExpiresAt != nil {
 		put.ExpiresAt = *attrs.ExpiresAt
+		if attrs.ExpiresAt.IsZero() {
+			// Both daemons keep the old expiry when sent the zero time; the Unix
+			// epoch is what clears it.
+			put.ExpiresAt = time.Unix(0, 0).UTC()
+		}
 	}
 	req, err := c.jsonRequest(ctx, http.MethodPut, c.url("/1.0/images/"+url.PathEscape(cur.Fingerprint)), put)
 	if err != nil {

@@ -1,0 +1,191 @@
+package image_test
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/acctest"
+)
+
+// TestAccImage_unknownValues feeds every argument from a terraform_data output, so it is
+// unknown at plan time, through create, in-place update and replacement: each apply
+// must succeed and the next plan be empty.
+func TestAccImage_unknownValues(t *testing.T) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
+		dir := acctest.TempDir(t)
+		first := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("unk1")})
+		second := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("unk2")})
+		alias := acctest.Name("unk")
+		// src feeds the content and where it goes, in the rest of the arguments.
+		config := func(file, srcTrigger, tier string) string {
+			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "terraform_data" "src" {
+  input            = { file = %q, endpoint = %q }
+  triggers_replace = %q
+}
+resource "terraform_data" "in" {
+  input = { tier = %q, alias = %q, public = true, expires = "2040-01-02T03:04:05Z", profile = "default" }
+}
+resource "imagefleet_image" "test" {
+  endpoint    = terraform_data.src.output.endpoint
+  file        = terraform_data.src.output.file
+  properties  = { tier = terraform_data.in.output.tier }
+  public      = terraform_data.in.output.public
+  auto_update = terraform_data.in.output.public
+  expires_at  = terraform_data.in.output.expires
+  profiles    = [terraform_data.in.output.profile]
+  aliases     = [{ name = terraform_data.in.output.alias, description = terraform_data.in.output.tier }]
+}
+`, file, b.Endpoint, srcTrigger, tier, alias)
+		}
+		fp1, fp2 := acctest.SHA256(t, first), acctest.SHA256(t, second)
+		var last string
+		resource.Test(t, resource.TestCase{
+			PreCheck:                 func() { acctest.PreCheck(t, b) },
+			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+			CheckDestroy:             checkGone(b, &last),
+			Steps: []resource.TestStep{
+				{
+					Config: config(first, "1", "a"),
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(addr, tfjsonpath.New("fingerprint"), knownvalue.StringExact(fp1)),
+					},
+				},
+				{
+					// The file and endpoint unknown, same values: an unknown path replaces.
+					Config: config(first, "2", "a"),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionDestroyBeforeCreate),
+					}},
+				},
+				{
+					// Every other argument unknown: in place.
+					Config: config(first, "2", "b"),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+					}},
+				},
+				{
+					// An unknown new file with other content.
+					Config: config(second, "3", "c"),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionDestroyBeforeCreate),
+						plancheck.ExpectUnknownValue(addr, tfjsonpath.New("fingerprint")),
+					}},
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(addr, tfjsonpath.New("fingerprint"), knownvalue.StringExact(fp2)),
+						statecheck.ExpectKnownValue(addr, tfjsonpath.New("aliases"), knownvalue.SetExact([]knownvalue.Check{
+							knownvalue.ObjectExact(map[string]knownvalue.Check{"name": knownvalue.StringExact(alias), "description": knownvalue.StringExact("c")}),
+						})),
+					},
+					Check: func(*terraform.State) error {
+						last = fp2
+						if out := b.Run(t, "image", "alias", "list", "-f", "csv"); !strings.Contains(out, alias+","+fp2[:12]) {
+							return fmt.Errorf("alias %s does not point at %s:\n%s", alias, fp2[:12], out)
+						}
+						return nil
+					},
+				},
+			},
+		})
+	})
+}
+
+// TestAccImage_aliasOwnership checks an image never takes over an alias it does not
+// own, and never deletes one: not another image's, not a hand-made one, not one made
+// by imagefleet_image_alias, including after an import.
+func TestAccImage_aliasOwnership(t *testing.T) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
+		dir := acctest.TempDir(t)
+		mine := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("own1")})
+		other := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("own2")})
+		third := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("own3")})
+		fpMine, fpOther := acctest.SHA256(t, mine), acctest.SHA256(t, other)
+		hand, byRes, inline, shared := acctest.Name("hand"), acctest.Name("byres"), acctest.Name("inline"), acctest.Name("shared")
+		b.Run(t, "image", "import", other)
+		b.Run(t, "image", "alias", "create", hand, fpOther)
+		t.Cleanup(func() { _, _ = b.Try("image", "delete", fpOther) })
+		image := func(aliases string) string {
+			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image" "test" {
+  file    = %q
+  aliases = %s
+}
+resource "imagefleet_image_alias" "res" {
+  name   = %q
+  target = imagefleet_image.test.fingerprint
+}
+`, mine, aliases, byRes)
+		}
+		fp := fpMine
+		resource.Test(t, resource.TestCase{
+			PreCheck:                 func() { acctest.PreCheck(t, b) },
+			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+			CheckDestroy:             checkGone(b, &fp),
+			Steps: []resource.TestStep{
+				{
+					// A hand-made alias of another image: refused at plan time.
+					Config:      image(fmt.Sprintf(`[{ name = %q }]`, hand)),
+					ExpectError: regexp.MustCompile(`(?s)Alias already exists.*` + regexp.QuoteMeta(hand) + `.*already points at image\s+` + fpOther),
+				},
+				{
+					Config: image(fmt.Sprintf(`[{ name = %q }]`, inline)),
+				},
+				{
+					// Another image listing the same name: refused, the alias stays.
+					Config: image(fmt.Sprintf(`[{ name = %q }]`, inline)) + fmt.Sprintf(`
+resource "imagefleet_image" "second" {
+  file    = %q
+  aliases = [{ name = %q }]
+}`, third, inline),
+					ExpectError: regexp.MustCompile(`Alias already exists`),
+				},
+				{
+					// Terraform forgets both objects, keeping them on the server.
+					PreConfig: func() { b.Run(t, "image", "alias", "create", shared, fpMine) },
+					Config: acctest.ProviderConfig(b.Endpoint) + `
+removed {
+  from = imagefleet_image.test
+  lifecycle { destroy = false }
+}
+removed {
+  from = imagefleet_image_alias.res
+  lifecycle { destroy = false }
+}`,
+				},
+				{
+					// Imported again, the image owns no alias: an apply that lists only
+					// another name deletes neither the hand-made alias on it nor the one
+					// imagefleet_image_alias manages.
+					Config: image(fmt.Sprintf(`[{ name = %q }]`, inline)) + fmt.Sprintf(`
+import {
+  to = imagefleet_image.test
+  id = "%s:%s"
+}
+import {
+  to = imagefleet_image_alias.res
+  id = "%s:%s"
+}`, b.Endpoint, fpMine, b.Endpoint, byRes),
+					Check: func(*terraform.State) error {
+						out := b.Run(t, "image", "alias", "list", "-f", "csv")
+						for _, name := range []string{hand + "," + fpOther[:12], inline + "," + fpMine[:12], byRes + "," + fpMine[:12], shared + "," + fpMine[:12]} {
+							if !strings.Contains(out, name) {
+								return fmt.Errorf("alias %s is gone or moved:\n%s", name, out)
+							}
+						}
+						return nil
+					},
+				},
+			},
+		})
+	})
+}
