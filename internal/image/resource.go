@@ -96,7 +96,7 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 				MarkdownDescription: "Name of the provider endpoint that holds the image. Defaults to the provider's `default_endpoint`. Changing it, or a value unknown until apply, replaces the image.",
 			},
 			"file": schema.StringAttribute{
-				Optional:            true,
+				Optional: true,
 				MarkdownDescription: "Path of a unified image tarball (metadata.yaml and rootfs/ in one tarball). A path unknown until apply replaces the image, since its content cannot be compared at plan time. " +
 					"A file that is gone once the image exists only gets a warning: the image is kept and plans and destroys go on.",
 			},
