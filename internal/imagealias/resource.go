@@ -5,6 +5,7 @@ package imagealias
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -65,7 +66,7 @@ func (r *imageAliasResource) Schema(_ context.Context, _ resource.SchemaRequest,
 			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The alias name.", PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 			"endpoint": schema.StringAttribute{
 				Optional:            true,
-				MarkdownDescription: "Name of the provider endpoint. Defaults to the provider's `default_endpoint`. Changing it replaces the alias.",
+				MarkdownDescription: "Name of the provider endpoint. Defaults to the provider's `default_endpoint`. Changing it, or a value unknown until apply, replaces the alias.",
 			},
 			"name": schema.StringAttribute{
 				Required: true, MarkdownDescription: "Alias name. Changing it replaces the alias.",
@@ -73,7 +74,7 @@ func (r *imageAliasResource) Schema(_ context.Context, _ resource.SchemaRequest,
 				Validators:    []validator.String{image.AliasNameValidator()},
 			},
 			"target": schema.StringAttribute{
-				Required: true, MarkdownDescription: "Fingerprint of the image the alias points at, usually `imagefleet_image.x.fingerprint`. Changed in place.",
+				Required: true, MarkdownDescription: "Fingerprint of the image the alias points at, usually `imagefleet_image.x.fingerprint`, or a unique prefix of one, which is kept as written. Changed in place.",
 			},
 			"description": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), MarkdownDescription: "Description. Changed in place."},
 			"type":        schema.StringAttribute{Computed: true, MarkdownDescription: "Type of the target image: `container` or `virtual-machine`."},
@@ -87,19 +88,22 @@ func (r *imageAliasResource) ModifyPlan(ctx context.Context, req resource.Modify
 	}
 	var plan imageAliasResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() || plan.Endpoint.IsUnknown() {
-		return
-	}
-	if _, _, err := r.reg.Require(plan.Endpoint.ValueString(), backend.CapImageAliases); err != nil {
-		resp.Diagnostics.Append(endpointDiag(err))
+	if resp.Diagnostics.HasError() {
 		return
 	}
 	if !req.State.Raw.IsNull() {
 		var state imageAliasResourceModel
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-		if !r.reg.Same(state.Endpoint.ValueString(), plan.Endpoint.ValueString()) {
+		// An endpoint unknown until apply may name another server: replace.
+		if plan.Endpoint.IsUnknown() || !r.reg.Same(state.Endpoint.ValueString(), plan.Endpoint.ValueString()) {
 			resp.RequiresReplace.Append(path.Root("endpoint"))
 		}
+	}
+	if plan.Endpoint.IsUnknown() {
+		return
+	}
+	if _, _, err := r.reg.Require(plan.Endpoint.ValueString(), backend.CapImageAliases); err != nil {
+		resp.Diagnostics.Append(endpointDiag(err))
 	}
 }
 
@@ -145,7 +149,11 @@ func (r *imageAliasResource) readInto(ctx context.Context, ep *endpoints.Endpoin
 func (m *imageAliasResourceModel) fromBackend(a *backend.Alias) {
 	m.ID = types.StringValue(a.Name)
 	m.Name = types.StringValue(a.Name)
-	m.Target = types.StringValue(a.Target)
+	// A target written as a fingerprint prefix stays as written while it still names
+	// the image the alias points at.
+	if prefix := m.Target.ValueString(); m.Target.IsUnknown() || prefix == "" || !strings.HasPrefix(a.Target, prefix) {
+		m.Target = types.StringValue(a.Target)
+	}
 	m.Description = types.StringValue(a.Description)
 	m.Type = types.StringValue(a.Type)
 }

@@ -177,3 +177,37 @@ resource "imagefleet_image_alias" "x" {
 		})
 	}
 }
+
+// TestAccImageAlias_prefixTarget accepts a unique fingerprint prefix as target and keeps
+// it as written, so the apply is consistent and the next plan empty.
+func TestAccImageAlias_prefixTarget(t *testing.T) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
+		dir := acctest.TempDir(t)
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("prefix")})
+		fp := acctest.SHA256(t, file)
+		name := acctest.Name("prefix")
+		resource.Test(t, resource.TestCase{
+			PreCheck:                 func() { acctest.PreCheck(t, b) },
+			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+			Steps: []resource.TestStep{{
+				Config: acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image" "one" {
+  file = %q
+}
+resource "imagefleet_image_alias" "test" {
+  name   = %q
+  target = substr(imagefleet_image.one.fingerprint, 0, 16)
+}`, file, name),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("target"), knownvalue.StringExact(fp[:16])),
+				},
+				Check: func(*terraform.State) error {
+					if got := aliasTarget(t, b, name); got == "" || !strings.HasPrefix(fp, got) {
+						return fmt.Errorf("alias points at %q on the server, want %s", got, fp)
+					}
+					return nil
+				},
+			}},
+		})
+	})
+}
