@@ -2,6 +2,7 @@ package image_test
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -187,5 +188,37 @@ import {
 				},
 			},
 		})
+	})
+}
+
+// TestAccImage_sourceFileGone checks a deleted source file blocks neither a plan nor a
+// destroy once the image exists.
+func TestAccImage_sourceFileGone(t *testing.T) {
+	b := acctest.Backends[0]
+	dir := acctest.TempDir(t)
+	file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("gone")})
+	fp := acctest.SHA256(t, file)
+	config := acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image" "test" {
+  file = %q
+}`, file)
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t, b) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkGone(b, &fp),
+		Steps: []resource.TestStep{
+			{Config: config},
+			{
+				PreConfig: func() {
+					if err := os.Remove(file); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectEmptyPlan(),
+				}},
+			},
+		},
 	})
 }
