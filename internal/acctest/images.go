@@ -215,6 +215,19 @@ func BuildWithoutMetadata(dir string) (string, error) {
 	return p, t.close()
 }
 
+// BuildWithoutArchitecture writes a tarball whose metadata.yaml names no architecture.
+func BuildWithoutArchitecture(dir string) (string, error) {
+	p := filepath.Join(dir, "no-arch.tar.gz")
+	t, err := newTarball(p, gzip.DefaultCompression)
+	if err != nil {
+		return "", err
+	}
+	if err := t.file("metadata.yaml", 0o644, []byte("creation_date: 1700000000\nproperties:\n  os: busybox\n")); err != nil {
+		return "", err
+	}
+	return p, t.close()
+}
+
 // SHA256 is the sha256 of the files' concatenation: the fingerprint Incus and LXD give
 // a unified image (one file) or a split one (metadata, then rootfs).
 func SHA256(t *testing.T, paths ...string) string {

@@ -36,6 +36,10 @@ func TestAccImage_badInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	noArch, err := acctest.BuildWithoutArchitecture(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	good := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("bad")})
 	missing := filepath.Join(dir, "missing.tar.gz")
 	cfg := acctest.ProviderConfig(b.Endpoint)
@@ -58,6 +62,17 @@ func TestAccImage_badInput(t *testing.T) {
 		"split rootfs not an image": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" { split = { metadata_file = %q, rootfs_file = %q } }`, good, notImage),
 			acctest.Diagnostic("Error: Source is not an image", notImage+" is not an image file: expected a squashfs, qcow2 or tarball."),
+		},
+		"metadata.yaml without architecture": {
+			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" { file = %q }`, noArch),
+			acctest.Diagnostic("Error: Image metadata without architecture", noArch+": its metadata.yaml names no architecture."),
+		},
+		"empty property key": {
+			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" {
+  file       = %q
+  properties = { "" = "x" }
+}`, good),
+			acctest.Diagnostic("Error: Invalid Attribute Value", `properties`),
 		},
 		"two sources": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" {

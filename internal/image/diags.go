@@ -45,6 +45,8 @@ func sourceDiag(p path.Path, err error) diag.Diagnostic {
 		summary = "Source is not an image"
 	case errors.Is(err, transfer.ErrNoMetadata):
 		summary = "Image tarball without metadata.yaml"
+	case errors.Is(err, transfer.ErrNoArch):
+		summary = "Image metadata without architecture"
 	}
 	return diag.NewAttributeErrorDiagnostic(p, summary, err.Error()+".")
 }

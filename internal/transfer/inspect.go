@@ -15,12 +15,14 @@ import (
 	"io"
 	"os"
 	"path"
+	"strings"
 )
 
 // Errors Inspect returns, wrapped with the file's path.
 var (
 	ErrNotImage   = errors.New("is not an image file")
 	ErrNoMetadata = errors.New("holds no metadata.yaml")
+	ErrNoArch     = errors.New("metadata.yaml names no architecture")
 )
 
 // FileError says which file of an image failed a check.
@@ -162,6 +164,9 @@ func inspectOne(ctx context.Context, h hash.Hash, p string, wantMetadata bool, f
 	}
 	if wantMetadata && comp != compOpaque {
 		found, err := hasMetadata(tee, comp)
+		if errors.Is(err, ErrNoArch) {
+			return fmt.Errorf("%s: its %w", p, err)
+		}
 		if err != nil {
 			return fmt.Errorf("%s %w: %v", p, ErrNotImage, err)
 		}
@@ -206,7 +211,20 @@ func hasMetadata(r io.Reader, comp compression) (bool, error) {
 			return false, err
 		}
 		if path.Clean(hdr.Name) == "metadata.yaml" {
-			return true, nil
+			return true, checkMetadata(tr)
 		}
 	}
+}
+
+// checkMetadata refuses a metadata.yaml without a top-level architecture, which the
+// servers would only refuse after the whole upload ("Architecture isn't supported").
+func checkMetadata(r io.Reader) error {
+	sc := bufio.NewScanner(io.LimitReader(r, 1<<20))
+	for sc.Scan() {
+		key, value, ok := strings.Cut(sc.Text(), ":")
+		if ok && key == "architecture" && strings.Trim(strings.TrimSpace(value), `"'`) != "" {
+			return nil
+		}
+	}
+	return ErrNoArch
 }
