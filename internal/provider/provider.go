@@ -130,7 +130,7 @@ func (p *imagefleetProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 			},
 			"retry": schema.SingleNestedAttribute{
 				Optional:            true,
-				MarkdownDescription: "How API requests are retried: connection errors, 429 and 5xx answers for idempotent requests; `Retry-After` is honoured.",
+				MarkdownDescription: "How API requests are retried: failed connections, 429 and 503 answers (with `Retry-After` honoured), and for idempotent requests 502, 504 and a 500 that is not the API's own error answer (an API error in JSON, such as a missing profile, is final and not retried).",
 				Attributes: map[string]schema.Attribute{
 					"max_attempts": schema.Int64Attribute{Optional: true, MarkdownDescription: "Attempts per request, the first included. Default 4."},
 					"min_wait":     schema.StringAttribute{Optional: true, MarkdownDescription: "Shortest wait between attempts, a Go duration. Default `1s`.", Validators: []validator.String{durationValidator{}}},
