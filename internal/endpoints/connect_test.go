@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -134,5 +135,23 @@ func TestFailureStaysWithItsEndpoint(t *testing.T) {
 	}
 	if _, err := reg.Get(context.Background(), "up"); err != nil {
 		t.Fatalf("up: %v", err)
+	}
+}
+
+// An endpoint whose settings are not known yet resolves, but is never connected.
+func TestUnknownSettingsNeverConnect(t *testing.T) {
+	kind, calls := fakeKind(t, closed(), nil)
+	reg, _ := NewRegistry("", []Config{{Name: "a", Kind: kind, Unknown: []string{`endpoints["a"].x.project`}}})
+	if name, k, err := reg.Resolve(""); err != nil || name != "a" || k != kind {
+		t.Fatalf("resolve: %s %s %v", name, k, err)
+	}
+	_, err := reg.Get(context.Background(), "a")
+	var uerr *UnknownConfigError
+	if !errors.As(err, &uerr) || calls.Load() != 0 {
+		t.Fatalf("error %v after %d connections, want an UnknownConfigError and none", err, calls.Load())
+	}
+	want := `endpoint "a" (` + string(kind) + `) cannot be used before apply: endpoints["a"].x.project in the provider block is known only after apply`
+	if !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("error %q, want it to start %q", err, want)
 	}
 }

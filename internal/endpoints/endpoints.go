@@ -21,6 +21,30 @@ type Config struct {
 	Name  string
 	Kind  backend.Kind
 	Incus *incus.Config
+	// Unknown names the settings (as paths in the provider block) that are not known
+	// yet, at plan time, because they come from other resources. Such an endpoint
+	// resolves, for plan-time checks, but is never connected: Get fails with an
+	// *UnknownConfigError, and its kind's settings (Incus) are nil.
+	Unknown []string
+}
+
+// UnknownConfigError is Get's answer for an endpoint whose settings are not known
+// yet. Reading an object there must fail with it, never fall back to defaults, nor
+// take the object for gone.
+type UnknownConfigError struct {
+	Endpoint string
+	Kind     backend.Kind
+	Settings []string
+}
+
+func (e *UnknownConfigError) Error() string {
+	verb := "is"
+	if len(e.Settings) > 1 {
+		verb = "are"
+	}
+	return fmt.Sprintf("endpoint %q (%s) cannot be used before apply: %s in the provider block %s known only after apply, from another resource's output. "+
+		"Create that resource first (terraform apply -target=<that resource>), or set the endpoint from values known at plan time (literals, variables, data sources) or in a separate configuration",
+		e.Endpoint, e.Kind, strings.Join(e.Settings, ", "), verb)
 }
 
 // Endpoint is a connected endpoint. Each store is nil when the kind lacks it.
@@ -170,6 +194,9 @@ func (r *Registry) Get(ctx context.Context, name string) (*Endpoint, error) {
 	name, kind, err := r.Resolve(name)
 	if err != nil {
 		return nil, err
+	}
+	if unknown := r.configs[name].Unknown; len(unknown) > 0 {
+		return nil, &UnknownConfigError{Endpoint: name, Kind: kind, Settings: unknown}
 	}
 	r.mu.Lock()
 	cn, ok := r.conns[name]
