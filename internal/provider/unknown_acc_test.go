@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -141,4 +142,45 @@ func TestAccProvider_unknownProject(t *testing.T) {
 			Steps:                    u.steps(fmt.Sprintf(`endpoints["proj"].%s.project`, b.Kind)),
 		})
 	})
+}
+
+// TestAccProvider_unknownRemote: an HTTPS endpoint whose address, certificates, trust
+// token and project all come from another resource.
+func TestAccProvider_unknownRemote(t *testing.T) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
+		acctest.PreCheck(t, b)
+		dir := acctest.TempDir(t)
+		name := acctest.Name("tf-unknown")
+		crt, key, fp := clientCert(t, dir, name)
+		args := []string{"config", "trust", "add", name, "-q"}
+		if b.Kind == "lxd" {
+			args = []string{"config", "trust", "add", "--name", name, "-q"}
+		}
+		token := b.Run(t, args...)
+		t.Cleanup(func() {
+			_, _ = b.Try("config", "trust", "remove", fp)
+			_, _ = b.Try("config", "trust", "revoke-token", name)
+		})
+		u := unknownCase{b: b, settings: map[string]string{
+			"address": b.HTTPSAddress(t), "client_cert": readFile(t, crt), "client_key": readFile(t, key),
+			"server_cert": strings.TrimSpace(b.ServerCert(t)), "trust_token": token, "project": b.Project(t, unknownProject, true),
+		}, file: acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("unknown-remote")})}
+		var unknown []string
+		for _, k := range []string{"address", "client_cert", "client_key", "project", "server_cert", "trust_token"} {
+			unknown = append(unknown, fmt.Sprintf(`endpoints["proj"].%s.%s`, b.Kind, k))
+		}
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+			Steps:                    u.steps(unknown...),
+		})
+	})
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
