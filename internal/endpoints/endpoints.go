@@ -203,7 +203,7 @@ func (r *Registry) Get(ctx context.Context, name string) (*Endpoint, error) {
 	if !ok {
 		cn = &conn{done: make(chan struct{})}
 		r.conns[name] = cn
-		go cn.connect(ctx, r.configs[name])
+		go cn.connect(ctx, connectors[kind], r.configs[name])
 	}
 	r.mu.Unlock()
 	select {
@@ -219,10 +219,9 @@ func (r *Registry) Get(ctx context.Context, name string) (*Endpoint, error) {
 
 // connect keeps ctx's values (loggers) but not its cancellation, and bounds the
 // connection by connectTimeout instead.
-func (cn *conn) connect(ctx context.Context, cfg Config) {
+func (cn *conn) connect(ctx context.Context, connector Connector, cfg Config) {
 	defer close(cn.done)
-	connector, ok := connectors[cfg.Kind]
-	if !ok {
+	if connector == nil {
 		cn.err = fmt.Errorf("endpoint type %s is not available in this provider version", cfg.Kind)
 		return
 	}
