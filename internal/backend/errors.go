@@ -1,8 +1,10 @@
 package backend
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Sentinel errors that backends wrap, so resources can act on the kind of failure
@@ -13,7 +15,45 @@ var (
 	ErrForbidden   = errors.New("forbidden")
 	ErrUnreachable = errors.New("endpoint unreachable")
 	ErrDigest      = errors.New("digest mismatch")
+	// ErrCancelled and ErrTimeout say the caller stopped waiting, so nothing is
+	// known about the endpoint itself: they must not read as ErrUnreachable.
+	ErrCancelled = errors.New("cancelled")
+	ErrTimeout   = errors.New("timed out")
 )
+
+// TimeoutError is the cause of a context made by WithTimeout: it names the timeout
+// the user configured.
+type TimeoutError struct{ After time.Duration }
+
+func (e *TimeoutError) Error() string { return fmt.Sprintf("timed out after %s", e.After) }
+
+// Unwrap keeps the error both ErrTimeout and context.DeadlineExceeded.
+func (e *TimeoutError) Unwrap() []error { return []error{ErrTimeout, context.DeadlineExceeded} }
+
+// WithTimeout is context.WithTimeout whose expiry reports the timeout d (see
+// Interrupted), so an error can say after how long the operation gave up.
+func WithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, d, &TimeoutError{After: d})
+}
+
+// Interrupted says why ctx is done, nil while it is not: the cause its maker gave
+// (context.WithTimeoutCause, WithCancelCause) when that is one of ours, else
+// ErrTimeout for a deadline and ErrCancelled for a cancellation. The context error
+// stays in the chain for errors.Is.
+func Interrupted(ctx context.Context) error {
+	err := ctx.Err()
+	if err == nil {
+		return nil
+	}
+	cause := context.Cause(ctx)
+	switch {
+	case cause != err && (errors.Is(cause, ErrTimeout) || errors.Is(cause, ErrCancelled) || errors.Is(cause, ErrUnreachable)):
+		return cause
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w (%w)", ErrTimeout, err)
+	}
+	return fmt.Errorf("%w (%w)", ErrCancelled, err)
+}
 
 // APIError is an error the server answered with.
 type APIError struct {
@@ -61,6 +101,12 @@ func (e *DigestError) Unwrap() error { return ErrDigest }
 // nothing general to say.
 func Advice(err error) string {
 	switch {
+	// First: an interrupted request may also wrap the transport's error, but says
+	// nothing about the server.
+	case errors.Is(err, ErrCancelled), errors.Is(err, context.Canceled):
+		return "The operation was cancelled, as happens when the run is interrupted; run it again to finish."
+	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return "The operation did not finish within its timeout: if the server is only slow, raise the timeout in the resource's `timeouts` block."
 	case errors.Is(err, ErrUnreachable):
 		return "Check that the endpoint's server is running and its address is right."
 	case errors.Is(err, ErrForbidden):

@@ -1,6 +1,7 @@
 // Package endpoints holds the provider's named endpoints and connects each one lazily,
 // on first use, caching the client (or the failure) for the rest of the run, so an
-// endpoint that is down only fails the objects that use it.
+// endpoint that is down only fails the objects that use it. Each kind of endpoint
+// plugs in with Register.
 package endpoints
 
 import (
@@ -9,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend/incus"
@@ -19,6 +21,30 @@ type Config struct {
 	Name  string
 	Kind  backend.Kind
 	Incus *incus.Config
+	// Unknown names the settings (as paths in the provider block) that are not known
+	// yet, at plan time, because they come from other resources. Such an endpoint
+	// resolves, for plan-time checks, but is never connected: Get fails with an
+	// *UnknownConfigError, and its kind's settings (Incus) are nil.
+	Unknown []string
+}
+
+// UnknownConfigError is Get's answer for an endpoint whose settings are not known
+// yet. Reading an object there must fail with it, never fall back to defaults, nor
+// take the object for gone.
+type UnknownConfigError struct {
+	Endpoint string
+	Kind     backend.Kind
+	Settings []string
+}
+
+func (e *UnknownConfigError) Error() string {
+	verb := "is"
+	if len(e.Settings) > 1 {
+		verb = "are"
+	}
+	return fmt.Sprintf("endpoint %q (%s) cannot be used before apply: %s in the provider block %s known only after apply, from another resource's output. "+
+		"Create that resource first (terraform apply -target=<that resource>), or set the endpoint from values known at plan time (literals, variables, data sources) or in a separate configuration",
+		e.Endpoint, e.Kind, strings.Join(e.Settings, ", "), verb)
 }
 
 // Endpoint is a connected endpoint. Each store is nil when the kind lacks it.
@@ -41,11 +67,26 @@ type Registry struct {
 	conns map[string]*conn
 }
 
+// conn is one endpoint's connection, made once; done is closed when ep or err is set.
 type conn struct {
-	once sync.Once
+	done chan struct{}
 	ep   *Endpoint
 	err  error
 }
+
+// Connector connects one endpoint of its kind and returns its stores.
+type Connector func(ctx context.Context, cfg Config) (*Endpoint, error)
+
+var connectors = map[backend.Kind]Connector{}
+
+// Register makes endpoints of kind connectable; each kind registers itself from an
+// init function, so the registry needs no switch over kinds.
+func Register(kind backend.Kind, c Connector) { connectors[kind] = c }
+
+// connectTimeout bounds a connection. The connection runs apart from the request that
+// asked for it first, so that request's cancellation or timeout cannot fail the
+// endpoint for every later one; this bound stops a connection that hangs.
+var connectTimeout = 2 * time.Minute
 
 // NewRegistry checks the names and the default; nothing is contacted yet.
 func NewRegistry(defaultName string, configs []Config) (*Registry, error) {
@@ -146,37 +187,46 @@ func (r *Registry) Require(name string, c backend.Capability) (string, backend.K
 	return name, kind, nil
 }
 
-// Get connects the endpoint on first use and returns it.
+// Get connects the endpoint on first use and returns it. Every caller shares the one
+// connection and its outcome; a caller whose context ends first stops waiting
+// without affecting the connection.
 func (r *Registry) Get(ctx context.Context, name string) (*Endpoint, error) {
-	name, _, err := r.Resolve(name)
+	name, kind, err := r.Resolve(name)
 	if err != nil {
 		return nil, err
+	}
+	if unknown := r.configs[name].Unknown; len(unknown) > 0 {
+		return nil, &UnknownConfigError{Endpoint: name, Kind: kind, Settings: unknown}
 	}
 	r.mu.Lock()
 	cn, ok := r.conns[name]
 	if !ok {
-		cn = &conn{}
+		cn = &conn{done: make(chan struct{})}
 		r.conns[name] = cn
+		go cn.connect(ctx, connectors[kind], r.configs[name])
 	}
 	r.mu.Unlock()
-	cn.once.Do(func() { cn.ep, cn.err = connect(ctx, r.configs[name]) })
+	select {
+	case <-cn.done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("connecting to endpoint %q (%s): %w", name, kind, backend.Interrupted(ctx))
+	}
 	if cn.err != nil {
-		return nil, fmt.Errorf("connecting to endpoint %q (%s): %w", name, r.configs[name].Kind, cn.err)
+		return nil, fmt.Errorf("connecting to endpoint %q (%s): %w", name, kind, cn.err)
 	}
 	return cn.ep, nil
 }
 
-func connect(ctx context.Context, cfg Config) (*Endpoint, error) {
-	switch cfg.Kind {
-	case backend.KindIncus, backend.KindLXD:
-		c, err := incus.New(*cfg.Incus)
-		if err != nil {
-			return nil, err
-		}
-		if err := c.Connect(ctx); err != nil {
-			return nil, err
-		}
-		return &Endpoint{Name: cfg.Name, Kind: cfg.Kind, Server: c.Server(), Images: c, Aliases: c, Exporter: c, Instances: c}, nil
+// connect keeps ctx's values (loggers) but not its cancellation, and bounds the
+// connection by connectTimeout instead.
+func (cn *conn) connect(ctx context.Context, connector Connector, cfg Config) {
+	defer close(cn.done)
+	if connector == nil {
+		cn.err = fmt.Errorf("endpoint type %s is not available in this provider version", cfg.Kind)
+		return
 	}
-	return nil, fmt.Errorf("endpoint type %s is not available in this provider version", cfg.Kind)
+	ctx, cancel := context.WithTimeoutCause(context.WithoutCancel(ctx), connectTimeout,
+		fmt.Errorf("%w: no answer within %s", backend.ErrUnreachable, connectTimeout))
+	defer cancel()
+	cn.ep, cn.err = connector(ctx, cfg)
 }

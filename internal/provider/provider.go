@@ -8,17 +8,20 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend/httpclient"
@@ -38,15 +41,18 @@ type imagefleetProvider struct {
 	version string
 }
 
+// providerModel holds the map and the retry block as framework values, not Go maps and
+// pointers, so that a value unknown at plan time is seen as such instead of failing
+// to decode or reading as empty.
 type providerModel struct {
-	DefaultEndpoint types.String             `tfsdk:"default_endpoint"`
-	Endpoints       map[string]endpointModel `tfsdk:"endpoints"`
-	Retry           *retryModel              `tfsdk:"retry"`
+	DefaultEndpoint types.String `tfsdk:"default_endpoint"`
+	Endpoints       types.Map    `tfsdk:"endpoints"`
+	Retry           types.Object `tfsdk:"retry"`
 }
 
 type endpointModel struct {
-	Incus *incusModel `tfsdk:"incus"`
-	LXD   *incusModel `tfsdk:"lxd"`
+	Incus types.Object `tfsdk:"incus"`
+	LXD   types.Object `tfsdk:"lxd"`
 }
 
 type incusModel struct {
@@ -119,6 +125,10 @@ func (p *imagefleetProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 				Optional: true,
 				MarkdownDescription: "Named endpoints, each with exactly one backend block (`incus` or `lxd`). " +
 					"Clients connect on first use, so an endpoint that is down only fails the objects that use it. " +
+					"The map's keys and each endpoint's backend block must be known at plan time. Settings inside the block may come from " +
+					"other resources, but while they are not known (at plan time, until those resources exist) the endpoint cannot be used: " +
+					"reading or refreshing objects on it fails, and nothing falls back to a default. Create those resources first " +
+					"(`terraform apply -target=...`) or configure such endpoints from values known at plan time. " +
 					"When no endpoints are configured at all, one endpoint named `local` on the local Incus socket is used.",
 				Validators: []validator.Map{mapvalidator.KeysAre(stringvalidator.RegexMatches(endpointName, "must start with a letter and hold only letters, digits, '_' and '-'"))},
 				NestedObject: schema.NestedAttributeObject{
@@ -130,7 +140,7 @@ func (p *imagefleetProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 			},
 			"retry": schema.SingleNestedAttribute{
 				Optional:            true,
-				MarkdownDescription: "How API requests are retried: connection errors, 429 and 5xx answers for idempotent requests; `Retry-After` is honoured.",
+				MarkdownDescription: "How API requests are retried: failed connections, 429 and 503 answers (with `Retry-After` honoured), and for idempotent requests 502, 504 and a 500 that is not the API's own error answer (an API error in JSON, such as a missing profile, is final and not retried).",
 				Attributes: map[string]schema.Attribute{
 					"max_attempts": schema.Int64Attribute{Optional: true, MarkdownDescription: "Attempts per request, the first included. Default 4."},
 					"min_wait":     schema.StringAttribute{Optional: true, MarkdownDescription: "Shortest wait between attempts, a Go duration. Default `1s`.", Validators: []validator.String{durationValidator{}}},
@@ -143,52 +153,124 @@ func (p *imagefleetProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 
 var _ provider.ProviderWithValidateConfig = &imagefleetProvider{}
 
-// ValidateConfig checks that every endpoint has exactly one backend block.
+// ValidateConfig checks that every endpoint has exactly one backend block. Values not
+// known yet are left to Configure.
 func (p *imagefleetProvider) ValidateConfig(ctx context.Context, req provider.ValidateConfigRequest, resp *provider.ValidateConfigResponse) {
 	var m providerModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
+	if resp.Diagnostics.HasError() || m.Endpoints.IsUnknown() {
 		return
 	}
-	for name, e := range m.Endpoints {
-		if (e.Incus == nil) == (e.LXD == nil) {
-			resp.Diagnostics.AddAttributeError(path.Root("endpoints").AtMapKey(name), "Invalid endpoint",
-				fmt.Sprintf("Endpoint %q must have exactly one backend block: incus = {...} or lxd = {...}.", name))
+	eps, d := endpointModels(ctx, m.Endpoints)
+	resp.Diagnostics.Append(d...)
+	for name, e := range eps {
+		if e != nil && !e.Incus.IsUnknown() && !e.LXD.IsUnknown() && e.Incus.IsNull() == e.LXD.IsNull() {
+			resp.Diagnostics.Append(backendBlockDiag(name))
 		}
 	}
 }
 
+// endpointModels decodes the endpoints map; an endpoint whose whole value is unknown
+// maps to nil.
+func endpointModels(ctx context.Context, m types.Map) (map[string]*endpointModel, diag.Diagnostics) {
+	var objs map[string]types.Object
+	diags := m.ElementsAs(ctx, &objs, false)
+	eps := map[string]*endpointModel{}
+	for name, o := range objs {
+		if o.IsUnknown() {
+			eps[name] = nil
+			continue
+		}
+		var e endpointModel
+		diags.Append(o.As(ctx, &e, basetypes.ObjectAsOptions{})...)
+		eps[name] = &e
+	}
+	return eps, diags
+}
+
+// unknownAttrs lists the attributes of o that are not known yet, by their path.
+func unknownAttrs(o types.Object, at path.Path) []string {
+	if o.IsUnknown() {
+		return []string{at.String()}
+	}
+	var out []string
+	for name, v := range o.Attributes() {
+		if v.IsUnknown() {
+			out = append(out, at.AtName(name).String())
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Configure builds the endpoint registry. Terraform configures the provider at plan
+// time with the values known then, and again at apply with all of them known. The
+// endpoints' names and types must be known at plan time. An endpoint with other
+// settings not known yet is registered as such: it resolves for plan-time checks,
+// but any use of it fails, naming those settings. Nothing unknown is read as empty,
+// which would silently mean a default (the default project, the default
+// certificates).
 func (p *imagefleetProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
 	var m providerModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	retry := httpclient.DefaultRetry
-	if m.Retry != nil {
-		if !m.Retry.MaxAttempts.IsNull() {
-			retry.MaxAttempts = int(m.Retry.MaxAttempts.ValueInt64())
-		}
-		if d, err := time.ParseDuration(m.Retry.MinWait.ValueString()); err == nil {
-			retry.MinWait = d
-		}
-		if d, err := time.ParseDuration(m.Retry.MaxWait.ValueString()); err == nil {
-			retry.MaxWait = d
-		}
+	if m.DefaultEndpoint.IsUnknown() {
+		resp.Diagnostics.Append(unknownAtPlanDiag(path.Root("default_endpoint"), "which endpoint objects use by default"))
 	}
-	if len(m.Endpoints) == 0 {
-		m.Endpoints = map[string]endpointModel{"local": {Incus: &incusModel{}}}
+	if m.Endpoints.IsUnknown() {
+		resp.Diagnostics.Append(unknownAtPlanDiag(path.Root("endpoints"), "the names and types of the endpoints"))
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	retry, retryUnknown, d := retrySettings(ctx, m.Retry)
+	resp.Diagnostics.Append(d...)
+	eps, d := endpointModels(ctx, m.Endpoints)
+	resp.Diagnostics.Append(d...)
+	if resp.Diagnostics.HasError() {
+		return
 	}
 	var configs []endpoints.Config
-	for name, e := range m.Endpoints {
-		kind, im := backend.KindIncus, e.Incus
-		if e.LXD != nil {
-			kind, im = backend.KindLXD, e.LXD
+	if len(eps) == 0 {
+		configs = append(configs, endpoints.Config{Name: "local", Kind: backend.KindIncus, Unknown: retryUnknown})
+		if len(retryUnknown) == 0 {
+			ic, err := (&incusModel{}).toConfig(backend.KindIncus, retry)
+			if err != nil {
+				resp.Diagnostics.Append(endpointConfigDiag(path.Root("endpoints"), "local", backend.KindIncus, err))
+				return
+			}
+			configs[0].Incus = ic
+		}
+	}
+	for name, e := range eps {
+		at := path.Root("endpoints").AtMapKey(name)
+		if e == nil || e.Incus.IsUnknown() || e.LXD.IsUnknown() {
+			resp.Diagnostics.Append(unknownAtPlanDiag(at, fmt.Sprintf("the type of endpoint %q", name)))
+			continue
+		}
+		if e.Incus.IsNull() == e.LXD.IsNull() {
+			resp.Diagnostics.Append(backendBlockDiag(name))
+			continue
+		}
+		kind, block := backend.KindIncus, e.Incus
+		if !e.LXD.IsNull() {
+			kind, block = backend.KindLXD, e.LXD
+		}
+		at = at.AtName(string(kind))
+		if unknown := append(unknownAttrs(block, at), retryUnknown...); len(unknown) > 0 {
+			configs = append(configs, endpoints.Config{Name: name, Kind: kind, Unknown: unknown})
+			continue
+		}
+		var im incusModel
+		resp.Diagnostics.Append(block.As(ctx, &im, basetypes.ObjectAsOptions{})...)
+		if resp.Diagnostics.HasError() {
+			return
 		}
 		ic, err := im.toConfig(kind, retry)
 		if err != nil {
-			resp.Diagnostics.AddAttributeError(path.Root("endpoints").AtMapKey(name).AtName(string(kind)),
-				"Invalid endpoint configuration", fmt.Sprintf("Endpoint %q (%s): %s.", name, kind, err))
+			resp.Diagnostics.Append(endpointConfigDiag(at, name, kind, err))
 			continue
 		}
 		configs = append(configs, endpoints.Config{Name: name, Kind: kind, Incus: ic})
@@ -198,11 +280,35 @@ func (p *imagefleetProvider) Configure(ctx context.Context, req provider.Configu
 	}
 	reg, err := endpoints.NewRegistry(m.DefaultEndpoint.ValueString(), configs)
 	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("default_endpoint"), "Invalid default endpoint", err.Error())
+		resp.Diagnostics.Append(defaultEndpointDiag(err))
 		return
 	}
 	resp.ResourceData = reg
 	resp.DataSourceData = reg
+}
+
+// retrySettings reads the retry block over the defaults, and lists its settings that
+// are not known yet.
+func retrySettings(ctx context.Context, o types.Object) (httpclient.Retry, []string, diag.Diagnostics) {
+	retry := httpclient.DefaultRetry
+	if o.IsNull() {
+		return retry, nil, nil
+	}
+	if unknown := unknownAttrs(o, path.Root("retry")); len(unknown) > 0 {
+		return retry, unknown, nil
+	}
+	var m retryModel
+	diags := o.As(ctx, &m, basetypes.ObjectAsOptions{})
+	if !m.MaxAttempts.IsNull() {
+		retry.MaxAttempts = int(m.MaxAttempts.ValueInt64())
+	}
+	if d, err := time.ParseDuration(m.MinWait.ValueString()); err == nil {
+		retry.MinWait = d
+	}
+	if d, err := time.ParseDuration(m.MaxWait.ValueString()); err == nil {
+		retry.MaxWait = d
+	}
+	return retry, nil, diags
 }
 
 // toConfig reads the PEM material and applies the environment fallbacks of the kind's

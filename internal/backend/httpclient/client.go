@@ -4,9 +4,13 @@
 package httpclient
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
+	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -113,9 +117,13 @@ func RedactURL(u *url.URL) string {
 	return c.String()
 }
 
-// checkRetry retries connection failures, 429 and 5xx for idempotent methods. Other
-// methods are retried only when the request cannot have reached the server (refused
-// connection) or the server said it did not take it (429, 503).
+// checkRetry retries what a later attempt can change. Connection failures: a failed
+// dial never reached the server, so whatever the method. Answers: 429 and 503 (the
+// server says it did not take the request, so whatever the method); 502 and 504 (a
+// gateway's trouble) for idempotent methods; and 500 for idempotent methods only
+// when it is not the API's own answer. The APIs answer validation failures with a
+// 500 and a JSON error body (Incus and LXD: "Profile 'x' doesn't exist"), which no
+// retry changes; an HTML or plain 500 comes from a proxy in the way.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
@@ -127,20 +135,40 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
 			return true, err
 		}
-		// A failed dial never reached the server, so it is safe whatever the method.
 		var opErr *net.OpError
 		if errors.As(err, &opErr) && opErr.Op == "dial" {
 			return true, err
 		}
 		return false, err
 	}
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusServiceUnavailable:
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		return true, nil
-	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented && idempotent(resp.Request.Method):
-		return true, nil
+	case http.StatusBadGateway, http.StatusGatewayTimeout:
+		return idempotent(resp.Request.Method), nil
+	case http.StatusInternalServerError:
+		return idempotent(resp.Request.Method) && !apiAnswer(resp), nil
 	}
 	return false, nil
+}
+
+// peekLimit bounds how much of an error body apiAnswer reads; API error bodies are
+// small, and a larger body is not taken for one.
+const peekLimit = 64 << 10
+
+// apiAnswer reports whether resp carries a JSON body, which is how the APIs themselves
+// answer errors. It reads the start of the body and puts it back for the caller.
+func apiAnswer(resp *http.Response) bool {
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		return false
+	}
+	head, err := io.ReadAll(io.LimitReader(resp.Body, peekLimit))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	return err == nil && json.Valid(head)
 }
 
 func idempotent(method string) bool {

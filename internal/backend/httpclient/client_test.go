@@ -3,6 +3,7 @@ package httpclient
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,16 +13,35 @@ import (
 	"time"
 )
 
-// server answers with the given statuses in turn, then 200, and counts requests.
-func server(t *testing.T, statuses []int, header http.Header) (*httptest.Server, *atomic.Int32) {
+// answer is one response of a test server.
+type answer struct {
+	status      int
+	contentType string
+	body        string
+}
+
+func codes(statuses ...int) []answer {
+	var as []answer
+	for _, s := range statuses {
+		as = append(as, answer{status: s})
+	}
+	return as
+}
+
+// server gives the answers in turn, then 200, and counts requests.
+func server(t *testing.T, answers []answer, header http.Header) (*httptest.Server, *atomic.Int32) {
 	var n atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		i := int(n.Add(1)) - 1
 		for k, v := range header {
 			w.Header()[k] = v
 		}
-		if i < len(statuses) {
-			w.WriteHeader(statuses[i])
+		if i < len(answers) {
+			if answers[i].contentType != "" {
+				w.Header().Set("Content-Type", answers[i].contentType)
+			}
+			w.WriteHeader(answers[i].status)
+			_, _ = w.Write([]byte(answers[i].body))
 			return
 		}
 		w.WriteHeader(http.StatusOK)
@@ -32,7 +52,7 @@ func server(t *testing.T, statuses []int, header http.Header) (*httptest.Server,
 
 var fast = Retry{MaxAttempts: 4, MinWait: time.Millisecond, MaxWait: 5 * time.Millisecond}
 
-func send(t *testing.T, c *Client, method, u string) int {
+func send(t *testing.T, c *Client, method, u string) (int, string) {
 	t.Helper()
 	// Bounded, so a broken loopback fails the test in seconds rather than in dial
 	// timeouts times retries.
@@ -46,31 +66,47 @@ func send(t *testing.T, c *Client, method, u string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
 }
 
+// incusError is how Incus and LXD answer a request they refuse, here with a 500.
+const incusError = `{"type":"error","status":"","status_code":0,"operation":"","error_code":500,"error":"Profile 'nope' doesn't exist","metadata":null}`
+
 func TestRetryPolicy(t *testing.T) {
+	apiError := answer{500, "application/json", incusError}
+	proxyError := answer{500, "text/html", "<html><body>Internal Server Error</body></html>"}
 	tests := []struct {
 		name         string
 		method       string
-		statuses     []int
+		answers      []answer
 		wantStatus   int
 		wantRequests int32
 	}{
-		{"GET retried on 5xx", http.MethodGet, []int{500, 502}, 200, 3},
-		{"GET gives up after max attempts", http.MethodGet, []int{500, 500, 500, 500, 500}, 500, 4},
-		{"POST not retried on 500", http.MethodPost, []int{500}, 500, 1},
-		{"POST retried on 503", http.MethodPost, []int{503}, 200, 2},
-		{"PATCH retried on 429", http.MethodPatch, []int{429}, 200, 2},
-		{"4xx never retried", http.MethodGet, []int{404}, 404, 1},
-		{"501 never retried", http.MethodGet, []int{501}, 501, 1},
+		{"GET retried on a bare 500 and a 502", http.MethodGet, codes(500, 502), 200, 3},
+		{"GET gives up after max attempts", http.MethodGet, codes(500, 500, 500, 500, 500), 500, 4},
+		{"GET retried on 504", http.MethodGet, codes(504), 200, 2},
+		{"GET retried on a proxy's HTML 500", http.MethodGet, []answer{proxyError}, 200, 2},
+		{"GET not retried on the API's JSON 500", http.MethodGet, []answer{apiError}, 500, 1},
+		{"PUT not retried on the API's JSON 500", http.MethodPut, []answer{apiError}, 500, 1},
+		{"PUT retried on a JSON 503", http.MethodPut, []answer{{503, "application/json", incusError}}, 200, 2},
+		{"GET not retried on other 5xx", http.MethodGet, codes(507), 507, 1},
+		{"POST not retried on 500", http.MethodPost, codes(500), 500, 1},
+		{"POST not retried on 502", http.MethodPost, codes(502), 502, 1},
+		{"POST retried on 503", http.MethodPost, codes(503), 200, 2},
+		{"PATCH retried on 429", http.MethodPatch, codes(429), 200, 2},
+		{"4xx never retried", http.MethodGet, codes(404), 404, 1},
+		{"501 never retried", http.MethodGet, codes(501), 501, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, n := server(t, tc.statuses, nil)
+			srv, n := server(t, tc.answers, nil)
 			c := New(http.DefaultTransport, fast)
-			if got := send(t, c, tc.method, srv.URL); got != tc.wantStatus {
+			if got, _ := send(t, c, tc.method, srv.URL); got != tc.wantStatus {
 				t.Fatalf("status %d, want %d", got, tc.wantStatus)
 			}
 			if got := n.Load(); got != tc.wantRequests {
@@ -80,11 +116,25 @@ func TestRetryPolicy(t *testing.T) {
 	}
 }
 
+// The body read to tell an API answer from a proxy's reaches the caller whole, also
+// when it is longer than what is read ahead.
+func TestErrorBodyIsKept(t *testing.T) {
+	big := `{"type":"error","error_code":500,"error":"` + strings.Repeat("x", 2*peekLimit) + `"}`
+	once := Retry{MaxAttempts: 1}
+	for _, body := range []string{incusError, big} {
+		srv, _ := server(t, []answer{{500, "application/json", body}}, nil)
+		status, got := send(t, New(http.DefaultTransport, once), http.MethodGet, srv.URL)
+		if status != 500 || got != body {
+			t.Fatalf("status %d, body of %d bytes, want 500 and the server's %d bytes", status, len(got), len(body))
+		}
+	}
+}
+
 func TestRetryAfterIsHonoured(t *testing.T) {
-	srv, n := server(t, []int{429}, http.Header{"Retry-After": {"1"}})
+	srv, n := server(t, codes(429), http.Header{"Retry-After": {"1"}})
 	c := New(http.DefaultTransport, fast)
 	start := time.Now()
-	if got := send(t, c, http.MethodGet, srv.URL); got != 200 {
+	if got, _ := send(t, c, http.MethodGet, srv.URL); got != 200 {
 		t.Fatalf("status %d", got)
 	}
 	// max_wait is 5ms, so only the server's Retry-After can explain a wait of 1s.

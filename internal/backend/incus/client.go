@@ -327,11 +327,14 @@ func (c *Client) doIn(ctx context.Context, project, method, path string, in, out
 func (c *Client) finish(req *http.Request, out any, send func(*http.Request) (*http.Response, error)) (*response, error) {
 	resp, err := send(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w: %w", req.Method, c.endpoint, backend.ErrUnreachable, err)
+		return nil, c.sendError(req, err)
 	}
 	defer resp.Body.Close()
 	var r response
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		if stop := backend.Interrupted(req.Context()); stop != nil {
+			return nil, fmt.Errorf("%s %s: %w", req.Method, c.endpoint, stop)
+		}
 		return nil, backend.NewAPIError(req.Method, c.endpoint+req.URL.Path, resp.StatusCode, "response is not an API answer: "+err.Error())
 	}
 	if r.Type == "error" || resp.StatusCode >= 400 {
@@ -348,6 +351,15 @@ func (c *Client) finish(req *http.Request, out any, send func(*http.Request) (*h
 		}
 	}
 	return &r, nil
+}
+
+// sendError classifies a request that got no answer: the caller's cancellation or
+// deadline says nothing about the server, anything else means it could not be reached.
+func (c *Client) sendError(req *http.Request, err error) error {
+	if stop := backend.Interrupted(req.Context()); stop != nil {
+		return fmt.Errorf("%s %s: %w", req.Method, c.endpoint, stop)
+	}
+	return fmt.Errorf("%s %s: %w: %w", req.Method, c.endpoint, backend.ErrUnreachable, err)
 }
 
 // failed turns a response already received (for a request whose success is not
@@ -387,7 +399,7 @@ func (c *Client) wait(ctx context.Context, r *response) (*operation, error) {
 		err := c.get(ctx, fmt.Sprintf("%s/wait?timeout=%d", opPath, int(slice.Seconds())), &op)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, fmt.Errorf("waiting for operation %s on %s: %w", opPath, c.endpoint, ctx.Err())
+				return nil, fmt.Errorf("waiting for operation %s on %s: %w", opPath, c.endpoint, backend.Interrupted(ctx))
 			}
 			return nil, err
 		}
@@ -398,7 +410,7 @@ func (c *Client) wait(ctx context.Context, r *response) (*operation, error) {
 			return &op, nil
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("waiting for operation %s on %s: %w", opPath, c.endpoint, ctx.Err())
+			return nil, fmt.Errorf("waiting for operation %s on %s: %w", opPath, c.endpoint, backend.Interrupted(ctx))
 		}
 	}
 }

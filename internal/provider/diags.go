@@ -1,0 +1,34 @@
+package provider
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
+)
+
+// This file is where the provider block's diagnostics are made.
+
+func backendBlockDiag(name string) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(path.Root("endpoints").AtMapKey(name), "Invalid endpoint",
+		fmt.Sprintf("Endpoint %q must have exactly one backend block: incus = {...} or lxd = {...}.", name))
+}
+
+func endpointConfigDiag(at path.Path, name string, kind backend.Kind, err error) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(at, "Invalid endpoint configuration", fmt.Sprintf("Endpoint %q (%s): %s.", name, kind, err))
+}
+
+func defaultEndpointDiag(err error) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(path.Root("default_endpoint"), "Invalid default endpoint", err.Error())
+}
+
+// unknownAtPlanDiag reports provider configuration that must be known at plan time
+// but comes from something known only after apply.
+func unknownAtPlanDiag(at path.Path, what string) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(at, "Provider configuration not known at plan time",
+		fmt.Sprintf("%s in the provider block is known only after apply (it comes from another resource's output), but the provider needs %s to plan. "+
+			"Set it from values known at plan time (literals, variables, data sources), or create what it comes from first: "+
+			"terraform apply -target=<that resource>, or a separate configuration.", at, what))
+}
