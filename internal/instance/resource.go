@@ -73,14 +73,16 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			"runs restarts it only when `allow_restart` is set. Changes made outside Terraform show in the next plan.",
 		Attributes: map[string]schema.Attribute{
 			"id":       schema.StringAttribute{Computed: true, MarkdownDescription: "The instance name.", PlanModifiers: keep},
-			"endpoint": schema.StringAttribute{Optional: true, MarkdownDescription: "Name of the provider endpoint. Defaults to the provider's `default_endpoint`. Changing it replaces the instance."},
+			"endpoint": schema.StringAttribute{Optional: true, MarkdownDescription: "Name of the provider endpoint. Defaults to the provider's `default_endpoint`. Changing it replaces the instance, and so does a value unknown until apply: it may name another server."},
 			"project":  schema.StringAttribute{Optional: true, MarkdownDescription: "Project of the instance; defaults to the endpoint's. Changing it replaces the instance.", PlanModifiers: replace},
 			"name": schema.StringAttribute{Required: true, MarkdownDescription: "Instance name, a valid host name. Changing it replaces the instance.", PlanModifiers: replace,
 				Validators: []validator.String{stringvalidator.RegexMatches(hostname, "must be a valid host name: letters, digits and '-', starting with a letter, at most 63 characters")}},
 			"description": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), MarkdownDescription: "Description. Changed in place."},
 			"image": schema.StringAttribute{Required: true,
 				MarkdownDescription: "Alias or fingerprint of the image to create the instance from, usually `imagefleet_image.x.fingerprint`. " +
-					"Changing it replaces the instance, unless the new value names the image the instance was built from (as after an import)."},
+					"Changing it replaces the instance, unless the new value names the image the instance was built from (as after an import): " +
+					"an alias of that image on the endpoint, its fingerprint or a prefix of it; with `remote`, only the fingerprint or a prefix counts, " +
+					"since the image server is not asked. A value unknown until apply, such as the fingerprint of an image being rebuilt, replaces the instance."},
 			"remote": schema.SingleNestedAttribute{Optional: true, MarkdownDescription: "Take `image` from this image server instead of the endpoint. Changing it replaces the instance.",
 				PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplace()},
 				Attributes: map[string]schema.Attribute{
@@ -131,7 +133,7 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 					"stdout":        schema.StringAttribute{Computed: true, MarkdownDescription: "Standard output of the last run (at most 1 MiB).", PlanModifiers: keep},
 					"stderr":        schema.StringAttribute{Computed: true, MarkdownDescription: "Standard error of the last run (at most 1 MiB).", PlanModifiers: keep},
 				}}},
-			"image_fingerprint": schema.StringAttribute{Computed: true, MarkdownDescription: "Fingerprint of the image the instance was created from.", PlanModifiers: keep},
+			"image_fingerprint": schema.StringAttribute{Computed: true, MarkdownDescription: "Fingerprint of the image the instance was created from."},
 			"status":            schema.StringAttribute{Computed: true, MarkdownDescription: "Status the server reports (`Running`, `Stopped`, `Frozen`...)."},
 			"ipv4_address":      schema.StringAttribute{Computed: true, MarkdownDescription: "First global IPv4 address of the first network interface that has one."},
 			"ipv6_address":      schema.StringAttribute{Computed: true, MarkdownDescription: "First global IPv6 address."},
@@ -156,13 +158,16 @@ func (r *instanceResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		state = &instanceResourceModel{}
 		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
 	}
-	if resp.Diagnostics.HasError() || plan.Endpoint.IsUnknown() {
+	if resp.Diagnostics.HasError() {
 		return
 	}
-	name, _, err := r.reg.Require(plan.Endpoint.ValueString(), backend.CapInstances)
-	if err != nil {
-		resp.Diagnostics.Append(endpointDiag(err))
-		return
+	name := ""
+	if !plan.Endpoint.IsUnknown() {
+		var err error
+		if name, _, err = r.reg.Require(plan.Endpoint.ValueString(), backend.CapInstances); err != nil {
+			resp.Diagnostics.Append(endpointDiag(err))
+			return
+		}
 	}
 	files, d := r.planFiles(ctx, &plan)
 	resp.Diagnostics.Append(d...)
@@ -176,18 +181,22 @@ func (r *instanceResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		}
 		return
 	}
-	if !r.reg.Same(state.Endpoint.ValueString(), plan.Endpoint.ValueString()) {
+	// An endpoint unknown until apply may name another server: replace, as for a
+	// known change.
+	if plan.Endpoint.IsUnknown() || !r.reg.Same(state.Endpoint.ValueString(), plan.Endpoint.ValueString()) {
 		resp.RequiresReplace.Append(path.Root("endpoint"))
 	}
-	if !plan.Image.IsUnknown() && plan.Image.ValueString() != state.Image.ValueString() && plan.Remote == nil {
-		same, err := r.sameImage(ctx, name, plan.Image.ValueString(), state.ImageFingerprint.ValueString())
-		if err != nil {
-			resp.Diagnostics.Append(imageChangedDiag(name, plan.Image.ValueString(), err))
-			return
-		}
-		if !same {
-			resp.RequiresReplace.Append(path.Root("image"))
-		}
+	replaceImage, err := r.imageChanges(ctx, name, &plan, state, len(resp.RequiresReplace) > 0)
+	if err != nil {
+		resp.Diagnostics.Append(imageChangedDiag(name, plan.Image.ValueString(), err))
+		return
+	}
+	if replaceImage {
+		resp.RequiresReplace.Append(path.Root("image"))
+	}
+	if len(resp.RequiresReplace) == 0 {
+		// Still built from the same image: only a replacement changes it.
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("image_fingerprint"), state.ImageFingerprint)...)
 	}
 	resp.Diagnostics.Append(r.planExec(ctx, req, &plan, state, resp)...)
 	if !plan.touchesServer(state) {
@@ -205,6 +214,25 @@ func (r *instanceResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 func (m *instanceResourceModel) touchesServer(prior *instanceResourceModel) bool {
 	return !m.Description.Equal(prior.Description) || !m.Profiles.Equal(prior.Profiles) && !m.Profiles.IsUnknown() ||
 		!m.Config.Equal(prior.Config) || !m.Devices.Equal(prior.Devices) || !m.Ephemeral.Equal(prior.Ephemeral) || !m.State.Equal(prior.State)
+}
+
+// imageChanges reports whether the planned image means another image than the one
+// the instance was built from. An image unknown until apply (as when its image is
+// rebuilt) may be another one, so it replaces; so does any other image on a remote
+// server, where only a prefix of the fingerprint can be checked without asking it.
+// Nothing is checked once the instance is replaced anyway.
+func (r *instanceResource) imageChanges(ctx context.Context, endpoint string, plan, state *instanceResourceModel, replacing bool) (bool, error) {
+	switch {
+	case replacing || plan.Image.Equal(state.Image):
+		return false, nil
+	case plan.Image.IsUnknown():
+		return true, nil
+	case plan.Remote != nil:
+		built := state.ImageFingerprint.ValueString()
+		return built == "" || !strings.HasPrefix(built, plan.Image.ValueString()), nil
+	}
+	same, err := r.sameImage(ctx, endpoint, plan.Image.ValueString(), state.ImageFingerprint.ValueString())
+	return !same, err
 }
 
 // sameImage reports whether image (alias, fingerprint or prefix) names the image the
