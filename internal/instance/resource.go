@@ -122,8 +122,9 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 					"content_sha256": schema.StringAttribute{Computed: true, MarkdownDescription: "sha256 of the content, computed at plan time; a change re-pushes the file."},
 				}}},
 			"exec": schema.ListNestedAttribute{Optional: true,
-				MarkdownDescription: "Commands run, in order, once the instance is created and running; with `trigger = \"on_change\"` also after every apply that changes the instance. The server records their output.",
-				Validators:          []validator.List{listvalidator.SizeAtMost(32)},
+				MarkdownDescription: "Commands run, in order, once the instance is created and running; with `trigger = \"on_change\"` also after every apply that changes the instance. The server records their output. " +
+					"A command that fails (a non-zero exit without `allow_failure`, or an error running it) stops the apply; it and the commands after it run again at the next apply, and the plan shows them.",
+				Validators: []validator.List{listvalidator.SizeAtMost(32)},
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"command":       schema.ListAttribute{ElementType: types.StringType, Required: true, MarkdownDescription: "The command and its arguments; no shell is involved unless you run one.", Validators: []validator.List{listvalidator.SizeAtLeast(1)}},
 					"environment":   schema.MapAttribute{ElementType: types.StringType, Optional: true, MarkdownDescription: "Environment variables."},
@@ -286,7 +287,8 @@ func (r *instanceResource) planFiles(ctx context.Context, plan *instanceResource
 	return out, diags
 }
 
-// planExec marks which commands run in this apply: new or edited entries, and
+// planExec marks which commands run in this apply: new or edited entries, entries
+// that failed or never ran (after a failure, an apply stops running commands), and
 // on_change entries when anything else about the instance changes.
 func (r *instanceResource) planExec(ctx context.Context, req resource.ModifyPlanRequest, plan, state *instanceResourceModel, resp *resource.ModifyPlanResponse) diag.Diagnostics {
 	var diags diag.Diagnostics
@@ -302,7 +304,7 @@ func (r *instanceResource) planExec(ctx context.Context, req resource.ModifyPlan
 	runs := false
 	for i := range want {
 		rerun := i >= len(had) || !want[i].Command.Equal(had[i].Command) || !want[i].Environment.Equal(had[i].Environment) ||
-			(changed && want[i].Trigger.ValueString() == "on_change")
+			!had[i].succeeded(want[i].AllowFailure.ValueBool()) || (changed && want[i].Trigger.ValueString() == "on_change")
 		if rerun {
 			runs = true
 			want[i].ExitCode, want[i].Stdout, want[i].Stderr = types.Int64Unknown(), types.StringUnknown(), types.StringUnknown()
@@ -497,6 +499,12 @@ func (r *instanceResource) pushFiles(ctx context.Context, ep *endpoints.Endpoint
 		}
 	}
 	return diags
+}
+
+// succeeded reports whether the command's last run counts as done: it ran, and
+// exited with 0 or failure is allowed.
+func (e execModel) succeeded(allowFailure bool) bool {
+	return !e.ExitCode.IsNull() && !e.ExitCode.IsUnknown() && (e.ExitCode.ValueInt64() == 0 || allowFailure)
 }
 
 // runExec runs the entries the plan left without an exit code, in order.
