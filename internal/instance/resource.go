@@ -23,7 +23,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapdefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -74,7 +73,8 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 		Attributes: map[string]schema.Attribute{
 			"id":       schema.StringAttribute{Computed: true, MarkdownDescription: "The instance name.", PlanModifiers: keep},
 			"endpoint": schema.StringAttribute{Optional: true, MarkdownDescription: "Name of the provider endpoint. Defaults to the provider's `default_endpoint`. Changing it replaces the instance, and so does a value unknown until apply: it may name another server."},
-			"project":  schema.StringAttribute{Optional: true, MarkdownDescription: "Project of the instance; defaults to the endpoint's. Changing it replaces the instance.", PlanModifiers: replace},
+			"project": schema.StringAttribute{Optional: true, MarkdownDescription: "Project of the instance; unset means the endpoint's. Changing it replaces the instance, " +
+				"except between unset and the endpoint's own project, which are the same. An import records the project its ID names only when it is not the endpoint's own."},
 			"name": schema.StringAttribute{Required: true, MarkdownDescription: "Instance name, a valid host name. Changing it replaces the instance.", PlanModifiers: replace,
 				Validators: []validator.String{stringvalidator.RegexMatches(hostname, "must be a valid host name: letters, digits and '-', starting with a letter, at most 63 characters")}},
 			"description": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), MarkdownDescription: "Description. Changed in place."},
@@ -83,8 +83,10 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 					"Changing it replaces the instance, unless the new value names the image the instance was built from (as after an import): " +
 					"an alias of that image on the endpoint, its fingerprint or a prefix of it; with `remote`, only the fingerprint or a prefix counts, " +
 					"since the image server is not asked. A value unknown until apply, such as the fingerprint of an image being rebuilt, replaces the instance."},
-			"remote": schema.SingleNestedAttribute{Optional: true, MarkdownDescription: "Take `image` from this image server instead of the endpoint. Changing it replaces the instance.",
-				PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplace()},
+			"remote": schema.SingleNestedAttribute{Optional: true,
+				MarkdownDescription: "Take `image` from this image server instead of the endpoint. Changing it replaces the instance. " +
+					"An import reads the image server and `image` from the endpoint's cached copy of the pulled image; once the endpoint has expired that copy " +
+					"(`images.remote_cache_expiry`), the first apply after the import takes `remote` and `image` from the configuration as they are, without replacing the instance.",
 				Attributes: map[string]schema.Attribute{
 					"server":      schema.StringAttribute{Required: true, MarkdownDescription: "Image server URL."},
 					"protocol":    schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("simplestreams"), MarkdownDescription: "`simplestreams` (default), `incus` or `lxd`.", Validators: []validator.String{stringvalidator.OneOf("simplestreams", "incus", "lxd")}},
@@ -187,13 +189,33 @@ func (r *instanceResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	if plan.Endpoint.IsUnknown() || !r.reg.Same(state.Endpoint.ValueString(), plan.Endpoint.ValueString()) {
 		resp.RequiresReplace.Append(path.Root("endpoint"))
 	}
-	replaceImage, err := r.imageChanges(ctx, name, &plan, state, len(resp.RequiresReplace) > 0)
-	if err != nil {
-		resp.Diagnostics.Append(imageChangedDiag(name, plan.Image.ValueString(), err))
-		return
+	imported, d := req.Private.GetKey(ctx, importedKey)
+	resp.Diagnostics.Append(d...)
+	// After an import whose image server the endpoint no longer knows, remote and
+	// image are taken from the configuration.
+	adopt := imported != nil && state.Remote == nil && plan.Remote != nil
+	if !adopt && !sameRemote(plan.Remote, state.Remote) {
+		resp.RequiresReplace.Append(path.Root("remote"))
 	}
-	if replaceImage {
-		resp.RequiresReplace.Append(path.Root("image"))
+	if len(resp.RequiresReplace) == 0 {
+		replaceProject, err := r.projectChanges(ctx, name, &plan, state)
+		if err != nil {
+			resp.Diagnostics.Append(connectDiag("plan", err))
+			return
+		}
+		if replaceProject {
+			resp.RequiresReplace.Append(path.Root("project"))
+		}
+	}
+	if !adopt {
+		replaceImage, err := r.imageChanges(ctx, name, &plan, state, len(resp.RequiresReplace) > 0)
+		if err != nil {
+			resp.Diagnostics.Append(imageChangedDiag(name, plan.Image.ValueString(), err))
+			return
+		}
+		if replaceImage {
+			resp.RequiresReplace.Append(path.Root("image"))
+		}
 	}
 	if len(resp.RequiresReplace) == 0 {
 		// Still built from the same image: only a replacement changes it.
@@ -215,6 +237,43 @@ func (r *instanceResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 func (m *instanceResourceModel) touchesServer(prior *instanceResourceModel) bool {
 	return !m.Description.Equal(prior.Description) || !m.Profiles.Equal(prior.Profiles) && !m.Profiles.IsUnknown() ||
 		!m.Config.Equal(prior.Config) || !m.Devices.Equal(prior.Devices) || !m.Ephemeral.Equal(prior.Ephemeral) || !m.State.Equal(prior.State)
+}
+
+// importedKey marks, in private state, an instance imported but not applied since.
+const importedKey = "imported"
+
+// sameRemote reports whether two remote blocks name the same image server; an
+// unknown value may not.
+func sameRemote(a, b *remoteModel) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	for _, v := range []types.String{a.Server, a.Protocol, a.Certificate, b.Server, b.Protocol, b.Certificate} {
+		if v.IsUnknown() {
+			return false
+		}
+	}
+	return a.Server.Equal(b.Server) && a.Protocol.Equal(b.Protocol) && a.Certificate.Equal(b.Certificate)
+}
+
+// projectChanges reports whether the planned project is another one than the
+// instance's; unset and the endpoint's own project are the same.
+func (r *instanceResource) projectChanges(ctx context.Context, endpoint string, plan, state *instanceResourceModel) (bool, error) {
+	switch {
+	case plan.Project.Equal(state.Project):
+		return false, nil
+	case plan.Project.IsUnknown() || !plan.Project.IsNull() && !state.Project.IsNull():
+		return true, nil
+	}
+	ep, err := r.reg.Get(ctx, endpoint)
+	if err != nil {
+		return false, err
+	}
+	set := plan.Project
+	if set.IsNull() {
+		set = state.Project
+	}
+	return set.ValueString() != ep.Instances.DefaultProject(), nil
 }
 
 // imageChanges reports whether the planned image means another image than the one
@@ -575,6 +634,18 @@ func (r *instanceResource) Read(ctx context.Context, req resource.ReadRequest, r
 		resp.Diagnostics.Append(apiDiag("read", ep.Name, state.Name.ValueString(), err))
 		return
 	}
+	if state.Image.IsNull() {
+		// Just imported: an image pulled from an image server is named as it was.
+		src, err := ep.Instances.ImageSource(ctx, state.ref(), in.Config["volatile.base_image"])
+		if err != nil {
+			resp.Diagnostics.Append(apiDiag("read", ep.Name, state.Name.ValueString(), err))
+			return
+		}
+		if src != nil {
+			state.Image = types.StringValue(src.Alias)
+			state.Remote = &remoteModel{Server: types.StringValue(src.Server), Protocol: types.StringValue(src.Protocol), Certificate: emptyNull(src.Certificate)}
+		}
+	}
 	resp.Diagnostics.Append(state.setFromServer(ctx, in)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
@@ -597,6 +668,7 @@ func (r *instanceResource) Update(ctx context.Context, req resource.UpdateReques
 	}
 	resp.Diagnostics.Append(r.converge(ctx, ep, &prior, &plan)...)
 	r.save(ctx, ep, &plan, &resp.State, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedKey, nil)...)
 }
 
 func (r *instanceResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -642,9 +714,15 @@ func (r *instanceResource) ImportState(ctx context.Context, req resource.ImportS
 		resp.Diagnostics.Append(importDiag(req.ID))
 		return
 	}
+	ep, err := r.reg.Get(ctx, endpoint)
+	if err != nil {
+		resp.Diagnostics.Append(connectDiag("import", err))
+		return
+	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), name)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
-	if project != "" {
+	// A configuration that leaves project unset means the endpoint's own.
+	if project != "" && project != ep.Instances.DefaultProject() {
 		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("project"), project)...)
 	}
 	if endpoint != "" && !r.reg.IsDefault(endpoint) {
@@ -653,6 +731,7 @@ func (r *instanceResource) ImportState(ctx context.Context, req resource.ImportS
 	// What the server cannot tell takes its default, as a configuration would.
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("allow_restart"), false)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("stop_timeout"), 30)...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedKey, []byte("true"))...)
 }
 
 func (m *instanceResourceModel) nullUnknowns(ctx context.Context) {
