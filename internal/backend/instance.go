@@ -85,8 +85,15 @@ type Exec struct {
 
 // InstanceStore manages instances.
 type InstanceStore interface {
+	// DefaultProject is the project an InstanceRef with an empty Project means.
+	DefaultProject() string
 	CreateInstance(ctx context.Context, spec InstanceCreate) error
 	GetInstance(ctx context.Context, ref InstanceRef) (*Instance, error)
+	// ImageSource is the image server and alias an instance's image was pulled
+	// from, as the server's cached copy of the image (fingerprint) records them;
+	// nil when the image was not pulled to create an instance, or its cached copy
+	// has expired.
+	ImageSource(ctx context.Context, ref InstanceRef, fingerprint string) (*RemoteImage, error)
 	UpdateInstance(ctx context.Context, ref InstanceRef, spec InstanceSpec) error
 	ChangeState(ctx context.Context, ref InstanceRef, change StateChange) error
 	DeleteInstance(ctx context.Context, ref InstanceRef) error

@@ -296,3 +296,63 @@ resource "imagefleet_instance" "test" {
 		})
 	})
 }
+
+// TestAccInstance_failedExecRunsAgain: a command that fails during an update, and
+// those after it, are not recorded as done: the next plan shows them and the next
+// apply runs them.
+func TestAccInstance_failedExecRunsAgain(t *testing.T) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
+		dir := acctest.TempDir(t)
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("rerun")})
+		name := acctest.Name("rerun")
+		config := func(exec string) string {
+			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image" "base" {
+  file = %q
+}
+resource "imagefleet_instance" "test" {
+  name  = %q
+  image = imagefleet_image.base.fingerprint
+  exec  = [%s]
+}`, file, name, exec)
+		}
+		first := `{ command = ["sh", "-c", "true"] }`
+		more := first + `,
+    { command = ["sh", "-c", "test -e /ready || { echo not ready >&2; exit 5; }"] },
+    { command = ["sh", "-c", ": > /after"] },`
+		pending := func(i int) plancheck.PlanCheck {
+			return plancheck.ExpectUnknownValue(addr, tfjsonpath.New("exec").AtSliceIndex(i).AtMapKey("exit_code"))
+		}
+		resource.Test(t, resource.TestCase{
+			PreCheck:                 func() { acctest.PreCheck(t, b) },
+			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+			CheckDestroy:             checkGone(b, name),
+			Steps: []resource.TestStep{
+				{Config: config(first)},
+				{
+					Config:      config(more),
+					ExpectError: acctest.Diagnostic("Error: Command failed in instance", "exited with 5. stderr: not ready"),
+				},
+				{
+					PreConfig: func() { b.Run(t, "exec", name, "--", "sh", "-c", ": > /ready") },
+					Config:    config(more),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(addr, tfjsonpath.New("exec").AtSliceIndex(0).AtMapKey("exit_code"), knownvalue.Int64Exact(0)),
+						pending(1), pending(2),
+					}},
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(addr, tfjsonpath.New("exec").AtSliceIndex(1).AtMapKey("exit_code"), knownvalue.Int64Exact(0)),
+						statecheck.ExpectKnownValue(addr, tfjsonpath.New("exec").AtSliceIndex(2).AtMapKey("exit_code"), knownvalue.Int64Exact(0)),
+					},
+					Check: func(*terraform.State) error {
+						if _, err := b.Try("exec", name, "--", "sh", "-c", "test -e /after"); err != nil {
+							return fmt.Errorf("the command after the failed one never ran: %v", err)
+						}
+						return nil
+					},
+				},
+			},
+		})
+	})
+}

@@ -23,7 +23,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapdefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -73,16 +72,21 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			"runs restarts it only when `allow_restart` is set. Changes made outside Terraform show in the next plan.",
 		Attributes: map[string]schema.Attribute{
 			"id":       schema.StringAttribute{Computed: true, MarkdownDescription: "The instance name.", PlanModifiers: keep},
-			"endpoint": schema.StringAttribute{Optional: true, MarkdownDescription: "Name of the provider endpoint. Defaults to the provider's `default_endpoint`. Changing it replaces the instance."},
-			"project":  schema.StringAttribute{Optional: true, MarkdownDescription: "Project of the instance; defaults to the endpoint's. Changing it replaces the instance.", PlanModifiers: replace},
+			"endpoint": schema.StringAttribute{Optional: true, MarkdownDescription: "Name of the provider endpoint. Defaults to the provider's `default_endpoint`. Changing it replaces the instance, and so does a value unknown until apply: it may name another server."},
+			"project": schema.StringAttribute{Optional: true, MarkdownDescription: "Project of the instance; unset means the endpoint's. Changing it replaces the instance, " +
+				"except between unset and the endpoint's own project, which are the same. An import records the project its ID names only when it is not the endpoint's own."},
 			"name": schema.StringAttribute{Required: true, MarkdownDescription: "Instance name, a valid host name. Changing it replaces the instance.", PlanModifiers: replace,
 				Validators: []validator.String{stringvalidator.RegexMatches(hostname, "must be a valid host name: letters, digits and '-', starting with a letter, at most 63 characters")}},
 			"description": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), MarkdownDescription: "Description. Changed in place."},
 			"image": schema.StringAttribute{Required: true,
 				MarkdownDescription: "Alias or fingerprint of the image to create the instance from, usually `imagefleet_image.x.fingerprint`. " +
-					"Changing it replaces the instance, unless the new value names the image the instance was built from (as after an import)."},
-			"remote": schema.SingleNestedAttribute{Optional: true, MarkdownDescription: "Take `image` from this image server instead of the endpoint. Changing it replaces the instance.",
-				PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplace()},
+					"Changing it replaces the instance, unless the new value names the image the instance was built from (as after an import): " +
+					"an alias of that image on the endpoint, its fingerprint or a prefix of it; with `remote`, only the fingerprint or a prefix counts, " +
+					"since the image server is not asked. A value unknown until apply, such as the fingerprint of an image being rebuilt, replaces the instance."},
+			"remote": schema.SingleNestedAttribute{Optional: true,
+				MarkdownDescription: "Take `image` from this image server instead of the endpoint. Changing it replaces the instance. " +
+					"An import reads the image server and `image` from the endpoint's cached copy of the pulled image; once the endpoint has expired that copy " +
+					"(`images.remote_cache_expiry`), the first apply after the import takes `remote` and `image` from the configuration as they are, without replacing the instance.",
 				Attributes: map[string]schema.Attribute{
 					"server":      schema.StringAttribute{Required: true, MarkdownDescription: "Image server URL."},
 					"protocol":    schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("simplestreams"), MarkdownDescription: "`simplestreams` (default), `incus` or `lxd`.", Validators: []validator.String{stringvalidator.OneOf("simplestreams", "incus", "lxd")}},
@@ -120,8 +124,9 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 					"content_sha256": schema.StringAttribute{Computed: true, MarkdownDescription: "sha256 of the content, computed at plan time; a change re-pushes the file."},
 				}}},
 			"exec": schema.ListNestedAttribute{Optional: true,
-				MarkdownDescription: "Commands run, in order, once the instance is created and running; with `trigger = \"on_change\"` also after every apply that changes the instance. The server records their output.",
-				Validators:          []validator.List{listvalidator.SizeAtMost(32)},
+				MarkdownDescription: "Commands run, in order, once the instance is created and running; with `trigger = \"on_change\"` also after every apply that changes the instance. The server records their output. " +
+					"A command that fails (a non-zero exit without `allow_failure`, or an error running it) stops the apply; it and the commands after it run again at the next apply, and the plan shows them.",
+				Validators: []validator.List{listvalidator.SizeAtMost(32)},
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"command":       schema.ListAttribute{ElementType: types.StringType, Required: true, MarkdownDescription: "The command and its arguments; no shell is involved unless you run one.", Validators: []validator.List{listvalidator.SizeAtLeast(1)}},
 					"environment":   schema.MapAttribute{ElementType: types.StringType, Optional: true, MarkdownDescription: "Environment variables."},
@@ -131,7 +136,7 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 					"stdout":        schema.StringAttribute{Computed: true, MarkdownDescription: "Standard output of the last run (at most 1 MiB).", PlanModifiers: keep},
 					"stderr":        schema.StringAttribute{Computed: true, MarkdownDescription: "Standard error of the last run (at most 1 MiB).", PlanModifiers: keep},
 				}}},
-			"image_fingerprint": schema.StringAttribute{Computed: true, MarkdownDescription: "Fingerprint of the image the instance was created from.", PlanModifiers: keep},
+			"image_fingerprint": schema.StringAttribute{Computed: true, MarkdownDescription: "Fingerprint of the image the instance was created from."},
 			"status":            schema.StringAttribute{Computed: true, MarkdownDescription: "Status the server reports (`Running`, `Stopped`, `Frozen`...)."},
 			"ipv4_address":      schema.StringAttribute{Computed: true, MarkdownDescription: "First global IPv4 address of the first network interface that has one."},
 			"ipv6_address":      schema.StringAttribute{Computed: true, MarkdownDescription: "First global IPv6 address."},
@@ -156,13 +161,16 @@ func (r *instanceResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		state = &instanceResourceModel{}
 		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
 	}
-	if resp.Diagnostics.HasError() || plan.Endpoint.IsUnknown() {
+	if resp.Diagnostics.HasError() {
 		return
 	}
-	name, _, err := r.reg.Require(plan.Endpoint.ValueString(), backend.CapInstances)
-	if err != nil {
-		resp.Diagnostics.Append(endpointDiag(err))
-		return
+	name := ""
+	if !plan.Endpoint.IsUnknown() {
+		var err error
+		if name, _, err = r.reg.Require(plan.Endpoint.ValueString(), backend.CapInstances); err != nil {
+			resp.Diagnostics.Append(endpointDiag(err))
+			return
+		}
 	}
 	files, d := r.planFiles(ctx, &plan)
 	resp.Diagnostics.Append(d...)
@@ -176,18 +184,42 @@ func (r *instanceResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		}
 		return
 	}
-	if !r.reg.Same(state.Endpoint.ValueString(), plan.Endpoint.ValueString()) {
+	// An endpoint unknown until apply may name another server: replace, as for a
+	// known change.
+	if plan.Endpoint.IsUnknown() || !r.reg.Same(state.Endpoint.ValueString(), plan.Endpoint.ValueString()) {
 		resp.RequiresReplace.Append(path.Root("endpoint"))
 	}
-	if !plan.Image.IsUnknown() && plan.Image.ValueString() != state.Image.ValueString() && plan.Remote == nil {
-		same, err := r.sameImage(ctx, name, plan.Image.ValueString(), state.ImageFingerprint.ValueString())
+	imported, d := req.Private.GetKey(ctx, importedKey)
+	resp.Diagnostics.Append(d...)
+	// After an import whose image server the endpoint no longer knows, remote and
+	// image are taken from the configuration.
+	adopt := imported != nil && state.Remote == nil && plan.Remote != nil
+	if !adopt && !sameRemote(plan.Remote, state.Remote) {
+		resp.RequiresReplace.Append(path.Root("remote"))
+	}
+	if len(resp.RequiresReplace) == 0 {
+		replaceProject, err := r.projectChanges(ctx, name, &plan, state)
+		if err != nil {
+			resp.Diagnostics.Append(connectDiag("plan", err))
+			return
+		}
+		if replaceProject {
+			resp.RequiresReplace.Append(path.Root("project"))
+		}
+	}
+	if !adopt {
+		replaceImage, err := r.imageChanges(ctx, name, &plan, state, len(resp.RequiresReplace) > 0)
 		if err != nil {
 			resp.Diagnostics.Append(imageChangedDiag(name, plan.Image.ValueString(), err))
 			return
 		}
-		if !same {
+		if replaceImage {
 			resp.RequiresReplace.Append(path.Root("image"))
 		}
+	}
+	if len(resp.RequiresReplace) == 0 {
+		// Still built from the same image: only a replacement changes it.
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("image_fingerprint"), state.ImageFingerprint)...)
 	}
 	resp.Diagnostics.Append(r.planExec(ctx, req, &plan, state, resp)...)
 	if !plan.touchesServer(state) {
@@ -205,6 +237,62 @@ func (r *instanceResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 func (m *instanceResourceModel) touchesServer(prior *instanceResourceModel) bool {
 	return !m.Description.Equal(prior.Description) || !m.Profiles.Equal(prior.Profiles) && !m.Profiles.IsUnknown() ||
 		!m.Config.Equal(prior.Config) || !m.Devices.Equal(prior.Devices) || !m.Ephemeral.Equal(prior.Ephemeral) || !m.State.Equal(prior.State)
+}
+
+// importedKey marks, in private state, an instance imported but not applied since.
+const importedKey = "imported"
+
+// sameRemote reports whether two remote blocks name the same image server; an
+// unknown value may not.
+func sameRemote(a, b *remoteModel) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	for _, v := range []types.String{a.Server, a.Protocol, a.Certificate, b.Server, b.Protocol, b.Certificate} {
+		if v.IsUnknown() {
+			return false
+		}
+	}
+	return a.Server.Equal(b.Server) && a.Protocol.Equal(b.Protocol) && a.Certificate.Equal(b.Certificate)
+}
+
+// projectChanges reports whether the planned project is another one than the
+// instance's; unset and the endpoint's own project are the same.
+func (r *instanceResource) projectChanges(ctx context.Context, endpoint string, plan, state *instanceResourceModel) (bool, error) {
+	switch {
+	case plan.Project.Equal(state.Project):
+		return false, nil
+	case plan.Project.IsUnknown() || !plan.Project.IsNull() && !state.Project.IsNull():
+		return true, nil
+	}
+	ep, err := r.reg.Get(ctx, endpoint)
+	if err != nil {
+		return false, err
+	}
+	set := plan.Project
+	if set.IsNull() {
+		set = state.Project
+	}
+	return set.ValueString() != ep.Instances.DefaultProject(), nil
+}
+
+// imageChanges reports whether the planned image means another image than the one
+// the instance was built from. An image unknown until apply (as when its image is
+// rebuilt) may be another one, so it replaces; so does any other image on a remote
+// server, where only a prefix of the fingerprint can be checked without asking it.
+// Nothing is checked once the instance is replaced anyway.
+func (r *instanceResource) imageChanges(ctx context.Context, endpoint string, plan, state *instanceResourceModel, replacing bool) (bool, error) {
+	switch {
+	case replacing || plan.Image.Equal(state.Image):
+		return false, nil
+	case plan.Image.IsUnknown():
+		return true, nil
+	case plan.Remote != nil:
+		built := state.ImageFingerprint.ValueString()
+		return built == "" || !strings.HasPrefix(built, plan.Image.ValueString()), nil
+	}
+	same, err := r.sameImage(ctx, endpoint, plan.Image.ValueString(), state.ImageFingerprint.ValueString())
+	return !same, err
 }
 
 // sameImage reports whether image (alias, fingerprint or prefix) names the image the
@@ -258,7 +346,8 @@ func (r *instanceResource) planFiles(ctx context.Context, plan *instanceResource
 	return out, diags
 }
 
-// planExec marks which commands run in this apply: new or edited entries, and
+// planExec marks which commands run in this apply: new or edited entries, entries
+// that failed or never ran (after a failure, an apply stops running commands), and
 // on_change entries when anything else about the instance changes.
 func (r *instanceResource) planExec(ctx context.Context, req resource.ModifyPlanRequest, plan, state *instanceResourceModel, resp *resource.ModifyPlanResponse) diag.Diagnostics {
 	var diags diag.Diagnostics
@@ -274,7 +363,7 @@ func (r *instanceResource) planExec(ctx context.Context, req resource.ModifyPlan
 	runs := false
 	for i := range want {
 		rerun := i >= len(had) || !want[i].Command.Equal(had[i].Command) || !want[i].Environment.Equal(had[i].Environment) ||
-			(changed && want[i].Trigger.ValueString() == "on_change")
+			!had[i].succeeded(want[i].AllowFailure.ValueBool()) || (changed && want[i].Trigger.ValueString() == "on_change")
 		if rerun {
 			runs = true
 			want[i].ExitCode, want[i].Stdout, want[i].Stderr = types.Int64Unknown(), types.StringUnknown(), types.StringUnknown()
@@ -471,6 +560,12 @@ func (r *instanceResource) pushFiles(ctx context.Context, ep *endpoints.Endpoint
 	return diags
 }
 
+// succeeded reports whether the command's last run counts as done: it ran, and
+// exited with 0 or failure is allowed.
+func (e execModel) succeeded(allowFailure bool) bool {
+	return !e.ExitCode.IsNull() && !e.ExitCode.IsUnknown() && (e.ExitCode.ValueInt64() == 0 || allowFailure)
+}
+
 // runExec runs the entries the plan left without an exit code, in order.
 func (r *instanceResource) runExec(ctx context.Context, ep *endpoints.Endpoint, plan *instanceResourceModel) diag.Diagnostics {
 	var diags diag.Diagnostics
@@ -539,6 +634,18 @@ func (r *instanceResource) Read(ctx context.Context, req resource.ReadRequest, r
 		resp.Diagnostics.Append(apiDiag("read", ep.Name, state.Name.ValueString(), err))
 		return
 	}
+	if state.Image.IsNull() {
+		// Just imported: an image pulled from an image server is named as it was.
+		src, err := ep.Instances.ImageSource(ctx, state.ref(), in.Config["volatile.base_image"])
+		if err != nil {
+			resp.Diagnostics.Append(apiDiag("read", ep.Name, state.Name.ValueString(), err))
+			return
+		}
+		if src != nil {
+			state.Image = types.StringValue(src.Alias)
+			state.Remote = &remoteModel{Server: types.StringValue(src.Server), Protocol: types.StringValue(src.Protocol), Certificate: emptyNull(src.Certificate)}
+		}
+	}
 	resp.Diagnostics.Append(state.setFromServer(ctx, in)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
@@ -561,6 +668,7 @@ func (r *instanceResource) Update(ctx context.Context, req resource.UpdateReques
 	}
 	resp.Diagnostics.Append(r.converge(ctx, ep, &prior, &plan)...)
 	r.save(ctx, ep, &plan, &resp.State, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedKey, nil)...)
 }
 
 func (r *instanceResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -606,9 +714,15 @@ func (r *instanceResource) ImportState(ctx context.Context, req resource.ImportS
 		resp.Diagnostics.Append(importDiag(req.ID))
 		return
 	}
+	ep, err := r.reg.Get(ctx, endpoint)
+	if err != nil {
+		resp.Diagnostics.Append(connectDiag("import", err))
+		return
+	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), name)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
-	if project != "" {
+	// A configuration that leaves project unset means the endpoint's own.
+	if project != "" && project != ep.Instances.DefaultProject() {
 		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("project"), project)...)
 	}
 	if endpoint != "" && !r.reg.IsDefault(endpoint) {
@@ -617,6 +731,7 @@ func (r *instanceResource) ImportState(ctx context.Context, req resource.ImportS
 	// What the server cannot tell takes its default, as a configuration would.
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("allow_restart"), false)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("stop_timeout"), 30)...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedKey, []byte("true"))...)
 }
 
 func (m *instanceResourceModel) nullUnknowns(ctx context.Context) {

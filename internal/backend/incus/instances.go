@@ -144,6 +144,40 @@ func (c *Client) CreateInstance(ctx context.Context, spec backend.InstanceCreate
 	return err
 }
 
+// DefaultProject is the endpoint's project; the server's own default when the
+// endpoint names none.
+func (c *Client) DefaultProject() string {
+	if c.cfg.Project == "" {
+		return "default"
+	}
+	return c.cfg.Project
+}
+
+// ImageSource reads the update_source the daemon records on the image it pulled
+// (and caches) to create an instance from an image server.
+func (c *Client) ImageSource(ctx context.Context, ref backend.InstanceRef, fingerprint string) (*backend.RemoteImage, error) {
+	var img struct {
+		Cached bool `json:"cached"`
+		Source *struct {
+			Server      string `json:"server"`
+			Protocol    string `json:"protocol"`
+			Alias       string `json:"alias"`
+			Certificate string `json:"certificate"`
+		} `json:"update_source"`
+	}
+	_, err := c.doIn(ctx, c.project(ref), http.MethodGet, "/1.0/images/"+url.PathEscape(fingerprint), nil, &img)
+	switch {
+	case errors.Is(err, backend.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case !img.Cached || img.Source == nil || img.Source.Server == "":
+		// An image pulled on purpose (not cached) is managed in its own right.
+		return nil, nil
+	}
+	return &backend.RemoteImage{Server: img.Source.Server, Protocol: img.Source.Protocol, Alias: img.Source.Alias, Certificate: img.Source.Certificate}, nil
+}
+
 func (c *Client) project(ref backend.InstanceRef) string {
 	if ref.Project != "" {
 		return ref.Project
