@@ -1,0 +1,144 @@
+package transfer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+)
+
+// ErrFileChanged is what a FileReader's error wraps when the file changed while it
+// was read.
+var ErrFileChanged = errors.New("changed while it was read")
+
+// FileReader reads an open file once, from where it stands to its end, and fails
+// rather than end when what it read may not be the file's content: it records the
+// file's size, modification time and change time when it is made, and before it
+// returns the last bytes it checks that exactly that many bytes were read and that
+// the three are unchanged. Any write to the file updates its modification and change
+// times (a tool that puts the modification time back still moves the change time),
+// so a reader that ends cleanly returned one version of the file, and a consumer
+// that stops on the error never receives a whole body. The change time also moves
+// when the file is renamed over or its mode changes: the reader then fails though
+// what it read may be whole, which is the safe side (running again is cheap, and the
+// file under the name is no longer what was read). The check is as fine as the file
+// system's timestamps (since Linux 6.13 the common file systems give a change right
+// after a stat a new timestamp).
+type FileReader struct {
+	f     *os.File
+	start fileState
+	left  int64
+	done  bool
+}
+
+type fileState struct {
+	size, mtime, ctime int64
+}
+
+func stateOf(fi os.FileInfo) fileState {
+	return fileState{size: fi.Size(), mtime: fi.ModTime().UnixNano(), ctime: changeTime(fi)}
+}
+
+// NewFileReader stats f; the reader returns the bytes from f's current offset to
+// its end.
+func NewFileReader(f *os.File) (*FileReader, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", f.Name())
+	}
+	off, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, err
+	}
+	return &FileReader{f: f, start: stateOf(fi), left: fi.Size() - off}, nil
+}
+
+// Size is the file's size when the reader was made.
+func (r *FileReader) Size() int64 { return r.start.size }
+
+func (r *FileReader) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		if !r.done {
+			if err := r.check(); err != nil {
+				return 0, err
+			}
+			r.done = true
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > r.left {
+		p = p[:r.left]
+	}
+	n, err := r.f.Read(p)
+	r.left -= int64(n)
+	switch {
+	case err == io.EOF:
+		return 0, r.changed(fmt.Sprintf("it ended %d bytes short of its size", r.left))
+	case err != nil:
+		return n, err
+	case r.left == 0:
+		// The last bytes stay here until the file is known to be unchanged, so a
+		// changed file never yields a complete body.
+		if err := r.check(); err != nil {
+			return 0, err
+		}
+		r.done = true
+	}
+	return n, nil
+}
+
+func (r *FileReader) check() error {
+	fi, err := r.f.Stat()
+	if err != nil {
+		return err
+	}
+	now := stateOf(fi)
+	switch {
+	case now.size != r.start.size:
+		return r.changed(fmt.Sprintf("its size went from %d to %d bytes", r.start.size, now.size))
+	case now.mtime != r.start.mtime || now.ctime != r.start.ctime:
+		return r.changed("it was written to or replaced")
+	}
+	return nil
+}
+
+func (r *FileReader) changed(how string) error {
+	return &FileError{Path: r.f.Name(), Err: fmt.Errorf("%s %w: %s", r.f.Name(), ErrFileChanged, how)}
+}
+
+// Counter passes a reader through, counting its bytes and telling progress (when not
+// nil) the running total. It may be asked how far it got from another goroutine.
+type Counter struct {
+	r        io.Reader
+	total    int64
+	progress func(int64)
+	n        atomic.Int64
+	whole    atomic.Bool
+}
+
+// NewCounter counts what is read from r; total is r's length when known, else 0.
+func NewCounter(r io.Reader, total int64, progress func(int64)) *Counter {
+	return &Counter{r: r, total: total, progress: progress}
+}
+
+func (c *Counter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	sum := c.n.Add(int64(n))
+	if err == io.EOF || (c.total > 0 && sum >= c.total) {
+		c.whole.Store(true)
+	}
+	if n > 0 && c.progress != nil {
+		c.progress(sum)
+	}
+	return n, err
+}
+
+// N is the number of bytes read so far.
+func (c *Counter) N() int64 { return c.n.Load() }
+
+// Whole reports whether everything has been read: the known total, or up to EOF.
+func (c *Counter) Whole() bool { return c.whole.Load() }
