@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfvalue"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
 )
 
@@ -64,7 +65,7 @@ func toDataModel(ctx context.Context, img *backend.Image) (imageDataModel, diag.
 	m := imageDataModel{
 		Fingerprint: types.StringValue(img.Fingerprint), Public: types.BoolValue(img.Public), AutoUpdate: types.BoolValue(img.AutoUpdate),
 		Size: types.Int64Value(img.Size), Architecture: types.StringValue(img.Architecture), Type: types.StringValue(img.Type),
-		CreatedAt: timeString(img.CreatedAt), UploadedAt: timeString(img.UploadedAt), ExpiresAt: timeString(img.ExpiresAt),
+		CreatedAt: tfvalue.Time(img.CreatedAt), UploadedAt: tfvalue.Time(img.UploadedAt), ExpiresAt: tfvalue.Time(img.ExpiresAt),
 	}
 	names := []string{}
 	for _, a := range img.Aliases {

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfvalue"
 )
 
 type imageResourceModel struct {
@@ -74,13 +75,6 @@ func (m *imageResourceModel) localFiles() (metadata, rootfs string, ok bool) {
 	return "", "", false
 }
 
-func timeString(t time.Time) types.String {
-	if t.IsZero() {
-		return types.StringNull()
-	}
-	return types.StringValue(t.UTC().Format(time.RFC3339))
-}
-
 // attrs turns the in-place arguments into what the backend changes. public,
 // auto_update and expires_at are always sent, since unset means false or "never";
 // properties and profiles left unset stay as the server has them.
@@ -135,14 +129,14 @@ func (m *imageResourceModel) setFromServer(ctx context.Context, img *backend.Ima
 	m.Size = types.Int64Value(img.Size)
 	m.Architecture = types.StringValue(img.Architecture)
 	m.Type = types.StringValue(img.Type)
-	m.CreatedAt = timeString(img.CreatedAt)
-	m.UploadedAt = timeString(img.UploadedAt)
+	m.CreatedAt = tfvalue.Time(img.CreatedAt)
+	m.UploadedAt = tfvalue.Time(img.UploadedAt)
 	m.Public = types.BoolValue(img.Public)
 	m.AutoUpdate = types.BoolValue(img.AutoUpdate)
 	// An expiry written with another offset or precision is kept as written while it
 	// names the same instant.
 	if prior, err := time.Parse(time.RFC3339, m.ExpiresAt.ValueString()); m.ExpiresAt.IsNull() || err != nil || !prior.Equal(img.ExpiresAt) {
-		m.ExpiresAt = timeString(img.ExpiresAt)
+		m.ExpiresAt = tfvalue.Time(img.ExpiresAt)
 	}
 	m.Properties, d = types.MapValueFrom(ctx, types.StringType, img.Properties)
 	diags.Append(d...)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -15,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfvalue"
 )
 
 type instanceResourceModel struct {
@@ -109,13 +109,6 @@ func (m *instanceResourceModel) spec(ctx context.Context) (backend.InstanceSpec,
 	return s, diags
 }
 
-func timeString(t time.Time) types.String {
-	if t.IsZero() || t.Year() <= 1970 {
-		return types.StringNull()
-	}
-	return types.StringValue(t.UTC().Format(time.RFC3339))
-}
-
 func emptyNull(s string) types.String {
 	if s == "" {
 		return types.StringNull()
@@ -139,7 +132,7 @@ func (m *instanceResourceModel) setFromServer(ctx context.Context, in *backend.I
 		m.Location = types.StringNull()
 	}
 	m.IPv4, m.IPv6, m.MAC = emptyNull(in.IPv4), emptyNull(in.IPv6), emptyNull(in.MAC)
-	m.CreatedAt, m.LastUsedAt = timeString(in.CreatedAt), timeString(in.LastUsedAt)
+	m.CreatedAt, m.LastUsedAt = tfvalue.Time(in.CreatedAt), tfvalue.Time(in.LastUsedAt)
 	fp := in.Config["volatile.base_image"]
 	m.ImageFingerprint = emptyNull(fp)
 	if m.Image.IsNull() || m.Image.IsUnknown() {
