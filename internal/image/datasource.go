@@ -16,8 +16,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
-	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfvalue"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfvalue"
 )
 
 // imageDataModel is one image as both data sources report it.
