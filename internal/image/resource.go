@@ -198,7 +198,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	}
 	timeout, d := plan.Timeouts.Create(ctx, defaultCreateTimeout)
 	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := backend.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	name := plan.Endpoint.ValueString()
@@ -364,7 +364,7 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	}
 	timeout, d := plan.Timeouts.Update(ctx, 10*time.Minute)
 	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := backend.WithTimeout(ctx, timeout)
 	defer cancel()
 	ep, err := r.reg.Get(ctx, plan.Endpoint.ValueString())
 	if err != nil {
@@ -420,7 +420,7 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	}
 	timeout, d := state.Timeouts.Delete(ctx, 10*time.Minute)
 	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := backend.WithTimeout(ctx, timeout)
 	defer cancel()
 	ep, err := r.reg.Get(ctx, state.Endpoint.ValueString())
 	if err != nil {

@@ -386,7 +386,7 @@ func (r *instanceResource) Create(ctx context.Context, req resource.CreateReques
 	}
 	timeout, d := plan.Timeouts.Create(ctx, 15*time.Minute)
 	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := backend.WithTimeout(ctx, timeout)
 	defer cancel()
 	ep, err := r.reg.Get(ctx, plan.Endpoint.ValueString())
 	if err != nil {
@@ -659,7 +659,7 @@ func (r *instanceResource) Update(ctx context.Context, req resource.UpdateReques
 	}
 	timeout, d := plan.Timeouts.Update(ctx, 15*time.Minute)
 	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := backend.WithTimeout(ctx, timeout)
 	defer cancel()
 	ep, err := r.reg.Get(ctx, plan.Endpoint.ValueString())
 	if err != nil {
@@ -679,7 +679,7 @@ func (r *instanceResource) Delete(ctx context.Context, req resource.DeleteReques
 	}
 	timeout, d := state.Timeouts.Delete(ctx, 10*time.Minute)
 	resp.Diagnostics.Append(d...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := backend.WithTimeout(ctx, timeout)
 	defer cancel()
 	ep, err := r.reg.Get(ctx, state.Endpoint.ValueString())
 	if err != nil {

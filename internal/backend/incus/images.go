@@ -306,7 +306,7 @@ func (c *Client) ExportImage(ctx context.Context, id string) (*backend.ImageExpo
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w: %w", c.endpoint, backend.ErrUnreachable, err)
+		return nil, c.sendError(req, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()

@@ -318,7 +318,7 @@ func (c *Client) raw(ctx context.Context, project, path string) (string, error) 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("GET %s: %w: %w", c.endpoint, backend.ErrUnreachable, err)
+		return "", c.sendError(req, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
