@@ -115,13 +115,16 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 				MarkdownDescription: "Seconds a graceful stop may take before the instance is stopped by force."},
 			"files": schema.ListNestedAttribute{Optional: true, MarkdownDescription: "Files pushed into the instance at create and again whenever their content, owner or mode changes (without recreating the instance). Their contents are not read back from the instance.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-					"target_path":    schema.StringAttribute{Required: true, MarkdownDescription: "Absolute path in the instance; its directory must exist.", Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^/`), "must be an absolute path")}},
-					"content":        schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: "The file's content.", Validators: []validator.String{stringvalidator.ExactlyOneOf(path.MatchRelative().AtParent().AtName("source_file"))}},
-					"source_file":    schema.StringAttribute{Optional: true, MarkdownDescription: "A local file to push."},
-					"uid":            schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(0), MarkdownDescription: "Owner's user ID."},
-					"gid":            schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(0), MarkdownDescription: "Owner's group ID."},
-					"mode":           schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("0644"), MarkdownDescription: "Octal mode.", Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^0?[0-7]{3,4}$`), "must be an octal mode such as 0644")}},
-					"content_sha256": schema.StringAttribute{Computed: true, MarkdownDescription: "sha256 of the content, computed at plan time; a change re-pushes the file."},
+					"target_path": schema.StringAttribute{Required: true, MarkdownDescription: "Absolute path in the instance; its directory must exist.", Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^/`), "must be an absolute path")}},
+					"content":     schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: "The file's content.", Validators: []validator.String{stringvalidator.ExactlyOneOf(path.MatchRelative().AtParent().AtName("source_file"))}},
+					"source_file": schema.StringAttribute{Optional: true, MarkdownDescription: "A local file to push."},
+					"uid":         schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(0), MarkdownDescription: "Owner's user ID."},
+					"gid":         schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(0), MarkdownDescription: "Owner's group ID."},
+					"mode":        schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("0644"), MarkdownDescription: "Octal mode.", Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^0?[0-7]{3,4}$`), "must be an octal mode such as 0644")}},
+					"content_sha256": schema.StringAttribute{Computed: true, Sensitive: true,
+						MarkdownDescription: "For `source_file` only: sha256 of the local file, computed at plan time; a change pushes the file again. " +
+							"Sensitive, since the digest of a short secret gives it away. Null for inline `content`, whose changes are seen from the content itself " +
+							"(kept, as a sensitive value, in state like any argument): no digest of it is stored or shown."},
 				}}},
 			"exec": schema.ListNestedAttribute{Optional: true,
 				MarkdownDescription: "Commands run, in order, once the instance is created and running; with `trigger = \"on_change\"` also after every apply that changes the instance. The server records their output. " +
@@ -319,8 +322,9 @@ func (r *instanceResource) sameImage(ctx context.Context, endpoint, image, built
 	return a.Target == built, nil
 }
 
-// planFiles computes each file's content digest, so a changed content (inline or in
-// the local source file) shows in the plan and is pushed again.
+// planFiles computes the digest of each source file, so a changed local file shows
+// in the plan and is pushed again. Inline content gets none: a digest of a short
+// secret would give it away, and the content itself shows that it changed.
 func (r *instanceResource) planFiles(ctx context.Context, plan *instanceResourceModel) (types.List, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	if plan.Files.IsNull() || plan.Files.IsUnknown() {
@@ -329,9 +333,12 @@ func (r *instanceResource) planFiles(ctx context.Context, plan *instanceResource
 	var files []fileModel
 	diags.Append(plan.Files.ElementsAs(ctx, &files, false)...)
 	for i, f := range files {
-		if f.Content.IsUnknown() || f.SourceFile.IsUnknown() {
+		switch {
+		case f.SourceFile.IsNull():
+			f.ContentSHA256 = types.StringNull()
+		case f.SourceFile.IsUnknown():
 			f.ContentSHA256 = types.StringUnknown()
-		} else {
+		default:
 			_, sum, err := fileContent(f)
 			if err != nil {
 				diags.Append(fileDiag(i, err))
@@ -543,7 +550,8 @@ func (r *instanceResource) pushFiles(ctx context.Context, ep *endpoints.Endpoint
 	}
 	for i, f := range files {
 		old, ok := pushed[f.TargetPath.ValueString()]
-		if ok && old.ContentSHA256.Equal(f.ContentSHA256) && old.UID.Equal(f.UID) && old.GID.Equal(f.GID) && old.Mode.Equal(f.Mode) {
+		if ok && old.Content.Equal(f.Content) && old.SourceFile.Equal(f.SourceFile) && old.ContentSHA256.Equal(f.ContentSHA256) &&
+			old.UID.Equal(f.UID) && old.GID.Equal(f.GID) && old.Mode.Equal(f.Mode) {
 			continue
 		}
 		body, _, err := fileContent(f)
