@@ -69,7 +69,8 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "A container or virtual machine on an Incus or LXD endpoint, kept in the `state` it declares. " +
 			"Config, devices, profiles, description and state change in place; a change the server refuses while the instance " +
-			"runs restarts it only when `allow_restart` is set. Changes made outside Terraform show in the next plan.",
+			"runs restarts it only when `allow_restart` is set. Changes made outside Terraform show in the next plan. " +
+			"A create that fails, times out or is cancelled after the server made the instance records it as tainted, so the next apply replaces it.",
 		Attributes: map[string]schema.Attribute{
 			"id":       schema.StringAttribute{Computed: true, MarkdownDescription: "The instance name.", PlanModifiers: keep},
 			"endpoint": schema.StringAttribute{Optional: true, MarkdownDescription: "Name of the provider endpoint. Defaults to the provider's `default_endpoint`. Changing it replaces the instance, and so does a value unknown until apply: it may name another server."},
@@ -413,12 +414,45 @@ func (r *instanceResource) Create(ctx context.Context, req resource.CreateReques
 	tflog.Info(ctx, "creating instance", map[string]any{"endpoint": ep.Name, "name": create.Name, "image": create.Image})
 	if err := ep.Instances.CreateInstance(ctx, create); err != nil {
 		resp.Diagnostics.Append(apiDiag("create", ep.Name, create.Name, err))
+		if !errors.Is(err, backend.ErrNotCreated) {
+			r.recordLeftover(ctx, ep, &plan, &resp.State, &resp.Diagnostics)
+		}
 		return
 	}
 	// From here on the instance exists: whatever fails next, it is saved (tainted)
 	// so the next apply replaces it rather than leaving an orphan.
 	resp.Diagnostics.Append(r.converge(ctx, ep, nil, &plan)...)
 	r.save(ctx, ep, &plan, &resp.State, &resp.Diagnostics)
+}
+
+// checkTimeout bounds the requests made after the apply's own context is done (timed
+// out or cancelled), to record what exists.
+const checkTimeout = 30 * time.Second
+
+// detached is ctx without its cancellation and deadline, bounded by checkTimeout.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
+}
+
+// recordLeftover records an instance that a failed create (timed out, cancelled,
+// or failed after the server accepted it) may have left, so that the error taints it
+// and the next apply replaces it rather than failing on a name that is taken.
+func (r *instanceResource) recordLeftover(ctx context.Context, ep *endpoints.Endpoint, plan *instanceResourceModel, state interface {
+	Set(context.Context, any) diag.Diagnostics
+}, diags *diag.Diagnostics) {
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	in, err := ep.Instances.GetInstance(ctx, plan.ref())
+	if err != nil {
+		if !errors.Is(err, backend.ErrNotFound) {
+			diags.Append(leftoverUnknownDiag(ep.Name, plan.Name.ValueString(), err))
+		}
+		return
+	}
+	diags.Append(plan.setFromServer(ctx, in)...)
+	plan.nullUnknowns(ctx)
+	diags.Append(state.Set(ctx, plan)...)
+	diags.Append(leftoverRecordedDiag(ep.Name, plan.Name.ValueString()))
 }
 
 // converge brings an existing instance from prior (nil on create) to plan: spec,
@@ -612,6 +646,9 @@ func (r *instanceResource) runExec(ctx context.Context, ep *endpoints.Endpoint, 
 func (r *instanceResource) save(ctx context.Context, ep *endpoints.Endpoint, m *instanceResourceModel, state interface {
 	Set(context.Context, any) diag.Diagnostics
 }, diags *diag.Diagnostics) {
+	// The apply's context may be done: what exists is recorded all the same.
+	ctx, cancel := detached(ctx)
+	defer cancel()
 	if in, err := ep.Instances.GetInstance(ctx, m.ref()); err == nil {
 		diags.Append(m.setFromServer(ctx, in)...)
 	} else {
