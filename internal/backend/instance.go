@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"io"
 	"time"
 )
@@ -83,10 +84,26 @@ type Exec struct {
 	Environment map[string]string
 }
 
+// ErrNotCreated marks a CreateInstance error after which the call certainly left no
+// instance: the request was never sent, the server refused it outright, or the name
+// is taken by another instance. After any other error (a failed or abandoned
+// operation, a time-out, a lost connection) the instance may exist.
+var ErrNotCreated = errors.New("instance not created")
+
+// NotCreated wraps err with ErrNotCreated, keeping its message and its kind.
+func NotCreated(err error) error { return &notCreatedError{err} }
+
+type notCreatedError struct{ err error }
+
+func (e *notCreatedError) Error() string   { return e.err.Error() }
+func (e *notCreatedError) Unwrap() []error { return []error{e.err, ErrNotCreated} }
+
 // InstanceStore manages instances.
 type InstanceStore interface {
 	// DefaultProject is the project an InstanceRef with an empty Project means.
 	DefaultProject() string
+	// CreateInstance creates the instance, stopped. See ErrNotCreated for what an
+	// error says about whether it exists.
 	CreateInstance(ctx context.Context, spec InstanceCreate) error
 	GetInstance(ctx context.Context, ref InstanceRef) (*Instance, error)
 	// ImageSource is the image server and alias an instance's image was pulled

@@ -52,3 +52,14 @@ func imageChangedDiag(endpoint, image string, err error) diag.Diagnostic {
 	return diag.NewAttributeErrorDiagnostic(path.Root("image"), "Could not resolve image",
 		fmt.Sprintf("Endpoint %q: image %q: %s.", endpoint, image, err))
 }
+
+func leftoverRecordedDiag(endpoint, name string) diag.Diagnostic {
+	return diag.NewWarningDiagnostic("Instance recorded as tainted",
+		fmt.Sprintf("Endpoint %q, instance %q: the create failed, but the instance exists on the server. It is recorded as tainted: the next apply replaces it.", endpoint, name))
+}
+
+func leftoverUnknownDiag(endpoint, name string, err error) diag.Diagnostic {
+	return diag.NewWarningDiagnostic("Instance may be left on the server",
+		fmt.Sprintf("Endpoint %q, instance %q: the create failed, and checking whether it left the instance behind failed too: %s. "+
+			"If it exists, import it or delete it before the next apply.", endpoint, name, err))
+}

@@ -175,7 +175,7 @@ func (m *instanceResourceModel) setFromServer(ctx context.Context, in *backend.I
 	return diags
 }
 
-// fileContent returns a file's bytes and their sha256.
+// fileContent returns a file's bytes and their sha256 (used only for source files).
 func fileContent(f fileModel) ([]byte, string, error) {
 	var b []byte
 	if !f.SourceFile.IsNull() {

@@ -356,3 +356,81 @@ resource "imagefleet_instance" "test" {
 		})
 	})
 }
+
+// TestAccInstance_fileDigests: the state and the plan hold no digest of inline
+// content (a digest of a short secret gives it away); a source file's digest is
+// kept, as a sensitive value. Changes of either are still pushed.
+func TestAccInstance_fileDigests(t *testing.T) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
+		dir := acctest.TempDir(t)
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("digest")})
+		src := filepath.Join(dir, "app.conf")
+		if err := os.WriteFile(src, []byte("version=1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		name := acctest.Name("digest")
+		config := func(secret string) string {
+			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image" "base" {
+  file = %q
+}
+resource "imagefleet_instance" "test" {
+  name  = %q
+  image = imagefleet_image.base.fingerprint
+  files = [
+    { target_path = "/etc/secret", content = %q, mode = "0600" },
+    { target_path = "/etc/app.conf", source_file = %q },
+  ]
+}`, file, name, secret, src)
+		}
+		digest := func(i int) tfjsonpath.Path { return tfjsonpath.New("files").AtSliceIndex(i).AtMapKey("content_sha256") }
+		reads := func(path, want string) func(*terraform.State) error {
+			return func(*terraform.State) error {
+				if got := b.Run(t, "exec", name, "--", "cat", path); got != want {
+					return fmt.Errorf("%s reads %q in the instance, want %q", path, got, want)
+				}
+				return nil
+			}
+		}
+		resource.Test(t, resource.TestCase{
+			PreCheck:                 func() { acctest.PreCheck(t, b) },
+			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+			CheckDestroy:             checkGone(b, name),
+			Steps: []resource.TestStep{
+				{
+					Config: config("pin=1234"),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectKnownValue(addr, digest(0), knownvalue.Null()),
+						plancheck.ExpectSensitiveValue(addr, digest(1)),
+					}},
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(addr, digest(0), knownvalue.Null()),
+						statecheck.ExpectKnownValue(addr, digest(1), knownvalue.StringExact(acctest.SHA256(t, src))),
+					},
+					Check: reads("/etc/secret", "pin=1234"),
+				},
+				{
+					Config: config("pin=9876"),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(addr, digest(0), knownvalue.Null()),
+					}},
+					Check: reads("/etc/secret", "pin=9876"),
+				},
+				{
+					PreConfig: func() {
+						if err := os.WriteFile(src, []byte("version=2\n"), 0o644); err != nil {
+							t.Fatal(err)
+						}
+					},
+					Config: config("pin=9876"),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+						plancheck.ExpectSensitiveValue(addr, digest(1)),
+					}},
+					Check: reads("/etc/app.conf", "version=2"),
+				},
+			},
+		})
+	})
+}

@@ -69,7 +69,8 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "A container or virtual machine on an Incus or LXD endpoint, kept in the `state` it declares. " +
 			"Config, devices, profiles, description and state change in place; a change the server refuses while the instance " +
-			"runs restarts it only when `allow_restart` is set. Changes made outside Terraform show in the next plan.",
+			"runs restarts it only when `allow_restart` is set. Changes made outside Terraform show in the next plan. " +
+			"A create that fails, times out or is cancelled after the server made the instance records it as tainted, so the next apply replaces it.",
 		Attributes: map[string]schema.Attribute{
 			"id":       schema.StringAttribute{Computed: true, MarkdownDescription: "The instance name.", PlanModifiers: keep},
 			"endpoint": schema.StringAttribute{Optional: true, MarkdownDescription: "Name of the provider endpoint. Defaults to the provider's `default_endpoint`. Changing it replaces the instance, and so does a value unknown until apply: it may name another server."},
@@ -115,13 +116,16 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 				MarkdownDescription: "Seconds a graceful stop may take before the instance is stopped by force."},
 			"files": schema.ListNestedAttribute{Optional: true, MarkdownDescription: "Files pushed into the instance at create and again whenever their content, owner or mode changes (without recreating the instance). Their contents are not read back from the instance.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-					"target_path":    schema.StringAttribute{Required: true, MarkdownDescription: "Absolute path in the instance; its directory must exist.", Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^/`), "must be an absolute path")}},
-					"content":        schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: "The file's content.", Validators: []validator.String{stringvalidator.ExactlyOneOf(path.MatchRelative().AtParent().AtName("source_file"))}},
-					"source_file":    schema.StringAttribute{Optional: true, MarkdownDescription: "A local file to push."},
-					"uid":            schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(0), MarkdownDescription: "Owner's user ID."},
-					"gid":            schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(0), MarkdownDescription: "Owner's group ID."},
-					"mode":           schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("0644"), MarkdownDescription: "Octal mode.", Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^0?[0-7]{3,4}$`), "must be an octal mode such as 0644")}},
-					"content_sha256": schema.StringAttribute{Computed: true, MarkdownDescription: "sha256 of the content, computed at plan time; a change re-pushes the file."},
+					"target_path": schema.StringAttribute{Required: true, MarkdownDescription: "Absolute path in the instance; its directory must exist.", Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^/`), "must be an absolute path")}},
+					"content":     schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: "The file's content.", Validators: []validator.String{stringvalidator.ExactlyOneOf(path.MatchRelative().AtParent().AtName("source_file"))}},
+					"source_file": schema.StringAttribute{Optional: true, MarkdownDescription: "A local file to push."},
+					"uid":         schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(0), MarkdownDescription: "Owner's user ID."},
+					"gid":         schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(0), MarkdownDescription: "Owner's group ID."},
+					"mode":        schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("0644"), MarkdownDescription: "Octal mode.", Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^0?[0-7]{3,4}$`), "must be an octal mode such as 0644")}},
+					"content_sha256": schema.StringAttribute{Computed: true, Sensitive: true,
+						MarkdownDescription: "For `source_file` only: sha256 of the local file, computed at plan time; a change pushes the file again. " +
+							"Sensitive, since the digest of a short secret gives it away. Null for inline `content`, whose changes are seen from the content itself " +
+							"(kept, as a sensitive value, in state like any argument): no digest of it is stored or shown."},
 				}}},
 			"exec": schema.ListNestedAttribute{Optional: true,
 				MarkdownDescription: "Commands run, in order, once the instance is created and running; with `trigger = \"on_change\"` also after every apply that changes the instance. The server records their output. " +
@@ -319,8 +323,9 @@ func (r *instanceResource) sameImage(ctx context.Context, endpoint, image, built
 	return a.Target == built, nil
 }
 
-// planFiles computes each file's content digest, so a changed content (inline or in
-// the local source file) shows in the plan and is pushed again.
+// planFiles computes the digest of each source file, so a changed local file shows
+// in the plan and is pushed again. Inline content gets none: a digest of a short
+// secret would give it away, and the content itself shows that it changed.
 func (r *instanceResource) planFiles(ctx context.Context, plan *instanceResourceModel) (types.List, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	if plan.Files.IsNull() || plan.Files.IsUnknown() {
@@ -329,9 +334,12 @@ func (r *instanceResource) planFiles(ctx context.Context, plan *instanceResource
 	var files []fileModel
 	diags.Append(plan.Files.ElementsAs(ctx, &files, false)...)
 	for i, f := range files {
-		if f.Content.IsUnknown() || f.SourceFile.IsUnknown() {
+		switch {
+		case f.SourceFile.IsNull():
+			f.ContentSHA256 = types.StringNull()
+		case f.SourceFile.IsUnknown():
 			f.ContentSHA256 = types.StringUnknown()
-		} else {
+		default:
 			_, sum, err := fileContent(f)
 			if err != nil {
 				diags.Append(fileDiag(i, err))
@@ -406,12 +414,45 @@ func (r *instanceResource) Create(ctx context.Context, req resource.CreateReques
 	tflog.Info(ctx, "creating instance", map[string]any{"endpoint": ep.Name, "name": create.Name, "image": create.Image})
 	if err := ep.Instances.CreateInstance(ctx, create); err != nil {
 		resp.Diagnostics.Append(apiDiag("create", ep.Name, create.Name, err))
+		if !errors.Is(err, backend.ErrNotCreated) {
+			r.recordLeftover(ctx, ep, &plan, &resp.State, &resp.Diagnostics)
+		}
 		return
 	}
 	// From here on the instance exists: whatever fails next, it is saved (tainted)
 	// so the next apply replaces it rather than leaving an orphan.
 	resp.Diagnostics.Append(r.converge(ctx, ep, nil, &plan)...)
 	r.save(ctx, ep, &plan, &resp.State, &resp.Diagnostics)
+}
+
+// checkTimeout bounds the requests made after the apply's own context is done (timed
+// out or cancelled), to record what exists.
+const checkTimeout = 30 * time.Second
+
+// detached is ctx without its cancellation and deadline, bounded by checkTimeout.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
+}
+
+// recordLeftover records an instance that a failed create (timed out, cancelled,
+// or failed after the server accepted it) may have left, so that the error taints it
+// and the next apply replaces it rather than failing on a name that is taken.
+func (r *instanceResource) recordLeftover(ctx context.Context, ep *endpoints.Endpoint, plan *instanceResourceModel, state interface {
+	Set(context.Context, any) diag.Diagnostics
+}, diags *diag.Diagnostics) {
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	in, err := ep.Instances.GetInstance(ctx, plan.ref())
+	if err != nil {
+		if !errors.Is(err, backend.ErrNotFound) {
+			diags.Append(leftoverUnknownDiag(ep.Name, plan.Name.ValueString(), err))
+		}
+		return
+	}
+	diags.Append(plan.setFromServer(ctx, in)...)
+	plan.nullUnknowns(ctx)
+	diags.Append(state.Set(ctx, plan)...)
+	diags.Append(leftoverRecordedDiag(ep.Name, plan.Name.ValueString()))
 }
 
 // converge brings an existing instance from prior (nil on create) to plan: spec,
@@ -543,7 +584,8 @@ func (r *instanceResource) pushFiles(ctx context.Context, ep *endpoints.Endpoint
 	}
 	for i, f := range files {
 		old, ok := pushed[f.TargetPath.ValueString()]
-		if ok && old.ContentSHA256.Equal(f.ContentSHA256) && old.UID.Equal(f.UID) && old.GID.Equal(f.GID) && old.Mode.Equal(f.Mode) {
+		if ok && old.Content.Equal(f.Content) && old.SourceFile.Equal(f.SourceFile) && old.ContentSHA256.Equal(f.ContentSHA256) &&
+			old.UID.Equal(f.UID) && old.GID.Equal(f.GID) && old.Mode.Equal(f.Mode) {
 			continue
 		}
 		body, _, err := fileContent(f)
@@ -604,6 +646,9 @@ func (r *instanceResource) runExec(ctx context.Context, ep *endpoints.Endpoint, 
 func (r *instanceResource) save(ctx context.Context, ep *endpoints.Endpoint, m *instanceResourceModel, state interface {
 	Set(context.Context, any) diag.Diagnostics
 }, diags *diag.Diagnostics) {
+	// The apply's context may be done: what exists is recorded all the same.
+	ctx, cancel := detached(ctx)
+	defer cancel()
 	if in, err := ep.Instances.GetInstance(ctx, m.ref()); err == nil {
 		diags.Append(m.setFromServer(ctx, in)...)
 	} else {

@@ -95,8 +95,28 @@ func instancePath(name string, rest ...string) string {
 // fingerprintLike is what the servers accept as a fingerprint or a prefix of one.
 var fingerprintLike = regexp.MustCompile(`^[0-9a-f]{12,64}$`)
 
-// CreateInstance creates the instance, stopped, and waits for it.
+// CreateInstance creates the instance, stopped, and waits for it. Errors before the
+// server accepted the request, and a name that is taken, are backend.NotCreated.
 func (c *Client) CreateInstance(ctx context.Context, spec backend.InstanceCreate) error {
+	err := c.createInstance(ctx, spec)
+	var api *backend.APIError
+	// The servers report a taken name only from the operation: Incus as a database
+	// constraint, LXD as "already exists".
+	if errors.As(err, &api) && api.Method == "operation" && (errors.Is(err, backend.ErrConflict) || strings.Contains(api.Msg, "UNIQUE constraint failed: instances.")) {
+		return backend.NotCreated(backend.NewAPIError(api.Method, api.URL, http.StatusConflict, api.Msg))
+	}
+	return err
+}
+
+func (c *Client) createInstance(ctx context.Context, spec backend.InstanceCreate) error {
+	// Asked first, so a name that is taken is told apart from an instance this call
+	// left behind.
+	switch _, err := c.GetInstance(ctx, spec.InstanceRef); {
+	case err == nil:
+		return backend.NotCreated(fmt.Errorf("an instance named %q already exists in project %q: %w", spec.Name, c.project(spec.InstanceRef), backend.ErrConflict))
+	case !errors.Is(err, backend.ErrNotFound):
+		return backend.NotCreated(err)
+	}
 	source := map[string]any{"type": "image"}
 	switch {
 	case spec.Remote != nil:
@@ -113,14 +133,14 @@ func (c *Client) CreateInstance(ctx context.Context, spec backend.InstanceCreate
 		case err == nil:
 			source["alias"] = a.Name
 		case !errors.Is(err, backend.ErrNotFound):
-			return err
+			return backend.NotCreated(err)
 		default:
 			img, err := c.GetImage(ctx, spec.Image)
 			if errors.Is(err, backend.ErrNotFound) {
-				return fmt.Errorf("image %q: the endpoint has no alias of that name and no image whose fingerprint starts so: %w", spec.Image, err)
+				return backend.NotCreated(fmt.Errorf("image %q: the endpoint has no alias of that name and no image whose fingerprint starts so: %w", spec.Image, err))
 			}
 			if err != nil {
-				return err
+				return backend.NotCreated(err)
 			}
 			source["fingerprint"] = img.Fingerprint
 		}
@@ -137,6 +157,11 @@ func (c *Client) CreateInstance(ctx context.Context, spec backend.InstanceCreate
 		path += "?target=" + url.QueryEscape(spec.Target)
 	}
 	r, err := c.doIn(ctx, c.project(spec.InstanceRef), http.MethodPost, path, body, nil)
+	var api *backend.APIError
+	if errors.As(err, &api) {
+		// Refused outright: no operation was started.
+		return backend.NotCreated(err)
+	}
 	if err != nil {
 		return err
 	}
