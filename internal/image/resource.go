@@ -313,6 +313,15 @@ func (r *imageResource) openSource(ctx context.Context, m *imageResourceModel, s
 			return noop, object, err
 		}
 		files = append(files, f)
+		vm := i == 1 && isQCOW2(f)
+		// The reader fails the upload if the file changes while it is sent; it stats
+		// the file before the stamp is taken, so a stamp saved after a clean upload
+		// describes what was sent.
+		r, err := transfer.NewFileReader(f)
+		if err != nil {
+			closeAll()
+			return noop, object, err
+		}
 		st, err := stampOf(f, p)
 		if err != nil {
 			closeAll()
@@ -320,10 +329,9 @@ func (r *imageResource) openSource(ctx context.Context, m *imageResourceModel, s
 		}
 		*stamps = append(*stamps, st)
 		if i == 0 {
-			content.Metadata, content.MetadataName, content.Size = f, baseName(p), st.Size
+			content.Metadata, content.MetadataName, content.Size = r, baseName(p), r.Size()
 		} else {
-			content.Rootfs, content.RootfsName, content.Size = f, baseName(p), 0
-			content.VM = isQCOW2(f)
+			content.Rootfs, content.RootfsName, content.Size, content.VM = r, baseName(p), 0, vm
 		}
 	}
 	spec.Source.Content = content

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 )
 
@@ -111,13 +112,16 @@ func (r *FileReader) changed(how string) error {
 }
 
 // Counter passes a reader through, counting its bytes and telling progress (when not
-// nil) the running total. It may be asked how far it got from another goroutine.
+// nil) the running total. Another goroutine may ask how far it got, or Cut it.
 type Counter struct {
 	r        io.Reader
 	total    int64
 	progress func(int64)
 	n        atomic.Int64
-	whole    atomic.Bool
+
+	mu    sync.Mutex
+	whole bool
+	cut   error
 }
 
 // NewCounter counts what is read from r; total is r's length when known, else 0.
@@ -127,10 +131,17 @@ func NewCounter(r io.Reader, total int64, progress func(int64)) *Counter {
 
 func (c *Counter) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	sum := c.n.Add(int64(n))
+	sum := c.n.Load() + int64(n)
 	if err == io.EOF || (c.total > 0 && sum >= c.total) {
-		c.whole.Store(true)
+		c.mu.Lock()
+		cut := c.cut
+		c.whole = cut == nil
+		c.mu.Unlock()
+		if cut != nil {
+			return 0, cut
+		}
 	}
+	c.n.Store(sum)
 	if n > 0 && c.progress != nil {
 		c.progress(sum)
 	}
@@ -141,4 +152,21 @@ func (c *Counter) Read(p []byte) (int, error) {
 func (c *Counter) N() int64 { return c.n.Load() }
 
 // Whole reports whether everything has been read: the known total, or up to EOF.
-func (c *Counter) Whole() bool { return c.whole.Load() }
+func (c *Counter) Whole() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.whole
+}
+
+// Cut keeps the stream from completing if it has not yet: the Read that would return
+// its last byte (or EOF) returns err instead. It reports whether the stream was
+// already whole, in which case nothing changes. Completion and Cut exclude each other,
+// so a consumer either has received the whole stream or never will.
+func (c *Counter) Cut(err error) (whole bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.whole {
+		c.cut = err
+	}
+	return c.whole
+}

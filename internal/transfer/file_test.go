@@ -158,3 +158,26 @@ func TestCounter(t *testing.T) {
 		t.Fatalf("a stream of unknown length is whole at EOF: %v, %t", err, unknown.Whole())
 	}
 }
+
+// TestCounterCut cuts a stream before and after its end: before, the read that would
+// complete it fails, so a consumer never gets it whole; after, nothing changes.
+func TestCounterCut(t *testing.T) {
+	stop := errors.New("stopped")
+	c := NewCounter(bytes.NewReader(make([]byte, 1000)), 1000, nil)
+	if _, err := c.Read(make([]byte, 600)); err != nil {
+		t.Fatal(err)
+	}
+	if c.Cut(stop) {
+		t.Fatal("600 of 1000 bytes reported whole")
+	}
+	if n, err := c.Read(make([]byte, 600)); n != 0 || !errors.Is(err, stop) {
+		t.Fatalf("the completing read after a cut: %d, %v", n, err)
+	}
+	c = NewCounter(bytes.NewReader(make([]byte, 10)), 0, nil)
+	if _, err := io.Copy(io.Discard, c); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Cut(stop) || !c.Whole() {
+		t.Fatal("a cut after EOF must report the stream whole")
+	}
+}

@@ -2,14 +2,18 @@ package incus
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
+	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
@@ -203,52 +207,95 @@ func (c *Client) finishCreate(ctx context.Context, fp string, spec backend.Image
 }
 
 func (c *Client) pull(ctx context.Context, source map[string]any) (string, error) {
-	r, err := c.do(ctx, http.MethodPost, "/1.0/images", map[string]any{"source": source}, nil)
-	if err != nil {
-		return "", err
+	var wrote atomic.Bool
+	reqCtx, done := outlive(ctx, wrote.Load)
+	defer done()
+	reqCtx = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		if i.Err == nil {
+			wrote.Store(true)
+		}
+	}})
+	r, err := c.do(reqCtx, http.MethodPost, "/1.0/images", map[string]any{"source": source}, nil)
+	switch {
+	case err == nil:
+		return c.waitCreate(ctx, r, "")
+	case ctx.Err() != nil && !wrote.Load():
+		return "", fmt.Errorf("asking %s to download the image was stopped before the request went out: %w", c.endpoint, ctx.Err())
+	case ctx.Err() != nil:
+		return "", fmt.Errorf("asking %s to download the image was interrupted (%w), and the server did not answer within %s: it may still store the image (%v)", c.endpoint, ctx.Err(), cleanupTimeout, err)
 	}
-	op, err := c.wait(ctx, r)
-	if err != nil {
-		return "", err
-	}
-	fp, _ := op.Metadata["fingerprint"].(string)
-	if fp == "" {
-		return "", fmt.Errorf("%s finished the image download without reporting a fingerprint", c.endpoint)
-	}
-	return fp, nil
+	return "", err
 }
 
-// upload streams content to POST /1.0/images, hashing it on the way, and checks the
-// digest against the fingerprint the server computed.
+// outlive makes the context of a request that starts a server operation. Until sent
+// reports that the request is out, ctx ending cancels it; once it is out the server
+// may have started the operation, so the request gets cleanupTimeout more to return
+// it, and the operation can be cleaned up rather than left to finish unseen.
+func outlive(ctx context.Context, sent func() bool) (context.Context, context.CancelFunc) {
+	reqCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		if !sent() {
+			cancel()
+			return
+		}
+		time.AfterFunc(cleanupTimeout, cancel)
+	})
+	return reqCtx, func() { stop(); cancel() }
+}
+
+// cleanupTimeout bounds what is done after ctx ended to leave nothing behind: waiting
+// for a server operation that cannot be cancelled, and removing what it created.
+const cleanupTimeout = 60 * time.Second
+
+// upload streams content to POST /1.0/images and returns the fingerprint of the image
+// the server stored.
+//
+// The client does not hash what it sends. When the caller knows the digest (a file's
+// digest from the plan, the source fingerprint of a copy), it goes in the
+// X-Incus-fingerprint / X-LXD-fingerprint header, and both daemons refuse an upload
+// whose sha256 differs, unified or split, before storing anything. When it does not
+// (a file on create: the plan does not read it through), the fingerprint the server
+// reports is the sha256 of the bytes it received, and those are the bytes read here:
+// the transport has integrity (a unix socket, or TLS, whose records are
+// authenticated; no other scheme is accepted), and a body that stops short is
+// refused by the server. That the bytes read are the file's content is for the
+// reader to ensure (transfer.FileReader fails before the last byte when the file
+// changed). A client-side sha256 would only check the transport again, for about a
+// second of CPU per GiB taken from the daemon on a small machine.
 func (c *Client) upload(ctx context.Context, content *backend.ImageContent, progress func(int64)) (string, error) {
 	var (
-		body        io.ReadCloser
+		body        io.Reader
 		contentType string
+		size        int64
 	)
-	digest := transfer.NewDigest(progress)
-	defer digest.SHA256() // ends the hashing goroutine on every path
 	if content.Rootfs == nil {
-		body, contentType = io.NopCloser(digest.Reader(content.Metadata)), "application/octet-stream"
+		body, contentType, size = content.Metadata, "application/octet-stream", content.Size
 	} else {
-		// The fingerprint of a split image is the sha256 of metadata then rootfs,
-		// which is also the order the parts are streamed in.
+		// The fingerprint of a split image is the sha256 of metadata then rootfs.
 		rootfsField := "rootfs"
 		if content.VM {
 			rootfsField = "rootfs.img"
 		}
-		contentType, body = transfer.Multipart(ctx, []transfer.Part{
-			{Field: "metadata", FileName: content.MetadataName, Body: digest.Reader(content.Metadata)},
-			{Field: rootfsField, FileName: content.RootfsName, Body: digest.Reader(content.Rootfs)},
+		var mp io.ReadCloser
+		contentType, mp = transfer.Multipart(ctx, []transfer.Part{
+			{Field: "metadata", FileName: content.MetadataName, Body: content.Metadata},
+			{Field: rootfsField, FileName: content.RootfsName, Body: content.Rootfs},
 		})
+		defer mp.Close()
+		body = mp
 	}
-	defer body.Close()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url("/1.0/images"), body)
+	sent := transfer.NewCounter(body, size, progress)
+	// The body is out when its last byte is: cutting it otherwise means the server
+	// never receives a whole image, so there is no operation to miss.
+	reqCtx, done := outlive(ctx, func() bool { return sent.Cut(ctx.Err()) })
+	defer done()
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, c.url("/1.0/images"), io.NopCloser(sent))
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set("Content-Type", contentType)
-	if content.Rootfs == nil && content.Size > 0 {
-		req.ContentLength = content.Size
+	if size > 0 {
+		req.ContentLength = size
 	}
 	if content.MetadataName != "" && content.Rootfs == nil {
 		req.Header.Set(c.header("filename"), content.MetadataName)
@@ -258,39 +305,144 @@ func (c *Client) upload(ctx context.Context, content *backend.ImageContent, prog
 	}
 	r, err := c.finish(req, nil, c.http.Stream)
 	if err != nil {
-		return "", mapDigestErr(err, content.SHA256, digest)
+		return "", c.uploadFailed(ctx, err, sent, content.SHA256)
 	}
+	return c.waitCreate(ctx, r, content.SHA256)
+}
+
+// uploadFailed explains a POST that got no operation back.
+func (c *Client) uploadFailed(ctx context.Context, err error, sent *transfer.Counter, want string) error {
+	var changed *transfer.FileError
+	var refused *backend.APIError
+	switch {
+	case errors.As(err, &changed) && errors.Is(err, transfer.ErrFileChanged):
+		return fmt.Errorf("%w (%w: the upload was stopped short, so %s keeps none of it)", changed, backend.ErrDigest, c.endpoint)
+	case errors.As(err, &refused):
+		return err
+	case ctx.Err() != nil && !sent.Whole():
+		return fmt.Errorf("the upload to %s was stopped after %d bytes, before its end, so the server keeps none of it: %w", c.endpoint, sent.N(), ctx.Err())
+	case ctx.Err() != nil:
+		msg := fmt.Errorf("the upload to %s was interrupted (%w) after the whole image was sent, and the server did not answer within %s: it may store the image", c.endpoint, ctx.Err(), cleanupTimeout)
+		if want != "" {
+			return &CreatedError{Fingerprint: want, Err: msg}
+		}
+		return msg
+	}
+	return err
+}
+
+// waitCreate waits for an operation that creates an image and returns the image's
+// fingerprint. want, when known, is the fingerprint the image must have.
+func (c *Client) waitCreate(ctx context.Context, r *response, want string) (string, error) {
 	op, err := c.wait(ctx, r)
-	if err != nil {
-		return "", mapDigestErr(err, content.SHA256, digest)
+	var failed *backend.APIError
+	switch {
+	case err == nil:
+	case errors.As(err, &failed):
+		return "", c.createFailed(ctx, r, op, err, want)
+	case ctx.Err() != nil:
+		return "", c.abandonCreate(ctx, r, want)
+	default:
+		return "", err
 	}
 	fp, _ := op.Metadata["fingerprint"].(string)
-	local := digest.SHA256()
-	if fp != local || (content.SHA256 != "" && content.SHA256 != local) {
-		want := content.SHA256
-		if want == "" {
-			want = local
-		}
+	if fp == "" {
+		return "", fmt.Errorf("%s finished creating the image without reporting its fingerprint", c.endpoint)
+	}
+	if want != "" && fp != want {
+		// Both daemons check the fingerprint header themselves; this guards against a
+		// server that ignores it.
 		derr := &backend.DigestError{Algorithm: "sha256", Local: want, Server: fp}
-		if fp != "" {
-			if err := c.DeleteImage(ctx, fp); err != nil {
-				return "", &CreatedError{Fingerprint: fp, Err: fmt.Errorf("%w (and removing the bad image failed: %v)", derr, err)}
-			}
+		if err := c.DeleteImage(ctx, fp); err != nil {
+			return "", &CreatedError{Fingerprint: fp, Err: fmt.Errorf("%w (and removing the image failed: %v)", derr, err)}
 		}
 		return "", derr
 	}
 	return fp, nil
 }
 
-// mapDigestErr turns the server's refusal of a fingerprint header into a DigestError.
-func mapDigestErr(err error, want string, digest *transfer.Digest) error {
-	if want != "" && strings.Contains(strings.ToLower(err.Error()), "fingerprint") {
-		return &backend.DigestError{Algorithm: "sha256", Local: want, Server: err.Error()}
+var serverDigest = regexp.MustCompile(`(?i)fingerprints don't match, got ([0-9a-f]{64})`)
+
+// createFailed types the failure of an image-creating operation.
+func (c *Client) createFailed(ctx context.Context, r *response, op *operation, err error, want string) error {
+	if m := serverDigest.FindStringSubmatch(err.Error()); m != nil {
+		return &backend.DigestError{Algorithm: "sha256", Local: want, Server: m[1]}
 	}
-	if got := digest.SHA256(); want != "" && got != want {
-		return fmt.Errorf("%w (the content read had sha256 %s, not %s: did the file change during the upload?)", err, got, want)
+	if !strings.Contains(strings.ToLower(err.Error()), "already exists") {
+		return err
 	}
-	return err
+	// LXD answers the wait with the failed operation; Incus with an error only, but
+	// the operation stays readable for a few seconds.
+	if op == nil {
+		op = &operation{}
+		_ = c.get(ctx, operationPath(r), op)
+	}
+	fp, _ := op.Metadata["fingerprint"].(string)
+	if fp == "" {
+		fp = want
+	}
+	if fp == "" {
+		return fmt.Errorf("%w (%w)", err, backend.ErrConflict)
+	}
+	return fmt.Errorf("%s refused to store the image again: %w", c.endpoint, &backend.ExistsError{ID: fp})
+}
+
+// abandonCreate leaves nothing behind when ctx ended while the server was creating
+// an image. It asks the server to cancel the operation (uploads and url downloads
+// refuse on both daemons; pulls may accept while they download), waits for it to
+// end with a detached, bounded context, and removes the image it created. The error
+// wraps ctx's, so callers tell an interruption from a failure; when the image
+// cannot be removed it comes back as a CreatedError, to be recorded and replaced.
+func (c *Client) abandonCreate(ctx context.Context, r *response, want string) error {
+	stopped := ctx.Err()
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	opPath := operationPath(r)
+	_, cerr := c.do(cctx, http.MethodDelete, opPath, nil, nil)
+	op, err := c.wait(cctx, r)
+	var failed *backend.APIError
+	switch {
+	case errors.As(err, &failed) && cerr == nil:
+		return fmt.Errorf("creating the image on %s was interrupted (%w); the server cancelled operation %s, which stored nothing", c.endpoint, stopped, opPath)
+	case errors.As(err, &failed):
+		return fmt.Errorf("creating the image on %s was interrupted (%w); operation %s failed without storing an image: %s", c.endpoint, stopped, opPath, failed.Msg)
+	case err != nil:
+		msg := fmt.Errorf("creating the image on %s was interrupted (%w); operation %s did not end within %s (%v), and may still store an image", c.endpoint, stopped, opPath, cleanupTimeout, err)
+		if want != "" {
+			return &CreatedError{Fingerprint: want, Err: msg}
+		}
+		return msg
+	}
+	fp, _ := op.Metadata["fingerprint"].(string)
+	if fp == "" {
+		return fmt.Errorf("creating the image on %s was interrupted (%w); operation %s ended without naming an image", c.endpoint, stopped, opPath)
+	}
+	img, err := c.GetImage(cctx, fp)
+	if err != nil {
+		return &CreatedError{Fingerprint: fp, Err: fmt.Errorf("creating the image on %s was interrupted (%w); the server stored image %s, which could not be read to remove it: %v", c.endpoint, stopped, fp, err)}
+	}
+	if began := operationStart(r); began.IsZero() || img.UploadedAt.Before(began) {
+		// A download of an image the server already held reports that image: it
+		// is not this operation's to remove.
+		return fmt.Errorf("creating the image on %s was interrupted (%w); the server already held image %s before, and keeps it", c.endpoint, stopped, fp)
+	}
+	if err := c.DeleteImage(cctx, fp); err != nil && !errors.Is(err, backend.ErrNotFound) {
+		return &CreatedError{Fingerprint: fp, Err: fmt.Errorf("creating the image on %s was interrupted (%w); the server finished storing image %s, and removing it failed: %v", c.endpoint, stopped, fp, err)}
+	}
+	return fmt.Errorf("creating the image on %s was interrupted (%w); the server finished storing image %s afterwards, and it was removed", c.endpoint, stopped, fp)
+}
+
+// operationPath is the path of the operation an async answer started.
+func operationPath(r *response) string { return strings.SplitN(r.Operation, "?", 2)[0] }
+
+// operationStart is when the server created the operation, by its own clock; zero
+// when the answer does not say.
+func operationStart(r *response) time.Time {
+	var op struct {
+		CreatedAt time.Time `json:"created_at"`
+	}
+	_ = json.Unmarshal(r.Metadata, &op)
+	return op.CreatedAt
 }
 
 // ExportImage streams an image's content out of the server: one file for a unified
