@@ -17,7 +17,12 @@ import (
 
 func withAdvice(msg string, err error) string {
 	advice := backend.Advice(err)
-	if errors.Is(err, backend.ErrConflict) {
+	var exists *backend.ExistsError
+	switch {
+	case errors.As(err, &exists):
+		advice = fmt.Sprintf("Image %s holds this content already (an earlier interrupted apply, or an upload made outside Terraform): "+
+			"adopt it with an import block (import { to = <this resource's address>, id = \"<endpoint>:%s\" }) or delete it, then apply again.", exists.ID, exists.ID)
+	case errors.Is(err, backend.ErrConflict):
 		advice = "The image exists already: import it (terraform import) instead of creating it again."
 	}
 	if advice == "" {
