@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfvalue"
@@ -24,7 +25,7 @@ type instanceResourceModel struct {
 	Name             types.String   `tfsdk:"name"`
 	Description      types.String   `tfsdk:"description"`
 	Image            types.String   `tfsdk:"image"`
-	Remote           *remoteModel   `tfsdk:"remote"`
+	Remote           types.Object   `tfsdk:"remote"`
 	Type             types.String   `tfsdk:"type"`
 	Profiles         types.List     `tfsdk:"profiles"`
 	Config           types.Map      `tfsdk:"config"`
@@ -52,6 +53,20 @@ type remoteModel struct {
 	Server      types.String `tfsdk:"server"`
 	Protocol    types.String `tfsdk:"protocol"`
 	Certificate types.String `tfsdk:"certificate"`
+}
+
+// remoteType is the type of remote, an object rather than a *remoteModel so that it
+// can be unknown at plan time.
+var remoteType = types.ObjectType{AttrTypes: map[string]attr.Type{"server": types.StringType, "protocol": types.StringType, "certificate": types.StringType}}
+
+// remote is the image server, nil when none is set.
+func (m *instanceResourceModel) remote(ctx context.Context) (*backend.RemoteImage, diag.Diagnostics) {
+	if m.Remote.IsNull() || m.Remote.IsUnknown() {
+		return nil, nil
+	}
+	var r remoteModel
+	diags := m.Remote.As(ctx, &r, basetypes.ObjectAsOptions{})
+	return &backend.RemoteImage{Server: r.Server.ValueString(), Protocol: r.Protocol.ValueString(), Certificate: r.Certificate.ValueString()}, diags
 }
 
 type deviceModel struct {

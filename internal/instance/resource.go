@@ -197,8 +197,9 @@ func (r *instanceResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	resp.Diagnostics.Append(d...)
 	// After an import whose image server the endpoint no longer knows, remote and
 	// image are taken from the configuration.
-	adopt := imported != nil && state.Remote == nil && plan.Remote != nil
-	if !adopt && !sameRemote(plan.Remote, state.Remote) {
+	adopt := imported != nil && state.Remote.IsNull() && !plan.Remote.IsNull()
+	// Unknown, or with an unknown part, it is not the same.
+	if !adopt && !plan.Remote.Equal(state.Remote) {
 		resp.RequiresReplace.Append(path.Root("remote"))
 	}
 	if len(resp.RequiresReplace) == 0 {
@@ -246,20 +247,6 @@ func (m *instanceResourceModel) touchesServer(prior *instanceResourceModel) bool
 // importedKey marks, in private state, an instance imported but not applied since.
 const importedKey = "imported"
 
-// sameRemote reports whether two remote blocks name the same image server; an
-// unknown value may not.
-func sameRemote(a, b *remoteModel) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	for _, v := range []types.String{a.Server, a.Protocol, a.Certificate, b.Server, b.Protocol, b.Certificate} {
-		if v.IsUnknown() {
-			return false
-		}
-	}
-	return a.Server.Equal(b.Server) && a.Protocol.Equal(b.Protocol) && a.Certificate.Equal(b.Certificate)
-}
-
 // projectChanges reports whether the planned project is another one than the
 // instance's; unset and the endpoint's own project are the same.
 func (r *instanceResource) projectChanges(ctx context.Context, endpoint string, plan, state *instanceResourceModel) (bool, error) {
@@ -291,7 +278,7 @@ func (r *instanceResource) imageChanges(ctx context.Context, endpoint string, pl
 		return false, nil
 	case plan.Image.IsUnknown():
 		return true, nil
-	case plan.Remote != nil:
+	case !plan.Remote.IsNull():
 		built := state.ImageFingerprint.ValueString()
 		return built == "" || !strings.HasPrefix(built, plan.Image.ValueString()), nil
 	}
@@ -408,8 +395,10 @@ func (r *instanceResource) Create(ctx context.Context, req resource.CreateReques
 	}
 	create := backend.InstanceCreate{InstanceRef: plan.ref(), InstanceSpec: spec, Type: plan.Type.ValueString(),
 		Image: plan.Image.ValueString(), Target: plan.Target.ValueString()}
-	if plan.Remote != nil {
-		create.Remote = &backend.RemoteImage{Server: plan.Remote.Server.ValueString(), Protocol: plan.Remote.Protocol.ValueString(), Certificate: plan.Remote.Certificate.ValueString()}
+	create.Remote, d = plan.remote(ctx)
+	resp.Diagnostics.Append(d...)
+	if resp.Diagnostics.HasError() {
+		return
 	}
 	tflog.Info(ctx, "creating instance", map[string]any{"endpoint": ep.Name, "name": create.Name, "image": create.Image})
 	if err := ep.Instances.CreateInstance(ctx, create); err != nil {
@@ -688,7 +677,8 @@ func (r *instanceResource) Read(ctx context.Context, req resource.ReadRequest, r
 		}
 		if src != nil {
 			state.Image = types.StringValue(src.Alias)
-			state.Remote = &remoteModel{Server: types.StringValue(src.Server), Protocol: types.StringValue(src.Protocol), Certificate: emptyNull(src.Certificate)}
+			state.Remote = types.ObjectValueMust(remoteType.AttrTypes, map[string]attr.Value{"server": types.StringValue(src.Server),
+				"protocol": types.StringValue(src.Protocol), "certificate": emptyNull(src.Certificate)})
 		}
 	}
 	resp.Diagnostics.Append(state.setFromServer(ctx, in)...)

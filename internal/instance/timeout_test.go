@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -22,10 +23,11 @@ import (
 )
 
 // withheldWaits serves the daemon's API on a unix socket of its own. While hold is
-// set, it lets each operation wait through to the daemon but keeps the answer from
-// the client until the client gives up: the operation has ended on the server, and
-// the client times out all the same, without any race on the clock.
-func withheldWaits(t *testing.T, b acctest.Backend) (socket string, hold *atomic.Bool) {
+// set, it lets each operation wait through to the daemon (without its time limit, so
+// it returns when the operation ends) but keeps the answer from the client until the
+// client gives up. settled waits until the held operations have ended on the server,
+// so nothing depends on how fast the machine is.
+func withheldWaits(t *testing.T, b acctest.Backend) (socket string, hold *atomic.Bool, settled *sync.WaitGroup) {
 	t.Helper()
 	daemon := incus.DefaultSocket(b.Kind)
 	proxy := &httputil.ReverseProxy{
@@ -35,7 +37,7 @@ func withheldWaits(t *testing.T, b acctest.Backend) (socket string, hold *atomic
 			return d.DialContext(ctx, "unix", daemon)
 		}},
 	}
-	hold = &atomic.Bool{}
+	hold, settled = &atomic.Bool{}, &sync.WaitGroup{}
 	dir, err := os.MkdirTemp("", "ifproxy")
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +50,15 @@ func withheldWaits(t *testing.T, b acctest.Backend) (socket string, hold *atomic
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if hold.Load() && strings.HasPrefix(r.URL.Path, "/1.0/operations/") && strings.HasSuffix(r.URL.Path, "/wait") {
-			proxy.ServeHTTP(httptest.NewRecorder(), r.WithContext(context.WithoutCancel(r.Context())))
+			settled.Add(1)
+			go func() {
+				defer settled.Done()
+				full := r.Clone(context.WithoutCancel(r.Context()))
+				q := full.URL.Query()
+				q.Del("timeout")
+				full.URL.RawQuery = q.Encode()
+				proxy.ServeHTTP(httptest.NewRecorder(), full)
+			}()
 			<-r.Context().Done()
 			return
 		}
@@ -56,7 +66,7 @@ func withheldWaits(t *testing.T, b acctest.Backend) (socket string, hold *atomic
 	})}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	return socket, hold
+	return socket, hold, settled
 }
 
 // TestAccInstance_createTimeout: a create that times out after the server made the
@@ -67,8 +77,11 @@ func TestAccInstance_createTimeout(t *testing.T) {
 		dir := acctest.TempDir(t)
 		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("timeout")})
 		name := acctest.Name("timeout")
-		socket, hold := withheldWaits(t, b)
-		config := fmt.Sprintf(`
+		socket, hold, settled := withheldWaits(t, b)
+		// Only the create that is meant to time out gets a short time-out: the
+		// replacement must not depend on how fast this machine is.
+		config := func(timeouts string) string {
+			return fmt.Sprintf(`
 provider "imagefleet" {
   default_endpoint = "direct"
   endpoints = {
@@ -83,8 +96,9 @@ resource "imagefleet_instance" "test" {
   endpoint = "slow"
   name     = %[4]q
   image    = imagefleet_image.base.fingerprint
-  timeouts = { create = "3s" }
-}`, b.Kind, socket, file, name)
+  %[5]s
+}`, b.Kind, socket, file, name, timeouts)
+		}
 		resource.Test(t, resource.TestCase{
 			PreCheck:                 func() { acctest.PreCheck(t, b) },
 			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
@@ -92,18 +106,19 @@ resource "imagefleet_instance" "test" {
 			Steps: []resource.TestStep{
 				{
 					PreConfig: func() { hold.Store(true) },
-					Config:    config,
+					Config:    config(`timeouts = { create = "3s" }`),
 					ExpectError: acctest.Diagnostic("Error: Could not create instance", fmt.Sprintf(`Endpoint "slow", instance %q:`, name),
 						"context deadline exceeded"),
 				},
 				{
 					PreConfig: func() {
 						hold.Store(false)
+						settled.Wait()
 						if _, err := b.Try("info", name); err != nil {
 							t.Fatalf("the timed-out create should have left the instance on the server: %v", err)
 						}
 					},
-					Config: config,
+					Config: config(""),
 					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionDestroyBeforeCreate),
 					}},
