@@ -108,7 +108,7 @@ resource "imagefleet_instance" "test" {
 					PreConfig: func() { hold.Store(true) },
 					Config:    config(`timeouts = { create = "3s" }`),
 					ExpectError: acctest.Diagnostic("Error: Could not create instance", fmt.Sprintf(`Endpoint "slow", instance %q:`, name),
-						"context deadline exceeded"),
+						"timed out after 3s. The operation did not finish within its timeout"),
 				},
 				{
 					PreConfig: func() {
