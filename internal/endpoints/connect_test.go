@@ -91,7 +91,7 @@ func TestFirstCallerGivingUpDoesNotPoison(t *testing.T) {
 			ctx, cancel := giveUp()
 			defer cancel()
 			_, err := reg.Get(ctx, "a")
-			if err == nil || errors.Is(err, backend.ErrUnreachable) || !(errors.Is(err, backend.ErrCancelled) || errors.Is(err, backend.ErrTimeout)) {
+			if err == nil || errors.Is(err, backend.ErrUnreachable) || !errors.Is(err, backend.ErrCancelled) && !errors.Is(err, backend.ErrTimeout) {
 				t.Fatalf("first caller: %v, want it cancelled or timed out, not unreachable", err)
 			}
 			close(release)

@@ -23,15 +23,20 @@ type providerConfig struct {
 }
 
 func newProviderConfig(t *testing.T) providerConfig {
+	t.Helper()
 	var c providerConfig
 	(&imagefleetProvider{}).Schema(context.Background(), provider.SchemaRequest{}, &c.schema)
-	c.typ = c.schema.Schema.Type().TerraformType(context.Background()).(tftypes.Object)
+	typ, ok := c.schema.Schema.Type().TerraformType(context.Background()).(tftypes.Object)
+	if !ok {
+		t.Fatal("the provider schema is not an object type")
+	}
+	c.typ = typ
 	return c
 }
 
 // object fills the attributes of typ that vals leaves out with nulls.
 func object(typ tftypes.Type, vals map[string]tftypes.Value) tftypes.Value {
-	o := typ.(tftypes.Object)
+	o, _ := typ.(tftypes.Object)
 	all := map[string]tftypes.Value{}
 	for name, at := range o.AttributeTypes {
 		all[name] = tftypes.NewValue(at, nil)
@@ -42,13 +47,17 @@ func object(typ tftypes.Type, vals map[string]tftypes.Value) tftypes.Value {
 	return tftypes.NewValue(o, all)
 }
 
-func (c providerConfig) endpointType() tftypes.Type {
-	return c.typ.AttributeTypes["endpoints"].(tftypes.Map).ElementType
+// endpointType is the object type of one endpoint (the schema is known, so the
+// assertions hold; a zero type would fail the tests that use it).
+func (c providerConfig) endpointType() tftypes.Object {
+	m, _ := c.typ.AttributeTypes["endpoints"].(tftypes.Map)
+	et, _ := m.ElementType.(tftypes.Object)
+	return et
 }
 
 // endpoint is one endpoint of kind with the given backend settings.
 func (c providerConfig) endpoint(kind string, settings map[string]tftypes.Value) tftypes.Value {
-	et := c.endpointType().(tftypes.Object)
+	et := c.endpointType()
 	return object(et, map[string]tftypes.Value{kind: object(et.AttributeTypes[kind], settings)})
 }
 
@@ -151,7 +160,7 @@ func TestConfigureUnknownEndpoints(t *testing.T) {
 		"one endpoint": {map[string]tftypes.Value{"endpoints": c.endpoints(map[string]tftypes.Value{
 			"a": tftypes.NewValue(c.endpointType(), tftypes.UnknownValue)})}, `endpoints["a"]`},
 		"backend block": {map[string]tftypes.Value{"endpoints": c.endpoints(map[string]tftypes.Value{
-			"a": object(c.endpointType(), map[string]tftypes.Value{"incus": tftypes.NewValue(c.endpointType().(tftypes.Object).AttributeTypes["incus"], tftypes.UnknownValue)})})}, `endpoints["a"]`},
+			"a": object(c.endpointType(), map[string]tftypes.Value{"incus": tftypes.NewValue(c.endpointType().AttributeTypes["incus"], tftypes.UnknownValue)})})}, `endpoints["a"]`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

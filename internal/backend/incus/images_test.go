@@ -173,7 +173,9 @@ func gatedImageServer(t *testing.T, file, sha string, atHeaders bool) (srv *http
 		half := len(data) / 2
 		if !atHeaders {
 			_, _ = w.Write(data[:half])
-			w.(http.Flusher).Flush()
+			if f, ok := w.(http.Flusher); ok {
+				f.Flush()
+			}
 			if !hold(r) {
 				return
 			}
