@@ -17,6 +17,7 @@ import (
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfendpoints"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfvalue"
 )
 
@@ -138,12 +139,12 @@ func newestFirst(imgs []backend.Image) {
 func connectForData(ctx context.Context, reg *endpoints.Registry, name string) (*endpoints.Endpoint, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	if _, _, err := reg.Require(name, backend.CapImages); err != nil {
-		diags.Append(endpointDiag(path.Root("endpoint"), err))
+		diags.Append(tfendpoints.EndpointDiag(path.Root("endpoint"), err))
 		return nil, diags
 	}
 	ep, err := reg.Get(ctx, name)
 	if err != nil {
-		diags.Append(connectDiag("read images", err))
+		diags.Append(tfendpoints.ConnectDiag("read images", err))
 	}
 	return ep, diags
 }
@@ -170,10 +171,8 @@ func (d *imageDataSource) Metadata(_ context.Context, req datasource.MetadataReq
 }
 
 func (d *imageDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	reg, err := endpoints.From(req.ProviderData)
-	if err != nil {
-		resp.Diagnostics.Append(providerDataDiag(err))
-	}
+	reg, diags := tfendpoints.Registry(req.ProviderData)
+	resp.Diagnostics.Append(diags...)
 	d.reg = reg
 }
 
@@ -279,10 +278,8 @@ func (d *imagesDataSource) Metadata(_ context.Context, req datasource.MetadataRe
 }
 
 func (d *imagesDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	reg, err := endpoints.From(req.ProviderData)
-	if err != nil {
-		resp.Diagnostics.Append(providerDataDiag(err))
-	}
+	reg, diags := tfendpoints.Registry(req.ProviderData)
+	resp.Diagnostics.Append(diags...)
 	d.reg = reg
 }
 

@@ -37,12 +37,6 @@ func apiDiag(action, endpoint, object string, err error) diag.Diagnostic {
 		withAdvice(fmt.Sprintf("Endpoint %q, %s: %s.", endpoint, object, err), err))
 }
 
-// connectDiag reports an endpoint that could not be reached or resolved; the error
-// names the endpoint.
-func connectDiag(action string, err error) diag.Diagnostic {
-	return diag.NewErrorDiagnostic(fmt.Sprintf("Could not %s", action), withAdvice(err.Error()+".", err))
-}
-
 func sourceDiag(p path.Path, err error) diag.Diagnostic {
 	summary := "Invalid image source"
 	switch {
@@ -56,17 +50,9 @@ func sourceDiag(p path.Path, err error) diag.Diagnostic {
 	return diag.NewAttributeErrorDiagnostic(p, summary, err.Error()+".")
 }
 
-func endpointDiag(p path.Path, err error) diag.Diagnostic {
-	return diag.NewAttributeErrorDiagnostic(p, "Unusable endpoint", err.Error()+".")
-}
-
 func importDiag(id string) diag.Diagnostic {
 	return diag.NewErrorDiagnostic("Invalid import ID",
 		fmt.Sprintf("%q is not [endpoint:]fingerprint: give a fingerprint or a unique prefix of one, optionally after an endpoint name and a colon.", id))
-}
-
-func providerDataDiag(err error) diag.Diagnostic {
-	return diag.NewErrorDiagnostic("Unexpected provider data", err.Error())
 }
 
 func expiryDiag(value string) diag.Diagnostic {

@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfendpoints"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/transfer"
 )
 
@@ -93,7 +94,7 @@ func (r *imageResource) checkEndpoints(plan *imageResourceModel) diag.Diagnostic
 	}
 	name, kind, err := r.reg.Require(plan.Endpoint.ValueString(), backend.CapImages)
 	if err != nil {
-		diags.Append(endpointDiag(path.Root("endpoint"), err))
+		diags.Append(tfendpoints.EndpointDiag(path.Root("endpoint"), err))
 		return diags
 	}
 	need := map[string]backend.Capability{}
@@ -111,7 +112,7 @@ func (r *imageResource) checkEndpoints(plan *imageResourceModel) diag.Diagnostic
 	}
 	for attr, c := range need {
 		if _, _, err := r.reg.Require(name, c); err != nil {
-			diags.Append(endpointDiag(path.Root(attr), err))
+			diags.Append(tfendpoints.EndpointDiag(path.Root(attr), err))
 		}
 	}
 	if plan.Remote != nil && kind == backend.KindLXD && plan.Remote.Protocol.ValueString() == "incus" {
@@ -119,7 +120,7 @@ func (r *imageResource) checkEndpoints(plan *imageResourceModel) diag.Diagnostic
 	}
 	if plan.CopyFrom != nil && !plan.CopyFrom.Endpoint.IsUnknown() {
 		if _, _, err := r.reg.Require(plan.CopyFrom.Endpoint.ValueString(), backend.CapImageExport); err != nil {
-			diags.Append(endpointDiag(path.Root("copy_from").AtName("endpoint"), err))
+			diags.Append(tfendpoints.EndpointDiag(path.Root("copy_from").AtName("endpoint"), err))
 		}
 	}
 	return diags

@@ -33,6 +33,7 @@ import (
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfendpoints"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/transfer"
 )
 
@@ -70,10 +71,8 @@ func (r *imageResource) Metadata(_ context.Context, req resource.MetadataRequest
 }
 
 func (r *imageResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	reg, err := endpoints.From(req.ProviderData)
-	if err != nil {
-		resp.Diagnostics.Append(providerDataDiag(err))
-	}
+	reg, diags := tfendpoints.Registry(req.ProviderData)
+	resp.Diagnostics.Append(diags...)
 	r.reg = reg
 }
 
@@ -204,7 +203,7 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	name := plan.Endpoint.ValueString()
 	ep, err := r.reg.Get(ctx, name)
 	if err != nil {
-		resp.Diagnostics.Append(connectDiag("create image", err))
+		resp.Diagnostics.Append(tfendpoints.ConnectDiag("create image", err))
 		return
 	}
 	spec := backend.ImageCreate{}
@@ -346,7 +345,7 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	}
 	ep, err := r.reg.Get(ctx, state.Endpoint.ValueString())
 	if err != nil {
-		resp.Diagnostics.Append(connectDiag("read image", err))
+		resp.Diagnostics.Append(tfendpoints.ConnectDiag("read image", err))
 		return
 	}
 	img, err := ep.Images.GetImage(ctx, state.ID.ValueString())
@@ -376,7 +375,7 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	defer cancel()
 	ep, err := r.reg.Get(ctx, plan.Endpoint.ValueString())
 	if err != nil {
-		resp.Diagnostics.Append(connectDiag("update image", err))
+		resp.Diagnostics.Append(tfendpoints.ConnectDiag("update image", err))
 		return
 	}
 	fp := state.ID.ValueString()
@@ -432,7 +431,7 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	defer cancel()
 	ep, err := r.reg.Get(ctx, state.Endpoint.ValueString())
 	if err != nil {
-		resp.Diagnostics.Append(connectDiag("delete image", err))
+		resp.Diagnostics.Append(tfendpoints.ConnectDiag("delete image", err))
 		return
 	}
 	err = ep.Images.DeleteImage(ctx, state.ID.ValueString())
@@ -450,7 +449,7 @@ func (r *imageResource) ImportState(ctx context.Context, req resource.ImportStat
 	}
 	ep, err := r.reg.Get(ctx, name)
 	if err != nil {
-		resp.Diagnostics.Append(connectDiag("import image", err))
+		resp.Diagnostics.Append(tfendpoints.ConnectDiag("import image", err))
 		return
 	}
 	img, err := ep.Images.GetImage(ctx, fp)

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 )
@@ -28,19 +27,6 @@ func aliasDiag(action, endpoint string, a backend.Alias, err error) diag.Diagnos
 		strings.TrimSpace(fmt.Sprintf("Endpoint %q, alias %q: %s. %s", endpoint, a.Name, err, advice)))
 }
 
-// connectDiag reports an endpoint that could not be reached; the error names it.
-func connectDiag(action string, err error) diag.Diagnostic {
-	return diag.NewErrorDiagnostic(fmt.Sprintf("Could not %s image alias", action), strings.TrimSpace(fmt.Sprintf("%s. %s", err, backend.Advice(err))))
-}
-
-func endpointDiag(err error) diag.Diagnostic {
-	return diag.NewAttributeErrorDiagnostic(path.Root("endpoint"), "Unusable endpoint", err.Error()+".")
-}
-
 func importDiag(id string) diag.Diagnostic {
 	return diag.NewErrorDiagnostic("Invalid import ID", fmt.Sprintf("%q is not [endpoint:]name: give an alias name, optionally after an endpoint name and a colon.", id))
-}
-
-func providerDataDiag(err error) diag.Diagnostic {
-	return diag.NewErrorDiagnostic("Unexpected provider data", err.Error())
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/image"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfendpoints"
 )
 
 var (
@@ -50,10 +51,8 @@ func (r *imageAliasResource) Metadata(_ context.Context, req resource.MetadataRe
 }
 
 func (r *imageAliasResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	reg, err := endpoints.From(req.ProviderData)
-	if err != nil {
-		resp.Diagnostics.Append(providerDataDiag(err))
-	}
+	reg, diags := tfendpoints.Registry(req.ProviderData)
+	resp.Diagnostics.Append(diags...)
 	r.reg = reg
 }
 
@@ -103,7 +102,7 @@ func (r *imageAliasResource) ModifyPlan(ctx context.Context, req resource.Modify
 		return
 	}
 	if _, _, err := r.reg.Require(plan.Endpoint.ValueString(), backend.CapImageAliases); err != nil {
-		resp.Diagnostics.Append(endpointDiag(err))
+		resp.Diagnostics.Append(tfendpoints.EndpointDiag(path.Root("endpoint"), err))
 	}
 }
 
@@ -118,7 +117,7 @@ func (r *imageAliasResource) write(ctx context.Context, plan tfsdk.Plan, state *
 	}
 	ep, err := r.reg.Get(ctx, m.Endpoint.ValueString())
 	if err != nil {
-		diags.Append(connectDiag(action, err))
+		diags.Append(tfendpoints.ConnectDiag(action+" image alias", err))
 		return diags
 	}
 	a := backend.Alias{Name: m.Name.ValueString(), Target: m.Target.ValueString(), Description: m.Description.ValueString()}
@@ -166,7 +165,7 @@ func (r *imageAliasResource) Read(ctx context.Context, req resource.ReadRequest,
 	}
 	ep, err := r.reg.Get(ctx, state.Endpoint.ValueString())
 	if err != nil {
-		resp.Diagnostics.Append(connectDiag("read", err))
+		resp.Diagnostics.Append(tfendpoints.ConnectDiag("read image alias", err))
 		return
 	}
 	a, err := ep.Aliases.GetAlias(ctx, state.ID.ValueString())
@@ -194,7 +193,7 @@ func (r *imageAliasResource) Delete(ctx context.Context, req resource.DeleteRequ
 	}
 	ep, err := r.reg.Get(ctx, state.Endpoint.ValueString())
 	if err != nil {
-		resp.Diagnostics.Append(connectDiag("delete", err))
+		resp.Diagnostics.Append(tfendpoints.ConnectDiag("delete image alias", err))
 		return
 	}
 	if err := ep.Aliases.DeleteAlias(ctx, state.ID.ValueString()); err != nil && !errors.Is(err, backend.ErrNotFound) {

@@ -5,10 +5,12 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfendpoints"
 )
 
 type instanceDataSource struct {
@@ -44,10 +46,8 @@ func (d *instanceDataSource) Metadata(_ context.Context, req datasource.Metadata
 }
 
 func (d *instanceDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	reg, err := endpoints.From(req.ProviderData)
-	if err != nil {
-		resp.Diagnostics.Append(providerDataDiag(err))
-	}
+	reg, diags := tfendpoints.Registry(req.ProviderData)
+	resp.Diagnostics.Append(diags...)
 	d.reg = reg
 }
 
@@ -87,12 +87,12 @@ func (d *instanceDataSource) Read(ctx context.Context, req datasource.ReadReques
 		return
 	}
 	if _, _, err := d.reg.Require(m.Endpoint.ValueString(), backend.CapInstances); err != nil {
-		resp.Diagnostics.Append(endpointDiag(err))
+		resp.Diagnostics.Append(tfendpoints.EndpointDiag(path.Root("endpoint"), err))
 		return
 	}
 	ep, err := d.reg.Get(ctx, m.Endpoint.ValueString())
 	if err != nil {
-		resp.Diagnostics.Append(connectDiag("read", err))
+		resp.Diagnostics.Append(tfendpoints.ConnectDiag("read instance", err))
 		return
 	}
 	in, err := ep.Instances.GetInstance(ctx, backend.InstanceRef{Project: m.Project.ValueString(), Name: m.Name.ValueString()})

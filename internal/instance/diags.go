@@ -17,18 +17,6 @@ func apiDiag(action, endpoint, name string, err error) diag.Diagnostic {
 		strings.TrimSpace(fmt.Sprintf("Endpoint %q, instance %q: %s. %s", endpoint, name, err, backend.Advice(err))))
 }
 
-func connectDiag(action string, err error) diag.Diagnostic {
-	return diag.NewErrorDiagnostic(fmt.Sprintf("Could not %s instance", action), strings.TrimSpace(fmt.Sprintf("%s. %s", err, backend.Advice(err))))
-}
-
-func endpointDiag(err error) diag.Diagnostic {
-	return diag.NewAttributeErrorDiagnostic(path.Root("endpoint"), "Unusable endpoint", err.Error()+".")
-}
-
-func providerDataDiag(err error) diag.Diagnostic {
-	return diag.NewErrorDiagnostic("Unexpected provider data", err.Error())
-}
-
 func importDiag(id string) diag.Diagnostic {
 	return diag.NewErrorDiagnostic("Invalid import ID", fmt.Sprintf("%q is not [endpoint:][project/]name.", id))
 }

@@ -32,6 +32,7 @@ import (
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfendpoints"
 )
 
 var (
@@ -55,10 +56,8 @@ func (r *instanceResource) Metadata(_ context.Context, req resource.MetadataRequ
 }
 
 func (r *instanceResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	reg, err := endpoints.From(req.ProviderData)
-	if err != nil {
-		resp.Diagnostics.Append(providerDataDiag(err))
-	}
+	reg, diags := tfendpoints.Registry(req.ProviderData)
+	resp.Diagnostics.Append(diags...)
 	r.reg = reg
 }
 
@@ -172,7 +171,7 @@ func (r *instanceResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	if !plan.Endpoint.IsUnknown() {
 		var err error
 		if name, _, err = r.reg.Require(plan.Endpoint.ValueString(), backend.CapInstances); err != nil {
-			resp.Diagnostics.Append(endpointDiag(err))
+			resp.Diagnostics.Append(tfendpoints.EndpointDiag(path.Root("endpoint"), err))
 			return
 		}
 	}
@@ -205,7 +204,7 @@ func (r *instanceResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	if len(resp.RequiresReplace) == 0 {
 		replaceProject, err := r.projectChanges(ctx, name, &plan, state)
 		if err != nil {
-			resp.Diagnostics.Append(connectDiag("plan", err))
+			resp.Diagnostics.Append(tfendpoints.ConnectDiag("plan instance", err))
 			return
 		}
 		if replaceProject {
@@ -385,7 +384,7 @@ func (r *instanceResource) Create(ctx context.Context, req resource.CreateReques
 	defer cancel()
 	ep, err := r.reg.Get(ctx, plan.Endpoint.ValueString())
 	if err != nil {
-		resp.Diagnostics.Append(connectDiag("create", err))
+		resp.Diagnostics.Append(tfendpoints.ConnectDiag("create instance", err))
 		return
 	}
 	spec, d := plan.spec(ctx)
@@ -655,7 +654,7 @@ func (r *instanceResource) Read(ctx context.Context, req resource.ReadRequest, r
 	}
 	ep, err := r.reg.Get(ctx, state.Endpoint.ValueString())
 	if err != nil {
-		resp.Diagnostics.Append(connectDiag("read", err))
+		resp.Diagnostics.Append(tfendpoints.ConnectDiag("read instance", err))
 		return
 	}
 	in, err := ep.Instances.GetInstance(ctx, state.ref())
@@ -698,7 +697,7 @@ func (r *instanceResource) Update(ctx context.Context, req resource.UpdateReques
 	defer cancel()
 	ep, err := r.reg.Get(ctx, plan.Endpoint.ValueString())
 	if err != nil {
-		resp.Diagnostics.Append(connectDiag("update", err))
+		resp.Diagnostics.Append(tfendpoints.ConnectDiag("update instance", err))
 		return
 	}
 	resp.Diagnostics.Append(r.converge(ctx, ep, &prior, &plan)...)
@@ -718,7 +717,7 @@ func (r *instanceResource) Delete(ctx context.Context, req resource.DeleteReques
 	defer cancel()
 	ep, err := r.reg.Get(ctx, state.Endpoint.ValueString())
 	if err != nil {
-		resp.Diagnostics.Append(connectDiag("delete", err))
+		resp.Diagnostics.Append(tfendpoints.ConnectDiag("delete instance", err))
 		return
 	}
 	ref := state.ref()
@@ -751,7 +750,7 @@ func (r *instanceResource) ImportState(ctx context.Context, req resource.ImportS
 	}
 	ep, err := r.reg.Get(ctx, endpoint)
 	if err != nil {
-		resp.Diagnostics.Append(connectDiag("import", err))
+		resp.Diagnostics.Append(tfendpoints.ConnectDiag("import instance", err))
 		return
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), name)...)
