@@ -222,3 +222,31 @@ resource "imagefleet_image" "test" {
 		},
 	})
 }
+
+// TestAccImage_generatedConfig imports an image with `terraform plan
+// -generate-config-out`: the generated configuration (no source, no aliases) must plan
+// the import as a no-op.
+func TestAccImage_generatedConfig(t *testing.T) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
+		dir := acctest.TempDir(t)
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("gen")})
+		fp := acctest.SHA256(t, file)
+		alias := acctest.Name("gen")
+		resource.Test(t, resource.TestCase{
+			PreCheck: func() {
+				acctest.PreCheck(t, b)
+				b.Run(t, "image", "import", file, "--alias", alias)
+				t.Cleanup(func() { _, _ = b.Try("image", "delete", fp) })
+			},
+			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+			Steps: []resource.TestStep{{
+				Config:          acctest.ProviderConfig(b.Endpoint),
+				ResourceName:    addr,
+				ImportState:     true,
+				ImportStateKind: resource.ImportBlockWithID,
+				ImportStateId:   b.Endpoint + ":" + fp,
+				GenerateConfig:  true,
+			}},
+		})
+	})
+}
