@@ -15,13 +15,13 @@ import (
 // This file is where the package's diagnostics are made, so every message says what
 // failed, on which endpoint and object, and what the user can do.
 
-func withAdvice(msg string, err error) string {
+func withAdvice(endpoint, msg string, err error) string {
 	advice := backend.Advice(err)
 	var exists *backend.ExistsError
 	switch {
 	case errors.As(err, &exists):
 		advice = fmt.Sprintf("Image %s holds this content already (an earlier interrupted apply, or an upload made outside Terraform): "+
-			"adopt it with an import block (import { to = <this resource's address>, id = \"<endpoint>:%s\" }) or delete it, then apply again.", exists.ID, exists.ID)
+			"adopt it with an import block (import { to = <this resource's address>, id = \"%s:%s\" }) or delete it, then apply again.", exists.ID, endpoint, exists.ID)
 	case errors.Is(err, backend.ErrConflict):
 		advice = "The image exists already: import it (terraform import) instead of creating it again."
 	}
@@ -34,7 +34,7 @@ func withAdvice(msg string, err error) string {
 // apiDiag reports a failed call on an object of an endpoint.
 func apiDiag(action, endpoint, object string, err error) diag.Diagnostic {
 	return diag.NewErrorDiagnostic(fmt.Sprintf("Could not %s", action),
-		withAdvice(fmt.Sprintf("Endpoint %q, %s: %s.", endpoint, object, err), err))
+		withAdvice(endpoint, fmt.Sprintf("Endpoint %q, %s: %s.", endpoint, object, err), err))
 }
 
 func sourceDiag(p path.Path, err error) diag.Diagnostic {

@@ -250,3 +250,29 @@ func TestAccImage_generatedConfig(t *testing.T) {
 		})
 	})
 }
+
+// TestAccImage_contentExists: uploading a file whose image is on the server already
+// (an interrupted apply, an upload by hand) names that image and the import block.
+func TestAccImage_contentExists(t *testing.T) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
+		dir := acctest.TempDir(t)
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("exists")})
+		fp := acctest.SHA256(t, file)
+		resource.Test(t, resource.TestCase{
+			PreCheck: func() {
+				acctest.PreCheck(t, b)
+				b.Run(t, "image", "import", file)
+				t.Cleanup(func() { _, _ = b.Try("image", "delete", fp) })
+			},
+			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+			Steps: []resource.TestStep{{
+				Config: acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image" "test" {
+  file = %q
+}`, file),
+				ExpectError: acctest.Diagnostic("Error: Could not create image", "Image "+fp+" holds this content already",
+					fmt.Sprintf(`id = "%s:%s"`, b.Endpoint, fp)),
+			}},
+		})
+	})
+}
