@@ -53,6 +53,7 @@ TF
 clean() { incus image delete "$fp" >/dev/null 2>&1 || true; rm -f "$work/tf/terraform.tfstate"*; }
 now() { date +%s.%N; }
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 cli_times=(); tf_times=(); cli_cpus=(); tf_cpus=(); rss_max=0
 for i in $(seq 1 "$rounds"); do
   clean
@@ -76,8 +77,9 @@ done
 t0=$(now); (cd "$work/tf" && terraform apply -auto-approve -input=false >/dev/null); t1=$(now)
 noop=$(echo "$t1 - $t0" | bc)
 clean
-# What the provider does that the CLI does not: hash the file (warm page cache), with
-# OpenSSL, which like Go uses the CPU's SHA extensions (coreutils' sha256sum does not).
+# What a client-side digest would cost (neither client computes one; the daemon
+# hashes what it receives): hash the file (warm page cache) with OpenSSL, which like
+# Go uses the CPU's SHA extensions (coreutils' sha256sum does not).
 hasher="sha256sum"
 command -v openssl >/dev/null && hasher="openssl dgst -sha256"
 t0=$(now); $hasher "$image" >/dev/null; t1=$(now)
@@ -93,7 +95,7 @@ mkdir -p bench
 {
   echo "# Upload benchmark"
   echo
-  echo "Run $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r); Incus $(incus version | awk '/Server/{print $3}'), Terraform $(terraform version | head -n1 | awk '{print $2}'). A shared machine: compare the two columns of one run, not runs with each other."
+  echo "Run $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r); Incus $(incus version | awk '/Server/{print $3}'), Terraform $(terraform version | head -n1 | awk '{print $2}'). Load average (1, 5, 15 min) $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end. A shared machine: compare the two columns of one run, not runs with each other."
   echo
   echo "Image: $bytes bytes (random padding, incompressible), $rounds rounds, interleaved."
   echo
@@ -107,9 +109,9 @@ mkdir -p bench
   echo "| provider process peak RSS | $rss_mib MiB | ≤ 64 MiB |"
   echo "| median client CPU, CLI / provider | $cli_cpu_med s / $tf_cpu_med s | |"
   echo "| terraform apply with nothing to do (Terraform's fixed cost) | ${noop} s | |"
-  echo "| \`$hasher\` of the same file alone (the check the CLI skips) | ${hash_only} s | |"
+  echo "| \`$hasher\` of the same file alone (what a client-side digest would add) | ${hash_only} s | |"
   echo
-  echo "terraform apply includes Terraform's own start-up and the plan (which checks the file's format and metadata.yaml without reading it through); the upload is hashed while streaming and checked against the server's fingerprint."
+  echo "terraform apply includes Terraform's own start-up and the plan (which checks the file's format and metadata.yaml without reading it through). The provider does not hash the upload: the server checks the expected fingerprint when the plan knows it (the digest cache), and on create the fingerprint the server computes is recorded, the file being read through a reader that fails the upload if the file changes (size, mtime, ctime, byte count). It sends a Content-Length; the CLI sends the file chunked."
 } > bench/results.md
 
 # Instances: launch N containers from one image and refresh them, with the provider

@@ -421,9 +421,12 @@ func (c *Client) abandonCreate(ctx context.Context, r *response, want string) er
 	if err != nil {
 		return &CreatedError{Fingerprint: fp, Err: fmt.Errorf("creating the image on %s was interrupted (%w); the server stored image %s, which could not be read to remove it: %v", c.endpoint, stopped, fp, err)}
 	}
-	if began := operationStart(r); began.IsZero() || img.UploadedAt.Before(began) {
-		// A download of an image the server already held reports that image: it
-		// is not this operation's to remove.
+	// A download of an image the server already held reports that image: it is not
+	// this operation's to remove.
+	switch began := operationStart(r); {
+	case began.IsZero():
+		return fmt.Errorf("creating the image on %s was interrupted (%w); operation %s ended with image %s, which is kept: the server did not say when the operation began, so the image may have been there before", c.endpoint, stopped, opPath, fp)
+	case img.UploadedAt.Before(began):
 		return fmt.Errorf("creating the image on %s was interrupted (%w); the server already held image %s before, and keeps it", c.endpoint, stopped, fp)
 	}
 	if err := c.DeleteImage(cctx, fp); err != nil && !errors.Is(err, backend.ErrNotFound) {
