@@ -71,7 +71,7 @@ func protocolDiag(endpoint string) diag.Diagnostic {
 
 func stampsDiag(err error) diag.Diagnostic {
 	return diag.NewErrorDiagnostic("Could not record the source files",
-		fmt.Sprintf("Recording the path, size and modification time of the source files failed: %s. The next plan will read the files again.", err))
+		fmt.Sprintf("Recording the path, size and modification and change times of the source files failed: %s. The next plan will read the files again.", err))
 }
 
 func noImageDiag(endpoint, what string) diag.Diagnostic {

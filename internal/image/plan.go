@@ -133,9 +133,9 @@ type stampRecord struct {
 }
 
 // localDigest checks the local source and returns its sha256. On create it only
-// checks the files and returns "": the upload hashes them anyway, and a second full
+// checks the files and returns "": the server fingerprints the upload, and a full
 // read of a large image at plan time would only slow the apply down. When state exists
-// and every file has the path, size and modification time recorded at the last
+// and every file has the path, size, modification and change times recorded at the last
 // upload, the recorded digest is used and nothing is read; otherwise the files are
 // checked and hashed, so a content change shows in the plan.
 func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlanRequest, meta, rootfs string, state *imageResourceModel) (string, diag.Diagnostics) {
@@ -219,7 +219,7 @@ func stampOf(f *os.File, p string) (transfer.FileStamp, error) {
 	if err != nil {
 		return transfer.FileStamp{}, err
 	}
-	return transfer.FileStamp{Path: abs, Size: fi.Size(), ModTime: fi.ModTime().UnixNano()}, nil
+	return transfer.StampOf(abs, fi), nil
 }
 
 func baseName(p string) string { return filepath.Base(p) }

@@ -82,7 +82,7 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 		MarkdownDescription: "An image on an Incus or LXD endpoint, uploaded from local files (streamed, never held in memory), " +
 			"downloaded by the server from a URL, pulled from an image server, or copied from another endpoint.\n\n" +
 			"Exactly one source is set: `file`, `split`, `url`, `remote` or `copy_from`. For local files the plan " +
-			"shows a replacement when the file's content changes; the digest is cached by path, size and modification time " +
+			"shows a replacement when the file's content changes; the digest is cached by path, size, modification time and status change time " +
 			"so unchanged files are not read again on every plan.\n\n" +
 			"Import reads back everything the server holds except aliases (see `aliases`). The server cannot know the source " +
 			"(a local path, a URL), so the first plan after an import that adds one records it: an in-place update that changes " +

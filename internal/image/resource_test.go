@@ -67,8 +67,8 @@ func TestAccImage_lifecycle(t *testing.T) {
 					Config: fileImageConfig(b, file, "test", alias, "first"),
 					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionCreate),
-						// On create the file is only checked at plan time; the upload
-						// computes its digest while streaming.
+						// On create the file is only checked at plan time; the server's
+						// fingerprint of what was uploaded becomes the digest.
 						plancheck.ExpectUnknownValue(addr, tfjsonpath.New("source_sha256")),
 					}},
 					ConfigStateChecks: []statecheck.StateCheck{
@@ -173,12 +173,12 @@ func TestAccImage_lifecycle(t *testing.T) {
 					},
 				},
 				{
-					// Same size and mtime: the recorded digest is trusted and the file is
-					// not read, so this rewrite (which keeps both) goes unnoticed. That is
-					// the cache working; the next step shows a real edit is seen.
-					PreConfig: func() { rewriteKeepingStamp(t, file) },
-					Config:    fileImageConfig(b, file, "prod", alias, "second"),
-					PlanOnly:  true,
+					// Same size and mtime, but a new status change time: the recorded
+					// digest is not trusted, the file is read and the change is seen.
+					PreConfig:          func() { rewriteKeepingStamp(t, file) },
+					Config:             fileImageConfig(b, file, "prod", alias, "second"),
+					PlanOnly:           true,
+					ExpectNonEmptyPlan: true,
 				},
 				{
 					PreConfig: func() {

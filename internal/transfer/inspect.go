@@ -40,6 +40,14 @@ type FileStamp struct {
 	Path    string `json:"path"`
 	Size    int64  `json:"size"`
 	ModTime int64  `json:"mtime_ns"`
+	// ChangeTime catches a rewrite that puts size and mtime back (no user can set
+	// it); 0 where the system does not report it.
+	ChangeTime int64 `json:"ctime_ns,omitempty"`
+}
+
+// StampOf is the stamp of a file at path p as fi describes it.
+func StampOf(p string, fi os.FileInfo) FileStamp {
+	return FileStamp{Path: p, Size: fi.Size(), ModTime: fi.ModTime().UnixNano(), ChangeTime: changeTime(fi)}
 }
 
 // Stamp stats a file.
@@ -51,7 +59,7 @@ func Stamp(p string) (FileStamp, error) {
 	if fi.IsDir() {
 		return FileStamp{}, fmt.Errorf("%s is a directory, not an image file", p)
 	}
-	return FileStamp{Path: p, Size: fi.Size(), ModTime: fi.ModTime().UnixNano()}, nil
+	return StampOf(p, fi), nil
 }
 
 // Format is what kind of file an image part is.
