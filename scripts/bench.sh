@@ -131,7 +131,13 @@ resource "imagefleet_instance" "c" {
 }
 TF
 } >"$work/tf-instances/main.tf"
-rm -f "$work/tf-instances/terraform.tfstate"*
+# What an interrupted earlier run left behind would make this one fail on taken names.
+clean_instances() {
+  incus list -f csv -c n | grep -E '^bench-(tf|cli)-[0-9]+$' | xargs -r incus delete --force >/dev/null 2>&1 || true
+  incus image delete "$smallfp" >/dev/null 2>&1 || true
+  rm -f "$work/tf-instances/terraform.tfstate"*
+}
+clean_instances
 
 incus image import "$small" --alias bench-cli >/dev/null
 t0=$(now); for i in $(seq 1 "$n"); do incus launch bench-cli "bench-cli-$i" >/dev/null 2>&1; done; t1=$(now)

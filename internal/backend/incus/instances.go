@@ -113,7 +113,7 @@ func (c *Client) createInstance(ctx context.Context, spec backend.InstanceCreate
 	// left behind.
 	switch _, err := c.GetInstance(ctx, spec.InstanceRef); {
 	case err == nil:
-		return backend.NotCreated(fmt.Errorf("an instance named %q already exists in project %q: %w", spec.Name, c.project(spec.InstanceRef), backend.ErrConflict))
+		return backend.NotCreated(fmt.Errorf("an instance named %q already exists in project %q: %w", spec.Name, c.projectName(spec.InstanceRef), backend.ErrConflict))
 	case !errors.Is(err, backend.ErrNotFound):
 		return backend.NotCreated(err)
 	}
@@ -208,6 +208,15 @@ func (c *Client) project(ref backend.InstanceRef) string {
 		return ref.Project
 	}
 	return c.cfg.Project
+}
+
+// projectName is the project ref is in, as users know it: "default" when neither the
+// object nor the endpoint names one.
+func (c *Client) projectName(ref backend.InstanceRef) string {
+	if ref.Project != "" {
+		return ref.Project
+	}
+	return c.DefaultProject()
 }
 
 // GetInstance reads the instance and its state in one request.
