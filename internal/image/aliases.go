@@ -28,9 +28,11 @@ type privateWriter interface {
 	SetKey(context.Context, string, []byte) diag.Diagnostics
 }
 
-// ownedAliases reads the names this resource owns. States written before ownership was
-// recorded owned exactly the aliases they listed.
-func ownedAliases(ctx context.Context, private privateData, prior *imageResourceModel) (map[string]bool, diag.Diagnostics) {
+// ownedAliases reads the names this resource owns: none when nothing was recorded (an
+// import, or a create that failed before its aliases were made), since a name that
+// already points at the image is taken back when listed, and one that does not is
+// someone else's.
+func ownedAliases(ctx context.Context, private privateData) (map[string]bool, diag.Diagnostics) {
 	owned := map[string]bool{}
 	var diags diag.Diagnostics
 	if private != nil {
@@ -42,15 +44,7 @@ func ownedAliases(ctx context.Context, private privateData, prior *imageResource
 				for _, n := range names {
 					owned[n] = true
 				}
-				return owned, diags
 			}
-		}
-	}
-	if prior != nil {
-		as, d := prior.aliases(ctx)
-		diags.Append(d...)
-		for _, a := range as {
-			owned[a.Name] = true
 		}
 	}
 	return owned, diags
@@ -76,7 +70,7 @@ func (r *imageResource) checkAliasesFree(ctx context.Context, req resource.Modif
 	want, d := plan.aliases(ctx)
 	diags.Append(d...)
 	fp := state.ID.ValueString()
-	owned, d := ownedAliases(ctx, req.Private, state)
+	owned, d := ownedAliases(ctx, req.Private)
 	diags.Append(d...)
 	var ep *endpoints.Endpoint
 	for _, a := range want {

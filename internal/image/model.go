@@ -114,6 +114,10 @@ func (m *imageResourceModel) aliases(ctx context.Context) ([]backend.ImageAlias,
 	diags := m.Aliases.ElementsAs(ctx, &as, false)
 	out := make([]backend.ImageAlias, 0, len(as))
 	for _, a := range as {
+		// A name unknown at plan time is known, and handled, at apply.
+		if a.Name.IsUnknown() {
+			continue
+		}
 		out = append(out, backend.ImageAlias{Name: a.Name.ValueString(), Description: a.Description.ValueString()})
 	}
 	return out, diags

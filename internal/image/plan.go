@@ -14,9 +14,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -51,6 +48,11 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	if state == nil && !plan.hasSource() {
 		resp.Diagnostics.Append(noSourceDiag())
 	}
+	if state != nil {
+		if p, replace := replacedSource(&plan, state); replace {
+			resp.RequiresReplace.Append(p)
+		}
+	}
 	if !plan.ExpiresAt.IsNull() && !plan.ExpiresAt.IsUnknown() && (state == nil || !state.ExpiresAt.Equal(plan.ExpiresAt)) {
 		if t, err := time.Parse(time.RFC3339, plan.ExpiresAt.ValueString()); err == nil && !t.After(time.Now()) {
 			resp.Diagnostics.Append(expiryDiag(plan.ExpiresAt.ValueString()))
@@ -73,11 +75,14 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 		}
 		return
 	}
-	digest, diags := r.localDigest(ctx, req, meta, rootfs, state)
+	digest, stamps, diags := r.localDigest(ctx, req, meta, rootfs, state)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() || digest == "" {
 		return
 	}
+	// The stamps of the files this digest was taken from go to the apply, which keeps
+	// them only if the files are still the same then (see Update).
+	resp.Diagnostics.Append(saveStamps(ctx, resp.Private, stamps)...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("source_sha256"), digest)...)
 	if state != nil && state.SourceSHA256.ValueString() != digest {
 		tflog.Info(ctx, "image content changed; the image will be replaced", map[string]any{"was": state.SourceSHA256.ValueString(), "now": digest})
@@ -138,7 +143,7 @@ type stampRecord struct {
 // and every file has the path, size, modification and change times recorded at the last
 // upload, the recorded digest is used and nothing is read; otherwise the files are
 // checked and hashed, so a content change shows in the plan.
-func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlanRequest, meta, rootfs string, state *imageResourceModel) (string, diag.Diagnostics) {
+func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlanRequest, meta, rootfs string, state *imageResourceModel) (string, []transfer.FileStamp, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	files := []string{meta}
 	attrs := []path.Path{path.Root("file")}
@@ -154,7 +159,7 @@ func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlan
 			if state != nil && !state.SourceSHA256.IsNull() {
 				// The image exists: a plan or a destroy must not need its file.
 				diags.Append(sourceGoneDiag(attrs[i], err))
-				return state.SourceSHA256.ValueString(), diags
+				return state.SourceSHA256.ValueString(), nil, diags
 			}
 			diags.Append(sourceDiag(attrs[i], err))
 			continue
@@ -162,7 +167,7 @@ func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlan
 		current = append(current, st)
 	}
 	if diags.HasError() {
-		return "", diags
+		return "", nil, diags
 	}
 	if state != nil && !state.SourceSHA256.IsNull() {
 		raw, d := req.Private.GetKey(ctx, privateStampsKey)
@@ -170,7 +175,7 @@ func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlan
 		var rec stampRecord
 		if raw != nil && json.Unmarshal(raw, &rec) == nil && slices.Equal(rec.Stamps, current) {
 			tflog.Debug(ctx, "local image files unchanged since the upload; using the recorded digest", map[string]any{"files": files})
-			return state.SourceSHA256.ValueString(), diags
+			return state.SourceSHA256.ValueString(), current, diags
 		}
 	}
 	ins, err := transfer.Inspect(ctx, meta, rootfs, state != nil)
@@ -181,9 +186,9 @@ func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlan
 			at = attrs[1]
 		}
 		diags.Append(sourceDiag(at, err))
-		return "", diags
+		return "", nil, diags
 	}
-	return ins.SHA256, diags
+	return ins.SHA256, current, diags
 }
 
 // saveStamps records the files' stamps, so later plans can trust the state's digest.
@@ -198,6 +203,34 @@ func saveStamps(ctx context.Context, private interface {
 		return diag.Diagnostics{stampsDiag(err)}
 	}
 	return private.SetKey(ctx, privateStampsKey, raw)
+}
+
+// keepStampsIfUnchanged drops the stamps the plan verified when the files changed
+// since (a saved plan applied later, say): kept, they would vouch for content the
+// digest in state was not taken from, and the next plans would trust it.
+func keepStampsIfUnchanged(ctx context.Context, private interface {
+	GetKey(context.Context, string) ([]byte, diag.Diagnostics)
+	SetKey(context.Context, string, []byte) diag.Diagnostics
+}, m *imageResourceModel) diag.Diagnostics {
+	raw, diags := private.GetKey(ctx, privateStampsKey)
+	var rec stampRecord
+	if raw == nil || json.Unmarshal(raw, &rec) != nil {
+		return diags
+	}
+	meta, rootfs, _ := m.localFiles()
+	var now []transfer.FileStamp
+	for _, p := range []string{meta, rootfs} {
+		if p == "" {
+			continue
+		}
+		if st, err := stampPath(p); err == nil {
+			now = append(now, st)
+		}
+	}
+	if !slices.Equal(now, rec.Stamps) {
+		diags.Append(private.SetKey(ctx, privateStampsKey, nil)...)
+	}
+	return diags
 }
 
 func stampPath(p string) (transfer.FileStamp, error) {
@@ -284,17 +317,45 @@ func unwrapPathErr(err error) error {
 	return err
 }
 
-// sourceChanged replaces the image when its url changes, but not when an imported
-// image (no source in state) gets its source recorded.
-func sourceChanged(_ context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
-	resp.RequiresReplace = !req.StateValue.IsNull()
+// replacedSource names the source argument whose change replaces the image: another
+// kind of source, or another url, remote or copy_from. An image whose state has no
+// source (an import) records the configured one in place, and a source removed from
+// the configuration leaves the image as it is; the content of file and split sources
+// is compared by digest instead.
+func replacedSource(plan, state *imageResourceModel) (path.Path, bool) {
+	was, now := state.sourceKind(), plan.sourceKind()
+	switch {
+	case was == "" || now == "":
+		return path.Path{}, false
+	case was != now:
+		return path.Root(now), true
+	case now == "url":
+		return path.Root("url"), !plan.URL.Equal(state.URL)
+	case now == "remote":
+		a, b := plan.Remote, state.Remote
+		return path.Root("remote"), !a.Server.Equal(b.Server) || !a.Protocol.Equal(b.Protocol) || !a.Alias.Equal(b.Alias) ||
+			!a.Type.Equal(b.Type) || !a.Architecture.Equal(b.Architecture) || !a.Certificate.Equal(b.Certificate)
+	case now == "copy_from":
+		return path.Root("copy_from"), !plan.CopyFrom.Endpoint.Equal(state.CopyFrom.Endpoint) || !plan.CopyFrom.Fingerprint.Equal(state.CopyFrom.Fingerprint)
+	}
+	return path.Path{}, false
 }
 
-// sourceObjectChanged is sourceChanged for remote and copy_from.
-func sourceObjectChanged(_ context.Context, req planmodifier.ObjectRequest, resp *objectplanmodifier.RequiresReplaceIfFuncResponse) {
-	resp.RequiresReplace = !req.StateValue.IsNull()
+// sourceKind is the name of the source argument set, "" for none.
+func (m *imageResourceModel) sourceKind() string {
+	switch {
+	case !m.File.IsNull():
+		return "file"
+	case m.Split != nil:
+		return "split"
+	case !m.URL.IsNull():
+		return "url"
+	case m.Remote != nil:
+		return "remote"
+	case m.CopyFrom != nil:
+		return "copy_from"
+	}
+	return ""
 }
 
-func (m *imageResourceModel) hasSource() bool {
-	return !m.File.IsNull() || m.Split != nil || !m.URL.IsNull() || m.Remote != nil || m.CopyFrom != nil
-}
+func (m *imageResourceModel) hasSource() bool { return m.sourceKind() != "" }

@@ -134,12 +134,19 @@ resource "imagefleet_image_alias" "res" {
 			CheckDestroy:             checkGone(b, &fp),
 			Steps: []resource.TestStep{
 				{
-					// A hand-made alias of another image: refused at plan time.
+					// A hand-made alias of another image: a new image is refused when it
+					// is created (it is then tainted, and replaced by the next apply).
 					Config:      image(fmt.Sprintf(`[{ name = %q }]`, hand)),
 					ExpectError: regexp.MustCompile(`(?s)Alias already exists.*` + regexp.QuoteMeta(hand) + `.*already points at image\s+` + fpOther),
 				},
 				{
 					Config: image(fmt.Sprintf(`[{ name = %q }]`, inline)),
+				},
+				{
+					// An existing image is refused at plan time.
+					Config:      image(fmt.Sprintf(`[{ name = %q }, { name = %q }]`, inline, hand)),
+					PlanOnly:    true,
+					ExpectError: regexp.MustCompile(`(?s)Alias already exists.*` + regexp.QuoteMeta(hand) + `.*already points at image\s+` + fpOther),
 				},
 				{
 					// Another image listing the same name: refused, the alias stays.
@@ -274,5 +281,35 @@ resource "imagefleet_image" "test" {
 					fmt.Sprintf(`id = "%s:%s"`, b.Endpoint, fp)),
 			}},
 		})
+	})
+}
+
+// TestAccImage_sourceKindChange: moving an image from one kind of source to another
+// replaces it (the server cannot change where an image came from in place).
+func TestAccImage_sourceKindChange(t *testing.T) {
+	b := acctest.Backends[0]
+	dir := acctest.TempDir(t)
+	file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("kind")})
+	fp := acctest.SHA256(t, file)
+	srv := imageWebServer(t, file, fp)
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t, b) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkGone(b, &fp),
+		Steps: []resource.TestStep{
+			{Config: acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image" "test" {
+  file = %q
+}`, file)},
+			{
+				Config: acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image" "test" {
+  url = "%s/latest"
+}`, srv.URL),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionDestroyBeforeCreate),
+				}},
+			},
+		},
 	})
 }

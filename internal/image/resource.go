@@ -23,7 +23,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -110,13 +109,11 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			"url": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "URL the server downloads the image from itself (the server's `url` image source). Changing it replaces the image.",
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplaceIf(sourceChanged, "", "")},
 				Validators:          []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^https?://`), "must be an http:// or https:// URL")},
 			},
 			"remote": schema.SingleNestedAttribute{
 				Optional:            true,
 				MarkdownDescription: "An image the server pulls from an image server. Changing it replaces the image.",
-				PlanModifiers:       []planmodifier.Object{objectplanmodifier.RequiresReplaceIf(sourceObjectChanged, "", "")},
 				Attributes: map[string]schema.Attribute{
 					"server":       schema.StringAttribute{Required: true, MarkdownDescription: "Image server URL, such as `https://images.linuxcontainers.org`."},
 					"protocol":     schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("simplestreams"), MarkdownDescription: "`simplestreams` (default), `incus` or `lxd`.", Validators: []validator.String{stringvalidator.OneOf("simplestreams", "incus", "lxd")}},
@@ -129,7 +126,6 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			"copy_from": schema.SingleNestedAttribute{
 				Optional:            true,
 				MarkdownDescription: "An image another endpoint of this provider holds, streamed from that endpoint to this one (never through a temporary file). Changing it replaces the image.",
-				PlanModifiers:       []planmodifier.Object{objectplanmodifier.RequiresReplaceIf(sourceObjectChanged, "", "")},
 				Attributes: map[string]schema.Attribute{
 					"endpoint":    schema.StringAttribute{Required: true, MarkdownDescription: "The endpoint that holds the image."},
 					"fingerprint": schema.StringAttribute{Required: true, MarkdownDescription: "Fingerprint (or unique prefix) of the image there."},
@@ -162,21 +158,23 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 					"(at plan time when possible): the image never takes an alias over. Names removed from the list are deleted if they still point at this image; " +
 					"an owned alias moved to another image outside Terraform is moved back. Aliases the image does not own (made by " +
 					"`imagefleet_image_alias`, by hand, or there before an import) are left alone and not shown, so the two can be used side by side " +
-					"as long as no name is in both. After an import the image owns none until the configuration lists them.",
+					"as long as no name is in both. After an import the image owns none until the configuration lists them. " +
+					"With `create_before_destroy`, the new image cannot take an alias from the image it replaces: use `imagefleet_image_alias` for names that must follow rebuilds.",
 				Validators: []validator.Set{setvalidator.SizeAtMost(64)},
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"name":        schema.StringAttribute{Required: true, MarkdownDescription: "Alias name.", Validators: []validator.String{AliasNameValidator()}},
 					"description": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), MarkdownDescription: "Alias description."},
 				}},
 			},
-			"source_sha256": schema.StringAttribute{Computed: true, MarkdownDescription: "sha256 of the source content: for local files, computed at plan time (a change forces a replacement); otherwise the fingerprint.", PlanModifiers: []planmodifier.String{keep}},
-			"fingerprint":   schema.StringAttribute{Computed: true, MarkdownDescription: "The image's fingerprint (sha256 of its content).", PlanModifiers: []planmodifier.String{keep}},
-			"size":          schema.Int64Attribute{Computed: true, MarkdownDescription: "Size in bytes.", PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()}},
-			"architecture":  schema.StringAttribute{Computed: true, MarkdownDescription: "Architecture, from the image's metadata.", PlanModifiers: []planmodifier.String{keep}},
-			"type":          schema.StringAttribute{Computed: true, MarkdownDescription: "`container` or `virtual-machine`.", PlanModifiers: []planmodifier.String{keep}},
-			"created_at":    schema.StringAttribute{Computed: true, MarkdownDescription: "When the image was built (RFC 3339).", PlanModifiers: []planmodifier.String{keep}},
-			"uploaded_at":   schema.StringAttribute{Computed: true, MarkdownDescription: "When the image reached the server (RFC 3339).", PlanModifiers: []planmodifier.String{keep}},
-			"timeouts":      timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
+			"source_sha256": schema.StringAttribute{Computed: true, MarkdownDescription: "sha256 of the source content. For local files of an existing image it is computed at plan time, and a change forces a replacement; " +
+				"for a new image, and for the other sources, it is the fingerprint the server computed (known after apply).", PlanModifiers: []planmodifier.String{keep}},
+			"fingerprint":  schema.StringAttribute{Computed: true, MarkdownDescription: "The image's fingerprint (sha256 of its content).", PlanModifiers: []planmodifier.String{keep}},
+			"size":         schema.Int64Attribute{Computed: true, MarkdownDescription: "Size in bytes.", PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()}},
+			"architecture": schema.StringAttribute{Computed: true, MarkdownDescription: "Architecture, from the image's metadata.", PlanModifiers: []planmodifier.String{keep}},
+			"type":         schema.StringAttribute{Computed: true, MarkdownDescription: "`container` or `virtual-machine`.", PlanModifiers: []planmodifier.String{keep}},
+			"created_at":   schema.StringAttribute{Computed: true, MarkdownDescription: "When the image was built (RFC 3339).", PlanModifiers: []planmodifier.String{keep}},
+			"uploaded_at":  schema.StringAttribute{Computed: true, MarkdownDescription: "When the image reached the server (RFC 3339).", PlanModifiers: []planmodifier.String{keep}},
+			"timeouts":     timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
 	}
 }
@@ -391,7 +389,7 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 			return
 		}
 	}
-	owned, d := ownedAliases(ctx, req.Private, &state)
+	owned, d := ownedAliases(ctx, req.Private)
 	resp.Diagnostics.Append(d...)
 	want, d := plan.aliases(ctx)
 	resp.Diagnostics.Append(d...)
@@ -406,17 +404,7 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	plan.ID = state.ID
 	resp.Diagnostics.Append(plan.setFromServer(ctx, img)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	if meta, rootfs, ok := plan.localFiles(); ok {
-		var stamps []transfer.FileStamp
-		for _, p := range []string{meta, rootfs} {
-			if p != "" {
-				if st, err := stampPath(p); err == nil {
-					stamps = append(stamps, st)
-				}
-			}
-		}
-		resp.Diagnostics.Append(saveStamps(ctx, resp.Private, stamps)...)
-	}
+	resp.Diagnostics.Append(keepStampsIfUnchanged(ctx, resp.Private, &plan)...)
 }
 
 func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

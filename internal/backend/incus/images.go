@@ -220,9 +220,9 @@ func (c *Client) pull(ctx context.Context, source map[string]any) (string, error
 	case err == nil:
 		return c.waitCreate(ctx, r, "")
 	case ctx.Err() != nil && !wrote.Load():
-		return "", fmt.Errorf("asking %s to download the image was stopped before the request went out: %w", c.endpoint, ctx.Err())
+		return "", fmt.Errorf("asking %s to download the image was stopped before the request went out: %w", c.endpoint, backend.Interrupted(ctx))
 	case ctx.Err() != nil:
-		return "", fmt.Errorf("asking %s to download the image was interrupted (%w), and the server did not answer within %s: it may still store the image (%v)", c.endpoint, ctx.Err(), cleanupTimeout, err)
+		return "", fmt.Errorf("asking %s to download the image was interrupted (%w), and the server did not answer within %s: it may still store the image (%v)", c.endpoint, backend.Interrupted(ctx), cleanupTimeout, err)
 	}
 	return "", err
 }
@@ -320,9 +320,9 @@ func (c *Client) uploadFailed(ctx context.Context, err error, sent *transfer.Cou
 	case errors.As(err, &refused):
 		return err
 	case ctx.Err() != nil && !sent.Whole():
-		return fmt.Errorf("the upload to %s was stopped after %d bytes, before its end, so the server keeps none of it: %w", c.endpoint, sent.N(), ctx.Err())
+		return fmt.Errorf("the upload to %s was stopped after %d bytes, before its end, so the server keeps none of it: %w", c.endpoint, sent.N(), backend.Interrupted(ctx))
 	case ctx.Err() != nil:
-		msg := fmt.Errorf("the upload to %s was interrupted (%w) after the whole image was sent, and the server did not answer within %s: it may store the image", c.endpoint, ctx.Err(), cleanupTimeout)
+		msg := fmt.Errorf("the upload to %s was interrupted (%w) after the whole image was sent, and the server did not answer within %s: it may store the image", c.endpoint, backend.Interrupted(ctx), cleanupTimeout)
 		if want != "" {
 			return &CreatedError{Fingerprint: want, Err: msg}
 		}
@@ -342,6 +342,10 @@ func (c *Client) waitCreate(ctx context.Context, r *response, want string) (stri
 		return "", c.createFailed(ctx, r, op, err, want)
 	case ctx.Err() != nil:
 		return "", c.abandonCreate(ctx, r, want)
+	case want != "":
+		// The server may still store the image: recorded, it is replaced by the next
+		// apply rather than refused as a duplicate.
+		return "", &CreatedError{Fingerprint: want, Err: err}
 	default:
 		return "", err
 	}
@@ -394,7 +398,7 @@ func (c *Client) createFailed(ctx context.Context, r *response, op *operation, e
 // wraps ctx's, so callers tell an interruption from a failure; when the image
 // cannot be removed it comes back as a CreatedError, to be recorded and replaced.
 func (c *Client) abandonCreate(ctx context.Context, r *response, want string) error {
-	stopped := ctx.Err()
+	stopped := backend.Interrupted(ctx)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	opPath := operationPath(r)
