@@ -211,3 +211,64 @@ resource "imagefleet_image_alias" "test" {
 		})
 	})
 }
+
+// TestAccImageAlias_unknownValues feeds every argument from a terraform_data output,
+// unknown at plan time, through create, an in-place update and a replacement.
+func TestAccImageAlias_unknownValues(t *testing.T) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
+		dir := acctest.TempDir(t)
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("aunk")})
+		fp := acctest.SHA256(t, file)
+		first, second := acctest.Name("aunk"), acctest.Name("aunk")
+		config := func(name, desc string) string {
+			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image" "one" {
+  file = %q
+}
+resource "terraform_data" "in" {
+  input = { name = %q, description = %q, endpoint = %q, target = imagefleet_image.one.fingerprint }
+}
+resource "imagefleet_image_alias" "test" {
+  endpoint    = terraform_data.in.output.endpoint
+  name        = terraform_data.in.output.name
+  target      = terraform_data.in.output.target
+  description = terraform_data.in.output.description
+}
+`, file, name, desc, b.Endpoint)
+		}
+		resource.Test(t, resource.TestCase{
+			PreCheck:                 func() { acctest.PreCheck(t, b) },
+			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+			Steps: []resource.TestStep{
+				{
+					Config: config(first, "a"),
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(addr, tfjsonpath.New("target"), knownvalue.StringExact(fp)),
+					},
+				},
+				{
+					// Every argument unknown, the endpoint among them: replaced.
+					Config: config(first, "b"),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionDestroyBeforeCreate),
+					}},
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(addr, tfjsonpath.New("description"), knownvalue.StringExact("b")),
+					},
+				},
+				{
+					Config: config(second, "c"),
+					Check: func(*terraform.State) error {
+						if got := aliasTarget(t, b, second); got == "" || !strings.HasPrefix(fp, got) {
+							return fmt.Errorf("alias %s points at %q, want %s", second, got, fp)
+						}
+						if got := aliasTarget(t, b, first); got != "" {
+							return fmt.Errorf("the replaced alias %s still points at %s", first, got)
+						}
+						return nil
+					},
+				},
+			},
+		})
+	})
+}
