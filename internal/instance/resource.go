@@ -85,8 +85,9 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 					"since the image server is not asked. A value unknown until apply, such as the fingerprint of an image being rebuilt, replaces the instance."},
 			"remote": schema.SingleNestedAttribute{Optional: true,
 				MarkdownDescription: "Take `image` from this image server instead of the endpoint. Changing it replaces the instance. " +
-					"An import reads the image server and `image` from the endpoint's cached copy of the pulled image; once the endpoint has expired that copy " +
-					"(`images.remote_cache_expiry`), the first apply after the import takes `remote` and `image` from the configuration as they are, without replacing the instance.",
+					"An import reads the image server and `image` from the endpoint's cached copy of the pulled image. Once the endpoint no longer holds that copy " +
+					"(`images.remote_cache_expiry`), nothing tells where the image came from: the import leaves `image` unset, and the first apply after it takes " +
+					"`remote` and `image` from the configuration as they are, without replacing the instance. Only that apply: later changes replace it as usual.",
 				Attributes: map[string]schema.Attribute{
 					"server":      schema.StringAttribute{Required: true, MarkdownDescription: "Image server URL."},
 					"protocol":    schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("simplestreams"), MarkdownDescription: "`simplestreams` (default), `incus` or `lxd`.", Validators: []validator.String{stringvalidator.OneOf("simplestreams", "incus", "lxd")}},
@@ -192,11 +193,11 @@ func (r *instanceResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	if plan.Endpoint.IsUnknown() || !r.reg.Same(state.Endpoint.ValueString(), plan.Endpoint.ValueString()) {
 		resp.RequiresReplace.Append(path.Root("endpoint"))
 	}
-	imported, d := req.Private.GetKey(ctx, importedKey)
-	resp.Diagnostics.Append(d...)
-	// After an import whose image server the endpoint no longer knows, remote and
-	// image are taken from the configuration.
-	adopt := imported != nil && state.Remote.IsNull() && !plan.Remote.IsNull()
+	// An import that could not tell which image the instance was built from leaves
+	// image null; until an apply sets it, remote and image are taken from the
+	// configuration. The state itself says so, not a marker that a plan with nothing
+	// to apply would leave behind.
+	adopt := state.Image.IsNull() && state.Remote.IsNull() && !plan.Remote.IsNull()
 	// Unknown, or with an unknown part, it is not the same.
 	if !adopt && !plan.Remote.Equal(state.Remote) {
 		resp.RequiresReplace.Append(path.Root("remote"))
@@ -242,9 +243,6 @@ func (m *instanceResourceModel) touchesServer(prior *instanceResourceModel) bool
 	return !m.Description.Equal(prior.Description) || !m.Profiles.Equal(prior.Profiles) && !m.Profiles.IsUnknown() ||
 		!m.Config.Equal(prior.Config) || !m.Devices.Equal(prior.Devices) || !m.Ephemeral.Equal(prior.Ephemeral) || !m.State.Equal(prior.State)
 }
-
-// importedKey marks, in private state, an instance imported but not applied since.
-const importedKey = "imported"
 
 // projectChanges reports whether the planned project is another one than the
 // instance's; unset and the endpoint's own project are the same.
@@ -668,16 +666,27 @@ func (r *instanceResource) Read(ctx context.Context, req resource.ReadRequest, r
 		return
 	}
 	if state.Image.IsNull() {
-		// Just imported: an image pulled from an image server is named as it was.
-		src, err := ep.Instances.ImageSource(ctx, state.ref(), in.Config["volatile.base_image"])
-		if err != nil {
+		// Imported and not applied since: an image pulled from an image server is
+		// named as it was, a local image by its fingerprint. When the endpoint no
+		// longer holds the image, nothing tells where it came from: image stays null,
+		// so that the first apply takes remote and image from the configuration.
+		fp := in.Config["volatile.base_image"]
+		var src *backend.RemoteImage
+		err := backend.ErrNotFound
+		if fp != "" {
+			src, err = ep.Instances.ImageSource(ctx, state.ref(), fp)
+		}
+		switch {
+		case errors.Is(err, backend.ErrNotFound):
+		case err != nil:
 			resp.Diagnostics.Append(apiDiag("read", ep.Name, state.Name.ValueString(), err))
 			return
-		}
-		if src != nil {
+		case src != nil:
 			state.Image = types.StringValue(src.Alias)
 			state.Remote = types.ObjectValueMust(remoteType.AttrTypes, map[string]attr.Value{"server": types.StringValue(src.Server),
 				"protocol": types.StringValue(src.Protocol), "certificate": emptyNull(src.Certificate)})
+		default:
+			state.Image = types.StringValue(fp)
 		}
 	}
 	resp.Diagnostics.Append(state.setFromServer(ctx, in)...)
@@ -702,7 +711,6 @@ func (r *instanceResource) Update(ctx context.Context, req resource.UpdateReques
 	}
 	resp.Diagnostics.Append(r.converge(ctx, ep, &prior, &plan)...)
 	r.save(ctx, ep, &plan, &resp.State, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedKey, nil)...)
 }
 
 func (r *instanceResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -765,7 +773,6 @@ func (r *instanceResource) ImportState(ctx context.Context, req resource.ImportS
 	// What the server cannot tell takes its default, as a configuration would.
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("allow_restart"), false)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("stop_timeout"), 30)...)
-	resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedKey, []byte("true"))...)
 }
 
 func (m *instanceResourceModel) nullUnknowns(ctx context.Context) {

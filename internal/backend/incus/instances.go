@@ -192,8 +192,6 @@ func (c *Client) ImageSource(ctx context.Context, ref backend.InstanceRef, finge
 	}
 	_, err := c.doIn(ctx, c.project(ref), http.MethodGet, "/1.0/images/"+url.PathEscape(fingerprint), nil, &img)
 	switch {
-	case errors.Is(err, backend.ErrNotFound):
-		return nil, nil
 	case err != nil:
 		return nil, err
 	case !img.Cached || img.Source == nil || img.Source.Server == "":
