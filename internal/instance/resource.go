@@ -114,7 +114,7 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 				MarkdownDescription: "Allow stopping and starting a running instance when the server refuses a change while it runs."},
 			"stop_timeout": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(30),
 				MarkdownDescription: "Seconds a graceful stop may take before the instance is stopped by force."},
-			"files": schema.ListNestedAttribute{Optional: true, MarkdownDescription: "Files pushed into the instance at create and again whenever their content, owner or mode changes (without recreating the instance). Their contents are not read back from the instance.",
+			"files": schema.ListNestedAttribute{Optional: true, MarkdownDescription: "Files pushed into the instance at create and again whenever their content, owner or mode changes (without recreating the instance). A file whose push fails is not recorded as pushed: the next plan shows it and the next apply pushes it again. Their contents are not read back from the instance.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"target_path": schema.StringAttribute{Required: true, MarkdownDescription: "Absolute path in the instance; its directory must exist.", Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^/`), "must be an absolute path")}},
 					"content":     schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: "The file's content.", Validators: []validator.String{stringvalidator.ExactlyOneOf(path.MatchRelative().AtParent().AtName("source_file"))}},
@@ -553,7 +553,9 @@ func (r *instanceResource) reach(ctx context.Context, ep *endpoints.Endpoint, re
 }
 
 // pushFiles pushes every file on create, and on update those whose content, owner or
-// mode differ from the prior state.
+// mode differ from the prior state. A file it could not push keeps its prior entry in
+// plan.Files (or none, if it had none), so the state does not record it as pushed and
+// the next plan shows it again.
 func (r *instanceResource) pushFiles(ctx context.Context, ep *endpoints.Endpoint, prior, plan *instanceResourceModel) diag.Diagnostics {
 	var diags diag.Diagnostics
 	if plan.Files.IsNull() {
@@ -568,23 +570,31 @@ func (r *instanceResource) pushFiles(ctx context.Context, ep *endpoints.Endpoint
 	for _, f := range had {
 		pushed[f.TargetPath.ValueString()] = f
 	}
+	done := make([]fileModel, 0, len(files))
 	for i, f := range files {
 		old, ok := pushed[f.TargetPath.ValueString()]
 		if ok && old.Content.Equal(f.Content) && old.SourceFile.Equal(f.SourceFile) && old.ContentSHA256.Equal(f.ContentSHA256) &&
 			old.UID.Equal(f.UID) && old.GID.Equal(f.GID) && old.Mode.Equal(f.Mode) {
+			done = append(done, f)
 			continue
 		}
 		body, _, err := fileContent(f)
 		if err != nil {
 			diags.Append(fileDiag(i, err))
-			continue
-		}
-		err = ep.Instances.PushFile(ctx, plan.ref(), backend.File{Path: f.TargetPath.ValueString(), Content: bytes.NewReader(body),
-			UID: f.UID.ValueInt64(), GID: f.GID.ValueInt64(), Mode: fileMode(f)})
-		if err != nil {
+		} else if err = ep.Instances.PushFile(ctx, plan.ref(), backend.File{Path: f.TargetPath.ValueString(), Content: bytes.NewReader(body),
+			UID: f.UID.ValueInt64(), GID: f.GID.ValueInt64(), Mode: fileMode(f)}); err != nil {
 			diags.Append(apiDiag("push "+f.TargetPath.ValueString()+" into", ep.Name, plan.Name.ValueString(), err))
 		}
+		switch {
+		case err == nil:
+			done = append(done, f)
+		case ok:
+			done = append(done, old)
+		}
 	}
+	out, d := types.ListValueFrom(ctx, plan.Files.ElementType(ctx), done)
+	diags.Append(d...)
+	plan.Files = out
 	return diags
 }
 
