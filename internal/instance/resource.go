@@ -69,7 +69,8 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 		MarkdownDescription: "A container or virtual machine on an Incus or LXD endpoint, kept in the `state` it declares. " +
 			"Config, devices, profiles, description and state change in place; a change the server refuses while the instance " +
 			"runs restarts it only when `allow_restart` is set. Changes made outside Terraform show in the next plan. " +
-			"A create that fails, times out or is cancelled after the server made the instance records it as tainted, so the next apply replaces it.",
+			"A create that fails, times out or is cancelled after the server made the instance records it as tainted, so the next apply replaces it. " +
+			"A create that times out or is cancelled asks the server to cancel its operation and waits up to 60 seconds more for it to end, so that an instance it still makes is recorded too.",
 		Attributes: map[string]schema.Attribute{
 			"id":       schema.StringAttribute{Computed: true, MarkdownDescription: "The instance name.", PlanModifiers: keep},
 			"endpoint": schema.StringAttribute{Optional: true, MarkdownDescription: "Name of the provider endpoint. Defaults to the provider's `default_endpoint`. Changing it replaces the instance, and so does a value unknown until apply: it may name another server."},
