@@ -108,8 +108,9 @@ type InstanceStore interface {
 	GetInstance(ctx context.Context, ref InstanceRef) (*Instance, error)
 	// ImageSource is the image server and alias an instance's image was pulled
 	// from, as the server's cached copy of the image (fingerprint) records them;
-	// nil when the image was not pulled to create an instance, or its cached copy
-	// has expired.
+	// nil when the image was not pulled to create an instance; an error wrapping
+	// ErrNotFound when the server no longer holds the image (its cached copy has
+	// expired, or it was deleted), so that nothing tells where it came from.
 	ImageSource(ctx context.Context, ref InstanceRef, fingerprint string) (*RemoteImage, error)
 	UpdateInstance(ctx context.Context, ref InstanceRef, spec InstanceSpec) error
 	ChangeState(ctx context.Context, ref InstanceRef, change StateChange) error

@@ -96,3 +96,96 @@ resource "imagefleet_instance" "pulled" {
 		})
 	})
 }
+
+// TestAccInstance_importAdoptsOnce: only the first apply after an import takes remote
+// and image from the configuration as they are. An import that plans clean adopts
+// nothing later: naming an image server and another image then replaces the instance
+// (it used to update it in place, rebuilding nothing). An instance whose image the
+// endpoint no longer holds, imported with `terraform import`, is adopted in place at
+// the next apply, after that command's own refresh and the apply's, and only then.
+func TestAccInstance_importAdoptsOnce(t *testing.T) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
+		dir := acctest.TempDir(t)
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("adopt")})
+		goneFile := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("adopt")})
+		fp, goneFP := acctest.SHA256(t, file), acctest.SHA256(t, goneFile)
+		plain, gone, alias := acctest.Name("adopt"), acctest.Name("adopt"), acctest.Name("adopt")
+		t.Cleanup(func() {
+			_, _ = b.Try("delete", "--force", plain)
+			_, _ = b.Try("delete", "--force", gone)
+			_, _ = b.Try("image", "delete", goneFP)
+		})
+		server, cert := b.HTTPSAddress(t), strings.TrimSpace(b.ServerCert(t))
+		remote := fmt.Sprintf(`remote = { server = %q, protocol = %q, certificate = %q }`, server, b.Kind, cert)
+		base := acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image" "base" {
+  file    = %q
+  public  = true
+  aliases = [{ name = %q }]
+}`, file, alias)
+		instance := func(res, name, image, remote string) string {
+			return fmt.Sprintf(`
+resource "imagefleet_instance" %q {
+  name       = %q
+  image      = %s
+  state      = "stopped"
+  %s
+  depends_on = [imagefleet_image.base]
+}`, res, name, image, remote)
+		}
+		plainAsIs := instance("plain", plain, "imagefleet_image.base.fingerprint", "")
+		goneAdopted := instance("gone", gone, fmt.Sprintf("%q", alias), remote)
+		resource.Test(t, resource.TestCase{
+			PreCheck:                 func() { acctest.PreCheck(t, b) },
+			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+			CheckDestroy: func(s *terraform.State) error {
+				if err := checkGone(b, plain)(s); err != nil {
+					return err
+				}
+				return checkGone(b, gone)(s)
+			},
+			Steps: []resource.TestStep{
+				{Config: base},
+				{
+					PreConfig: func() {
+						b.Run(t, "init", fp, plain)
+						b.Run(t, "image", "import", goneFile)
+						b.Run(t, "init", goneFP, gone)
+						b.Run(t, "image", "delete", goneFP)
+					},
+					Config: base + plainAsIs + fmt.Sprintf(`
+import {
+  to = imagefleet_instance.plain
+  id = %q
+}`, plain),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("imagefleet_instance.plain", plancheck.ResourceActionNoop),
+					}},
+				},
+				{
+					Config:             base + plainAsIs + goneAdopted,
+					ResourceName:       "imagefleet_instance.gone",
+					ImportState:        true,
+					ImportStateKind:    resource.ImportCommandWithID,
+					ImportStateId:      gone,
+					ImportStatePersist: true,
+				},
+				{
+					Config: base + plainAsIs + goneAdopted,
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("imagefleet_instance.plain", plancheck.ResourceActionNoop),
+						plancheck.ExpectResourceAction("imagefleet_instance.gone", plancheck.ResourceActionUpdate),
+					}},
+				},
+				{
+					Config: base + instance("plain", plain, fmt.Sprintf("%q", alias), remote) +
+						instance("gone", gone, "imagefleet_image.base.fingerprint", remote),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("imagefleet_instance.plain", plancheck.ResourceActionDestroyBeforeCreate),
+						plancheck.ExpectResourceAction("imagefleet_instance.gone", plancheck.ResourceActionDestroyBeforeCreate),
+					}},
+				},
+			},
+		})
+	})
+}

@@ -150,9 +150,6 @@ func (m *instanceResourceModel) setFromServer(ctx context.Context, in *backend.I
 	m.CreatedAt, m.LastUsedAt = tfvalue.Time(in.CreatedAt), tfvalue.Time(in.LastUsedAt)
 	fp := in.Config["volatile.base_image"]
 	m.ImageFingerprint = emptyNull(fp)
-	if m.Image.IsNull() || m.Image.IsUnknown() {
-		m.Image = m.ImageFingerprint
-	}
 	config := map[string]string{}
 	for k, v := range in.Config {
 		if !strings.HasPrefix(k, "volatile.") && !strings.HasPrefix(k, "image.") {

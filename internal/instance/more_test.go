@@ -434,3 +434,64 @@ resource "imagefleet_instance" "test" {
 		})
 	})
 }
+
+// TestAccInstance_failedPushIsRetried: a file whose push fails during an update (here,
+// its directory is missing in the instance) is not recorded as pushed: once the
+// directory exists, the next plan shows the file again and the apply pushes it. Both a
+// changed file and a new one are covered.
+func TestAccInstance_failedPushIsRetried(t *testing.T) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
+		dir := acctest.TempDir(t)
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("push")})
+		name := acctest.Name("push")
+		config := func(files string) string {
+			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image" "base" {
+  file = %q
+}
+resource "imagefleet_instance" "test" {
+  name  = %q
+  image = imagefleet_image.base.fingerprint
+  files = %s
+}`, file, name, files)
+		}
+		both := `[{ target_path = "/srv/app/conf", content = "two" }, { target_path = "/srv/new/file", content = "new" }]`
+		reads := func(path, want string) error {
+			if got := b.Run(t, "exec", name, "--", "cat", path); got != want {
+				return fmt.Errorf("%s reads %q in the instance, want %q", path, got, want)
+			}
+			return nil
+		}
+		resource.Test(t, resource.TestCase{
+			PreCheck:                 func() { acctest.PreCheck(t, b) },
+			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+			CheckDestroy:             checkGone(b, name),
+			Steps: []resource.TestStep{
+				{Config: config("[]")},
+				{
+					PreConfig: func() { b.Run(t, "exec", name, "--", "/bin/busybox", "mkdir", "-p", "/srv/app") },
+					Config:    config(`[{ target_path = "/srv/app/conf", content = "one" }]`),
+					Check:     func(*terraform.State) error { return reads("/srv/app/conf", "one") },
+				},
+				{
+					PreConfig:   func() { b.Run(t, "exec", name, "--", "/bin/busybox", "rm", "-r", "/srv/app") },
+					Config:      config(both),
+					ExpectError: acctest.Diagnostic("Error: Could not push /srv/app/conf into instance"),
+				},
+				{
+					PreConfig: func() { b.Run(t, "exec", name, "--", "/bin/busybox", "mkdir", "-p", "/srv/app", "/srv/new") },
+					Config:    config(both),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+					}},
+					Check: func(*terraform.State) error {
+						if err := reads("/srv/app/conf", "two"); err != nil {
+							return err
+						}
+						return reads("/srv/new/file", "new")
+					},
+				},
+			},
+		})
+	})
+}

@@ -69,7 +69,8 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 		MarkdownDescription: "A container or virtual machine on an Incus or LXD endpoint, kept in the `state` it declares. " +
 			"Config, devices, profiles, description and state change in place; a change the server refuses while the instance " +
 			"runs restarts it only when `allow_restart` is set. Changes made outside Terraform show in the next plan. " +
-			"A create that fails, times out or is cancelled after the server made the instance records it as tainted, so the next apply replaces it.",
+			"A create that fails, times out or is cancelled after the server made the instance records it as tainted, so the next apply replaces it. " +
+			"A create that times out or is cancelled asks the server to cancel its operation and waits up to 60 seconds more for it to end, so that an instance it still makes is recorded too.",
 		Attributes: map[string]schema.Attribute{
 			"id":       schema.StringAttribute{Computed: true, MarkdownDescription: "The instance name.", PlanModifiers: keep},
 			"endpoint": schema.StringAttribute{Optional: true, MarkdownDescription: "Name of the provider endpoint. Defaults to the provider's `default_endpoint`. Changing it replaces the instance, and so does a value unknown until apply: it may name another server."},
@@ -85,8 +86,9 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 					"since the image server is not asked. A value unknown until apply, such as the fingerprint of an image being rebuilt, replaces the instance."},
 			"remote": schema.SingleNestedAttribute{Optional: true,
 				MarkdownDescription: "Take `image` from this image server instead of the endpoint. Changing it replaces the instance. " +
-					"An import reads the image server and `image` from the endpoint's cached copy of the pulled image; once the endpoint has expired that copy " +
-					"(`images.remote_cache_expiry`), the first apply after the import takes `remote` and `image` from the configuration as they are, without replacing the instance.",
+					"An import reads the image server and `image` from the endpoint's cached copy of the pulled image. Once the endpoint no longer holds that copy " +
+					"(`images.remote_cache_expiry`), nothing tells where the image came from: the import leaves `image` unset, and the first apply after it takes " +
+					"`remote` and `image` from the configuration as they are, without replacing the instance. Only that apply: later changes replace it as usual.",
 				Attributes: map[string]schema.Attribute{
 					"server":      schema.StringAttribute{Required: true, MarkdownDescription: "Image server URL."},
 					"protocol":    schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("simplestreams"), MarkdownDescription: "`simplestreams` (default), `incus` or `lxd`.", Validators: []validator.String{stringvalidator.OneOf("simplestreams", "incus", "lxd")}},
@@ -113,7 +115,7 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 				MarkdownDescription: "Allow stopping and starting a running instance when the server refuses a change while it runs."},
 			"stop_timeout": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(30),
 				MarkdownDescription: "Seconds a graceful stop may take before the instance is stopped by force."},
-			"files": schema.ListNestedAttribute{Optional: true, MarkdownDescription: "Files pushed into the instance at create and again whenever their content, owner or mode changes (without recreating the instance). Their contents are not read back from the instance.",
+			"files": schema.ListNestedAttribute{Optional: true, MarkdownDescription: "Files pushed into the instance at create and again whenever their content, owner or mode changes (without recreating the instance). A file whose push fails is not recorded as pushed: the next plan shows it and the next apply pushes it again. Their contents are not read back from the instance.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"target_path": schema.StringAttribute{Required: true, MarkdownDescription: "Absolute path in the instance; its directory must exist.", Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^/`), "must be an absolute path")}},
 					"content":     schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: "The file's content.", Validators: []validator.String{stringvalidator.ExactlyOneOf(path.MatchRelative().AtParent().AtName("source_file"))}},
@@ -192,11 +194,11 @@ func (r *instanceResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	if plan.Endpoint.IsUnknown() || !r.reg.Same(state.Endpoint.ValueString(), plan.Endpoint.ValueString()) {
 		resp.RequiresReplace.Append(path.Root("endpoint"))
 	}
-	imported, d := req.Private.GetKey(ctx, importedKey)
-	resp.Diagnostics.Append(d...)
-	// After an import whose image server the endpoint no longer knows, remote and
-	// image are taken from the configuration.
-	adopt := imported != nil && state.Remote.IsNull() && !plan.Remote.IsNull()
+	// An import that could not tell which image the instance was built from leaves
+	// image null; until an apply sets it, remote and image are taken from the
+	// configuration. The state itself says so, not a marker that a plan with nothing
+	// to apply would leave behind.
+	adopt := state.Image.IsNull() && state.Remote.IsNull() && !plan.Remote.IsNull()
 	// Unknown, or with an unknown part, it is not the same.
 	if !adopt && !plan.Remote.Equal(state.Remote) {
 		resp.RequiresReplace.Append(path.Root("remote"))
@@ -242,9 +244,6 @@ func (m *instanceResourceModel) touchesServer(prior *instanceResourceModel) bool
 	return !m.Description.Equal(prior.Description) || !m.Profiles.Equal(prior.Profiles) && !m.Profiles.IsUnknown() ||
 		!m.Config.Equal(prior.Config) || !m.Devices.Equal(prior.Devices) || !m.Ephemeral.Equal(prior.Ephemeral) || !m.State.Equal(prior.State)
 }
-
-// importedKey marks, in private state, an instance imported but not applied since.
-const importedKey = "imported"
 
 // projectChanges reports whether the planned project is another one than the
 // instance's; unset and the endpoint's own project are the same.
@@ -555,7 +554,9 @@ func (r *instanceResource) reach(ctx context.Context, ep *endpoints.Endpoint, re
 }
 
 // pushFiles pushes every file on create, and on update those whose content, owner or
-// mode differ from the prior state.
+// mode differ from the prior state. A file it could not push keeps its prior entry in
+// plan.Files (or none, if it had none), so the state does not record it as pushed and
+// the next plan shows it again.
 func (r *instanceResource) pushFiles(ctx context.Context, ep *endpoints.Endpoint, prior, plan *instanceResourceModel) diag.Diagnostics {
 	var diags diag.Diagnostics
 	if plan.Files.IsNull() {
@@ -570,23 +571,31 @@ func (r *instanceResource) pushFiles(ctx context.Context, ep *endpoints.Endpoint
 	for _, f := range had {
 		pushed[f.TargetPath.ValueString()] = f
 	}
+	done := make([]fileModel, 0, len(files))
 	for i, f := range files {
 		old, ok := pushed[f.TargetPath.ValueString()]
 		if ok && old.Content.Equal(f.Content) && old.SourceFile.Equal(f.SourceFile) && old.ContentSHA256.Equal(f.ContentSHA256) &&
 			old.UID.Equal(f.UID) && old.GID.Equal(f.GID) && old.Mode.Equal(f.Mode) {
+			done = append(done, f)
 			continue
 		}
 		body, _, err := fileContent(f)
 		if err != nil {
 			diags.Append(fileDiag(i, err))
-			continue
-		}
-		err = ep.Instances.PushFile(ctx, plan.ref(), backend.File{Path: f.TargetPath.ValueString(), Content: bytes.NewReader(body),
-			UID: f.UID.ValueInt64(), GID: f.GID.ValueInt64(), Mode: fileMode(f)})
-		if err != nil {
+		} else if err = ep.Instances.PushFile(ctx, plan.ref(), backend.File{Path: f.TargetPath.ValueString(), Content: bytes.NewReader(body),
+			UID: f.UID.ValueInt64(), GID: f.GID.ValueInt64(), Mode: fileMode(f)}); err != nil {
 			diags.Append(apiDiag("push "+f.TargetPath.ValueString()+" into", ep.Name, plan.Name.ValueString(), err))
 		}
+		switch {
+		case err == nil:
+			done = append(done, f)
+		case ok:
+			done = append(done, old)
+		}
 	}
+	out, d := types.ListValueFrom(ctx, plan.Files.ElementType(ctx), done)
+	diags.Append(d...)
+	plan.Files = out
 	return diags
 }
 
@@ -668,16 +677,27 @@ func (r *instanceResource) Read(ctx context.Context, req resource.ReadRequest, r
 		return
 	}
 	if state.Image.IsNull() {
-		// Just imported: an image pulled from an image server is named as it was.
-		src, err := ep.Instances.ImageSource(ctx, state.ref(), in.Config["volatile.base_image"])
-		if err != nil {
+		// Imported and not applied since: an image pulled from an image server is
+		// named as it was, a local image by its fingerprint. When the endpoint no
+		// longer holds the image, nothing tells where it came from: image stays null,
+		// so that the first apply takes remote and image from the configuration.
+		fp := in.Config["volatile.base_image"]
+		var src *backend.RemoteImage
+		err := backend.ErrNotFound
+		if fp != "" {
+			src, err = ep.Instances.ImageSource(ctx, state.ref(), fp)
+		}
+		switch {
+		case errors.Is(err, backend.ErrNotFound):
+		case err != nil:
 			resp.Diagnostics.Append(apiDiag("read", ep.Name, state.Name.ValueString(), err))
 			return
-		}
-		if src != nil {
+		case src != nil:
 			state.Image = types.StringValue(src.Alias)
 			state.Remote = types.ObjectValueMust(remoteType.AttrTypes, map[string]attr.Value{"server": types.StringValue(src.Server),
 				"protocol": types.StringValue(src.Protocol), "certificate": emptyNull(src.Certificate)})
+		default:
+			state.Image = types.StringValue(fp)
 		}
 	}
 	resp.Diagnostics.Append(state.setFromServer(ctx, in)...)
@@ -702,7 +722,6 @@ func (r *instanceResource) Update(ctx context.Context, req resource.UpdateReques
 	}
 	resp.Diagnostics.Append(r.converge(ctx, ep, &prior, &plan)...)
 	r.save(ctx, ep, &plan, &resp.State, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedKey, nil)...)
 }
 
 func (r *instanceResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -765,7 +784,6 @@ func (r *instanceResource) ImportState(ctx context.Context, req resource.ImportS
 	// What the server cannot tell takes its default, as a configuration would.
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("allow_restart"), false)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("stop_timeout"), 30)...)
-	resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedKey, []byte("true"))...)
 }
 
 func (m *instanceResourceModel) nullUnknowns(ctx context.Context) {

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"regexp"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
@@ -156,17 +158,62 @@ func (c *Client) createInstance(ctx context.Context, spec backend.InstanceCreate
 	if spec.Target != "" {
 		path += "?target=" + url.QueryEscape(spec.Target)
 	}
-	r, err := c.doIn(ctx, c.project(spec.InstanceRef), http.MethodPost, path, body, nil)
+	var sent atomic.Bool
+	reqCtx, done := outlive(ctx, sent.Load)
+	defer done()
+	reqCtx = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		if i.Err == nil {
+			sent.Store(true)
+		}
+	}})
+	r, err := c.doIn(reqCtx, c.project(spec.InstanceRef), http.MethodPost, path, body, nil)
 	var api *backend.APIError
-	if errors.As(err, &api) {
+	switch {
+	case errors.As(err, &api):
 		// Refused outright: no operation was started.
 		return backend.NotCreated(err)
-	}
-	if err != nil {
+	case err != nil && ctx.Err() != nil && !sent.Load():
+		return backend.NotCreated(fmt.Errorf("creating the instance on %s was stopped before the request went out: %w", c.endpoint, backend.Interrupted(ctx)))
+	case err != nil:
 		return err
 	}
 	_, err = c.wait(ctx, r)
+	if err != nil && !errors.As(err, &api) && ctx.Err() != nil {
+		return c.abandonInstanceCreate(ctx, r)
+	}
 	return err
+}
+
+// abandonInstanceCreate is called when ctx ended while the server was creating an
+// instance. Until the operation ends nothing tells whether it leaves an instance (a
+// pull downloads the image before the instance exists), so it asks the server to
+// cancel the operation (both daemons refuse for instance creation) and waits for it
+// to end with a detached, bounded context. The error wraps ctx's cause and is not
+// NotCreated: once the operation has ended, the caller's check for the instance is
+// reliable. The instance did not exist before (createInstance asked first), so it is
+// the caller's to record, not someone else's.
+func (c *Client) abandonInstanceCreate(ctx context.Context, r *response) error {
+	stopped := backend.Interrupted(ctx)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	opPath := operationPath(r)
+	_, cerr := c.do(cctx, http.MethodDelete, opPath, nil, nil)
+	_, err := c.wait(cctx, r)
+	var failed *backend.APIError
+	ended := errors.As(err, &failed) && failed.Method == "operation"
+	switch {
+	case err == nil:
+		return fmt.Errorf("creating the instance on %s was interrupted (%w); operation %s went on and finished", c.endpoint, stopped, opPath)
+	case ended && cerr == nil:
+		return fmt.Errorf("creating the instance on %s was interrupted (%w); the server cancelled operation %s", c.endpoint, stopped, opPath)
+	case ended:
+		// Wrapped, so that a name taken meanwhile still reads as one.
+		return fmt.Errorf("creating the instance on %s was interrupted (%w); operation %s failed: %w", c.endpoint, stopped, opPath, err)
+	case errors.Is(err, backend.ErrNotFound):
+		// The servers forget an operation a few seconds after it ends.
+		return fmt.Errorf("creating the instance on %s was interrupted (%w); operation %s had already ended", c.endpoint, stopped, opPath)
+	}
+	return fmt.Errorf("creating the instance on %s was interrupted (%w); operation %s did not end within %s (%v), and may still create the instance", c.endpoint, stopped, opPath, cleanupTimeout, err)
 }
 
 // DefaultProject is the endpoint's project; the server's own default when the
@@ -192,8 +239,6 @@ func (c *Client) ImageSource(ctx context.Context, ref backend.InstanceRef, finge
 	}
 	_, err := c.doIn(ctx, c.project(ref), http.MethodGet, "/1.0/images/"+url.PathEscape(fingerprint), nil, &img)
 	switch {
-	case errors.Is(err, backend.ErrNotFound):
-		return nil, nil
 	case err != nil:
 		return nil, err
 	case !img.Cached || img.Source == nil || img.Source.Server == "":
