@@ -14,7 +14,8 @@ import (
 
 // TestAccRefreshOnlyExitCode runs the Terraform CLI on the provider binary built from
 // this tree, as a drift-check job does: right after an apply, `terraform plan
-// -refresh-only -detailed-exitcode` must exit 0, and 2 once the server changed.
+// -refresh-only -detailed-exitcode` must exit 0, and 2 once the server changed. The
+// configuration has numbers both in a resource and in an output fed by a data source.
 func TestAccRefreshOnlyExitCode(t *testing.T) {
 	if os.Getenv("TF_ACC") == "" {
 		t.Skip("acceptance test: set TF_ACC=1 and start the daemons (scripts/backends.sh)")
@@ -44,6 +45,12 @@ provider "imagefleet" {
 resource "imagefleet_image" "test" {
   file       = %q
   properties = { tier = "refresh" }
+}
+data "imagefleet_image" "test" {
+  fingerprint = imagefleet_image.test.fingerprint
+}
+output "size" {
+  value = data.imagefleet_image.test.size
 }
 `, file))
 	terraform := func(args ...string) (int, string) {

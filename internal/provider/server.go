@@ -23,55 +23,74 @@ func NewServer(version string) func() tfprotov6.ProviderServer {
 	}
 }
 
-// refreshJSONServer sends the state ReadResource refreshes as JSON, not msgpack.
+// refreshJSONServer sends what ReadResource and ReadDataSource return as JSON, not
+// msgpack.
 //
 // Terraform before 1.15 decides whether a refresh changed anything with
-// reflect.DeepEqual on its state objects, cached values included, and a number
-// decoded from msgpack (64-bit big.Float) never deep-equals the same number decoded
-// from the state file's JSON (512-bit). Every resource with a number attribute then
-// makes `terraform plan -refresh-only -detailed-exitcode` exit 2 while printing "No
-// changes" (hashicorp/terraform#37406). Refreshed state sent as JSON is decoded the
-// same way as the state file, so an unchanged object compares equal.
+// reflect.DeepEqual on its state objects and root outputs, cached values included,
+// and a number decoded from msgpack (64-bit big.Float) never deep-equals the same
+// number decoded from the state file's JSON (512-bit). Every resource with a number
+// attribute, and every output holding a number read by a data source, then makes
+// `terraform plan -refresh-only -detailed-exitcode` exit 2 while printing "No
+// changes" (hashicorp/terraform#37406). Values sent as JSON are decoded the same way
+// as the state file, so unchanged ones compare equal.
 type refreshJSONServer struct {
 	tfprotov6.ProviderServer
 
-	once  sync.Once
-	types map[string]tftypes.Type
+	once        sync.Once
+	resources   map[string]tftypes.Type
+	dataSources map[string]tftypes.Type
 }
 
-func (s *refreshJSONServer) resourceType(ctx context.Context, name string) (tftypes.Type, bool) {
+func (s *refreshJSONServer) loadTypes(ctx context.Context) {
 	s.once.Do(func() {
-		s.types = map[string]tftypes.Type{}
+		s.resources, s.dataSources = map[string]tftypes.Type{}, map[string]tftypes.Type{}
 		resp, err := s.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
 		if err != nil || resp == nil {
 			return
 		}
 		for n, sch := range resp.ResourceSchemas {
-			s.types[n] = sch.ValueType()
+			s.resources[n] = sch.ValueType()
+		}
+		for n, sch := range resp.DataSourceSchemas {
+			s.dataSources[n] = sch.ValueType()
 		}
 	})
-	t, ok := s.types[name]
-	return t, ok
 }
 
 func (s *refreshJSONServer) ReadResource(ctx context.Context, req *tfprotov6.ReadResourceRequest) (*tfprotov6.ReadResourceResponse, error) {
 	resp, err := s.ProviderServer.ReadResource(ctx, req)
-	if err != nil || resp == nil || resp.NewState == nil || len(resp.NewState.MsgPack) == 0 {
-		return resp, err
-	}
-	typ, ok := s.resourceType(ctx, req.TypeName)
-	if !ok {
-		return resp, err
-	}
-	val, uerr := resp.NewState.Unmarshal(typ)
-	if uerr != nil {
-		return resp, err
-	}
-	var buf bytes.Buffer
-	if writeJSON(&buf, val) == nil {
-		resp.NewState = &tfprotov6.DynamicValue{JSON: buf.Bytes()}
+	if err == nil && resp != nil {
+		s.loadTypes(ctx)
+		resp.NewState = asJSON(resp.NewState, s.resources[req.TypeName])
 	}
 	return resp, err
+}
+
+func (s *refreshJSONServer) ReadDataSource(ctx context.Context, req *tfprotov6.ReadDataSourceRequest) (*tfprotov6.ReadDataSourceResponse, error) {
+	resp, err := s.ProviderServer.ReadDataSource(ctx, req)
+	if err == nil && resp != nil {
+		s.loadTypes(ctx)
+		resp.State = asJSON(resp.State, s.dataSources[req.TypeName])
+	}
+	return resp, err
+}
+
+// asJSON re-encodes a msgpack value of type typ as JSON; anything it cannot encode
+// (no type, unknown or dynamic values) is returned as it was.
+func asJSON(v *tfprotov6.DynamicValue, typ tftypes.Type) *tfprotov6.DynamicValue {
+	if v == nil || len(v.MsgPack) == 0 || typ == nil {
+		return v
+	}
+	val, err := v.Unmarshal(typ)
+	if err != nil {
+		return v
+	}
+	var buf bytes.Buffer
+	if writeJSON(&buf, val) != nil {
+		return v
+	}
+	return &tfprotov6.DynamicValue{JSON: buf.Bytes()}
 }
 
 // writeJSON encodes a wholly known value as Terraform's own JSON state encoding does;
