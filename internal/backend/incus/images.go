@@ -2,7 +2,6 @@ package incus
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -227,26 +226,6 @@ func (c *Client) pull(ctx context.Context, source map[string]any) (string, error
 	return "", err
 }
 
-// outlive makes the context of a request that starts a server operation. Until sent
-// reports that the request is out, ctx ending cancels it; once it is out the server
-// may have started the operation, so the request gets cleanupTimeout more to return
-// it, and the operation can be cleaned up rather than left to finish unseen.
-func outlive(ctx context.Context, sent func() bool) (context.Context, context.CancelFunc) {
-	reqCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, func() {
-		if !sent() {
-			cancel()
-			return
-		}
-		time.AfterFunc(cleanupTimeout, cancel)
-	})
-	return reqCtx, func() { stop(); cancel() }
-}
-
-// cleanupTimeout bounds what is done after ctx ended to leave nothing behind: waiting
-// for a server operation that cannot be cancelled, and removing what it created.
-const cleanupTimeout = 60 * time.Second
-
 // upload streams content to POST /1.0/images and returns the fingerprint of the image
 // the server stored.
 //
@@ -399,14 +378,13 @@ func (c *Client) createFailed(ctx context.Context, r *response, op *operation, e
 // cannot be removed it comes back as a CreatedError, to be recorded and replaced.
 func (c *Client) abandonCreate(ctx context.Context, r *response, want string) error {
 	stopped := backend.Interrupted(ctx)
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	cctx, cancel := afterInterruption(ctx)
 	defer cancel()
 	opPath := operationPath(r)
-	_, cerr := c.do(cctx, http.MethodDelete, opPath, nil, nil)
-	op, err := c.wait(cctx, r)
+	op, cancelled, err := c.cancelAndWait(cctx, r)
 	var failed *backend.APIError
 	switch {
-	case errors.As(err, &failed) && cerr == nil:
+	case errors.As(err, &failed) && cancelled:
 		return fmt.Errorf("creating the image on %s was interrupted (%w); the server cancelled operation %s, which stored nothing", c.endpoint, stopped, opPath)
 	case errors.As(err, &failed):
 		return fmt.Errorf("creating the image on %s was interrupted (%w); operation %s failed without storing an image: %s", c.endpoint, stopped, opPath, failed.Msg)
@@ -437,19 +415,6 @@ func (c *Client) abandonCreate(ctx context.Context, r *response, want string) er
 		return &CreatedError{Fingerprint: fp, Err: fmt.Errorf("creating the image on %s was interrupted (%w); the server finished storing image %s, and removing it failed: %v", c.endpoint, stopped, fp, err)}
 	}
 	return fmt.Errorf("creating the image on %s was interrupted (%w); the server finished storing image %s afterwards, and it was removed", c.endpoint, stopped, fp)
-}
-
-// operationPath is the path of the operation an async answer started.
-func operationPath(r *response) string { return strings.SplitN(r.Operation, "?", 2)[0] }
-
-// operationStart is when the server created the operation, by its own clock; zero
-// when the answer does not say.
-func operationStart(r *response) time.Time {
-	var op struct {
-		CreatedAt time.Time `json:"created_at"`
-	}
-	_ = json.Unmarshal(r.Metadata, &op)
-	return op.CreatedAt
 }
 
 // ExportImage streams an image's content out of the server: one file for a unified

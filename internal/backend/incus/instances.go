@@ -194,17 +194,16 @@ func (c *Client) createInstance(ctx context.Context, spec backend.InstanceCreate
 // the caller's to record, not someone else's.
 func (c *Client) abandonInstanceCreate(ctx context.Context, r *response) error {
 	stopped := backend.Interrupted(ctx)
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	cctx, cancel := afterInterruption(ctx)
 	defer cancel()
 	opPath := operationPath(r)
-	_, cerr := c.do(cctx, http.MethodDelete, opPath, nil, nil)
-	_, err := c.wait(cctx, r)
+	_, cancelled, err := c.cancelAndWait(cctx, r)
 	var failed *backend.APIError
 	ended := errors.As(err, &failed) && failed.Method == "operation"
 	switch {
 	case err == nil:
 		return fmt.Errorf("creating the instance on %s was interrupted (%w); operation %s went on and finished", c.endpoint, stopped, opPath)
-	case ended && cerr == nil:
+	case ended && cancelled:
 		return fmt.Errorf("creating the instance on %s was interrupted (%w); the server cancelled operation %s", c.endpoint, stopped, opPath)
 	case ended:
 		// Wrapped, so that a name taken meanwhile still reads as one.
