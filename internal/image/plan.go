@@ -242,19 +242,6 @@ func stampPath(p string) (transfer.FileStamp, error) {
 	return st, err
 }
 
-// stampOf stamps an open file, so the stamp matches exactly what was uploaded.
-func stampOf(f *os.File, p string) (transfer.FileStamp, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return transfer.FileStamp{}, err
-	}
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return transfer.FileStamp{}, err
-	}
-	return transfer.StampOf(abs, fi), nil
-}
-
 func baseName(p string) string { return filepath.Base(p) }
 
 // isQCOW2 peeks at the magic of an open file and rewinds it.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -304,27 +305,27 @@ func (r *imageResource) openSource(ctx context.Context, m *imageResourceModel, s
 		if p == "" {
 			continue
 		}
-		f, err := os.Open(p)
+		// Opened by absolute path, so the reader's stamp is the one plans compare.
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			closeAll()
+			return noop, object, err
+		}
+		f, err := os.Open(abs)
 		if err != nil {
 			closeAll()
 			return noop, object, err
 		}
 		files = append(files, f)
 		vm := i == 1 && isQCOW2(f)
-		// The reader fails the upload if the file changes while it is sent; it stats
-		// the file before the stamp is taken, so a stamp saved after a clean upload
-		// describes what was sent.
+		// The reader fails the upload if the file changes while it is sent, so its
+		// stamp, saved after a clean upload, describes what was sent.
 		r, err := transfer.NewFileReader(f)
 		if err != nil {
 			closeAll()
 			return noop, object, err
 		}
-		st, err := stampOf(f, p)
-		if err != nil {
-			closeAll()
-			return noop, object, err
-		}
-		*stamps = append(*stamps, st)
+		*stamps = append(*stamps, r.Stamp())
 		if i == 0 {
 			content.Metadata, content.MetadataName, content.Size = r, baseName(p), r.Size()
 		} else {

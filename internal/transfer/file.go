@@ -28,17 +28,9 @@ var ErrFileChanged = errors.New("changed while it was read")
 // after a stat a new timestamp).
 type FileReader struct {
 	f     *os.File
-	start fileState
+	start FileStamp
 	left  int64
 	done  bool
-}
-
-type fileState struct {
-	size, mtime, ctime int64
-}
-
-func stateOf(fi os.FileInfo) fileState {
-	return fileState{size: fi.Size(), mtime: fi.ModTime().UnixNano(), ctime: changeTime(fi)}
 }
 
 // NewFileReader stats f; the reader returns the bytes from f's current offset to
@@ -55,11 +47,15 @@ func NewFileReader(f *os.File) (*FileReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &FileReader{f: f, start: stateOf(fi), left: fi.Size() - off}, nil
+	return &FileReader{f: f, start: StampOf(f.Name(), fi), left: fi.Size() - off}, nil
 }
 
 // Size is the file's size when the reader was made.
-func (r *FileReader) Size() int64 { return r.start.size }
+func (r *FileReader) Size() int64 { return r.start.Size }
+
+// Stamp is the file's stamp when the reader was made, under the name it was opened
+// by: what a reader that ended cleanly vouches for.
+func (r *FileReader) Stamp() FileStamp { return r.start }
 
 func (r *FileReader) Read(p []byte) (int, error) {
 	if r.left == 0 {
@@ -97,11 +93,10 @@ func (r *FileReader) check() error {
 	if err != nil {
 		return err
 	}
-	now := stateOf(fi)
-	switch {
-	case now.size != r.start.size:
-		return r.changed(fmt.Sprintf("its size went from %d to %d bytes", r.start.size, now.size))
-	case now.mtime != r.start.mtime || now.ctime != r.start.ctime:
+	switch now := StampOf(r.f.Name(), fi); {
+	case now.Size != r.start.Size:
+		return r.changed(fmt.Sprintf("its size went from %d to %d bytes", r.start.Size, now.Size))
+	case now != r.start:
 		return r.changed("it was written to or replaced")
 	}
 	return nil
