@@ -114,10 +114,11 @@ type ImageAttrs struct {
 }
 
 // ImageCreate describes a new image: where its content comes from and its attributes.
+// Aliases are made by the caller once the image is recorded, so a refused alias never
+// orphans the image.
 type ImageCreate struct {
-	Source  ImageSource
-	Attrs   ImageAttrs
-	Aliases []ImageAlias
+	Source ImageSource
+	Attrs  ImageAttrs
 	// Progress, when set, is told how many bytes of the content have been sent.
 	Progress func(sent int64)
 }

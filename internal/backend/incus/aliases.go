@@ -2,7 +2,6 @@ package incus
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 
@@ -45,15 +44,6 @@ func (c *Client) CreateAlias(ctx context.Context, a backend.Alias) error {
 func (c *Client) UpdateAlias(ctx context.Context, a backend.Alias) error {
 	_, err := c.do(ctx, http.MethodPut, "/1.0/images/aliases/"+url.PathEscape(a.Name),
 		map[string]string{"description": a.Description, "target": a.Target}, nil)
-	return err
-}
-
-// PutAlias creates the alias, or updates it when the name exists already.
-func (c *Client) PutAlias(ctx context.Context, a backend.Alias) error {
-	err := c.CreateAlias(ctx, a)
-	if errors.Is(err, backend.ErrConflict) {
-		return c.UpdateAlias(ctx, a)
-	}
 	return err
 }
 

@@ -147,7 +147,7 @@ func (c *Client) DeleteImage(ctx context.Context, id string) error {
 }
 
 // CreateImage uploads content, or asks the server to fetch a URL or pull from an
-// image server; then it applies the attributes and aliases.
+// image server; then it applies the attributes.
 func (c *Client) CreateImage(ctx context.Context, spec backend.ImageCreate) (*backend.Image, error) {
 	var fp string
 	var err error
@@ -195,11 +195,6 @@ func (c *Client) finishCreate(ctx context.Context, fp string, spec backend.Image
 	if a := spec.Attrs; a.Public != nil || a.AutoUpdate != nil || a.Properties != nil || a.Profiles != nil || a.ExpiresAt != nil {
 		if err := c.UpdateImage(ctx, fp, a); err != nil {
 			return nil, fmt.Errorf("setting attributes of image %s: %w", fp, err)
-		}
-	}
-	for _, al := range spec.Aliases {
-		if err := c.PutAlias(ctx, backend.Alias{Name: al.Name, Description: al.Description, Target: fp}); err != nil {
-			return nil, fmt.Errorf("creating alias %q for image %s: %w", al.Name, fp, err)
 		}
 	}
 	return c.GetImage(ctx, fp)
