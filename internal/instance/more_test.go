@@ -215,15 +215,7 @@ func TestAccInstance_failedCreateIsTainted(t *testing.T) {
 		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("taint")})
 		name := acctest.Name("taint")
 		config := func(exit int) string {
-			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
-resource "imagefleet_image" "base" {
-  file = %q
-}
-resource "imagefleet_instance" "test" {
-  name  = %q
-  image = imagefleet_image.base.fingerprint
-  exec  = [{ command = ["sh", "-c", "exit %d"] }]
-}`, file, name, exit)
+			return onImage(b, file, name, fmt.Sprintf(`exec = [{ command = ["sh", "-c", "exit %d"] }]`, exit))
 		}
 		resource.Test(t, resource.TestCase{
 			PreCheck:                 func() { acctest.PreCheck(t, b) },
@@ -305,17 +297,7 @@ func TestAccInstance_failedExecRunsAgain(t *testing.T) {
 		dir := acctest.TempDir(t)
 		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("rerun")})
 		name := acctest.Name("rerun")
-		config := func(exec string) string {
-			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
-resource "imagefleet_image" "base" {
-  file = %q
-}
-resource "imagefleet_instance" "test" {
-  name  = %q
-  image = imagefleet_image.base.fingerprint
-  exec  = [%s]
-}`, file, name, exec)
-		}
+		config := func(exec string) string { return onImage(b, file, name, "exec = ["+exec+"]") }
 		first := `{ command = ["sh", "-c", "true"] }`
 		more := first + `,
     { command = ["sh", "-c", "test -e /ready || { echo not ready >&2; exit 5; }"] },
@@ -370,27 +352,14 @@ func TestAccInstance_fileDigests(t *testing.T) {
 		}
 		name := acctest.Name("digest")
 		config := func(secret string) string {
-			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
-resource "imagefleet_image" "base" {
-  file = %q
-}
-resource "imagefleet_instance" "test" {
-  name  = %q
-  image = imagefleet_image.base.fingerprint
-  files = [
+			return onImage(b, file, name, fmt.Sprintf(`files = [
     { target_path = "/etc/secret", content = %q, mode = "0600" },
     { target_path = "/etc/app.conf", source_file = %q },
-  ]
-}`, file, name, secret, src)
+  ]`, secret, src))
 		}
 		digest := func(i int) tfjsonpath.Path { return tfjsonpath.New("files").AtSliceIndex(i).AtMapKey("content_sha256") }
 		reads := func(path, want string) func(*terraform.State) error {
-			return func(*terraform.State) error {
-				if got := b.Run(t, "exec", name, "--", "cat", path); got != want {
-					return fmt.Errorf("%s reads %q in the instance, want %q", path, got, want)
-				}
-				return nil
-			}
+			return func(*terraform.State) error { return fileReads(t, b, name, path, want) }
 		}
 		resource.Test(t, resource.TestCase{
 			PreCheck:                 func() { acctest.PreCheck(t, b) },
@@ -444,24 +413,9 @@ func TestAccInstance_failedPushIsRetried(t *testing.T) {
 		dir := acctest.TempDir(t)
 		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("push")})
 		name := acctest.Name("push")
-		config := func(files string) string {
-			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
-resource "imagefleet_image" "base" {
-  file = %q
-}
-resource "imagefleet_instance" "test" {
-  name  = %q
-  image = imagefleet_image.base.fingerprint
-  files = %s
-}`, file, name, files)
-		}
+		config := func(files string) string { return onImage(b, file, name, "files = "+files) }
 		both := `[{ target_path = "/srv/app/conf", content = "two" }, { target_path = "/srv/new/file", content = "new" }]`
-		reads := func(path, want string) error {
-			if got := b.Run(t, "exec", name, "--", "cat", path); got != want {
-				return fmt.Errorf("%s reads %q in the instance, want %q", path, got, want)
-			}
-			return nil
-		}
+		reads := func(path, want string) error { return fileReads(t, b, name, path, want) }
 		resource.Test(t, resource.TestCase{
 			PreCheck:                 func() { acctest.PreCheck(t, b) },
 			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,

@@ -34,16 +34,7 @@ func TestAccInstance_imageRebuilt(t *testing.T) {
 		first := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("rebuilt")})
 		second := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("rebuilt")})
 		name := acctest.Name("rebuilt")
-		config := func(file string) string {
-			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
-resource "imagefleet_image" "base" {
-  file = %q
-}
-resource "imagefleet_instance" "test" {
-  name  = %q
-  image = imagefleet_image.base.fingerprint
-}`, file, name)
-		}
+		config := func(file string) string { return onImage(b, file, name, "") }
 		planChecks, stateChecks := replaced("imagefleet_image.base")
 		resource.Test(t, resource.TestCase{
 			PreCheck:                 func() { acctest.PreCheck(t, b) },

@@ -27,6 +27,29 @@ func checkGone(b acctest.Backend, name string) resource.TestCheckFunc {
 	}
 }
 
+// onImage is a configuration of an image uploaded from file and the instance under
+// test, named name and built from that image; attrs are the instance's other
+// arguments, one per line.
+func onImage(b acctest.Backend, file, name, attrs string) string {
+	return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
+resource "imagefleet_image" "base" {
+  file = %q
+}
+resource "imagefleet_instance" "test" {
+  name  = %q
+  image = imagefleet_image.base.fingerprint
+  %s
+}`, file, name, attrs)
+}
+
+// fileReads checks what a file in the instance holds.
+func fileReads(t *testing.T, b acctest.Backend, name, path, want string) error {
+	if got := b.Run(t, "exec", name, "--", "cat", path); got != want {
+		return fmt.Errorf("%s reads %q in the instance, want %q", path, got, want)
+	}
+	return nil
+}
+
 func status(t *testing.T, b acctest.Backend, name string) string {
 	return strings.TrimSpace(b.Run(t, "list", name, "-f", "csv", "-c", "s"))
 }
