@@ -25,6 +25,22 @@ import (
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/acctest"
 )
 
+// trustToken asks the daemon for a trust token named name, for the client certificate
+// whose fingerprint is fp; the trust and the token are removed when the test ends.
+func trustToken(t *testing.T, b acctest.Backend, name, fp string) string {
+	t.Helper()
+	args := []string{"config", "trust", "add", name, "-q"}
+	if b.Kind == "lxd" {
+		args = []string{"config", "trust", "add", "--name", name, "-q"}
+	}
+	token := b.Run(t, args...)
+	t.Cleanup(func() {
+		_, _ = b.Try("config", "trust", "remove", fp)
+		_, _ = b.Try("config", "trust", "revoke-token", name)
+	})
+	return token
+}
+
 // clientCert writes a fresh self-signed client certificate and key, and returns their
 // paths and the certificate's fingerprint (how the daemons name trusted clients).
 func clientCert(t *testing.T, dir, name string) (crt, key, fingerprint string) {
@@ -82,15 +98,7 @@ func TestAccProvider_https(t *testing.T) {
 			crt, key, fp := clientCert(t, dir, name)
 			stranger, strangerKey, _ := clientCert(t, dir, name+"-stranger")
 			address, serverCert, wrongCert := b.HTTPSAddress(t), b.ServerCert(t), other.ServerCert(t)
-			args := []string{"config", "trust", "add", name, "-q"}
-			if b.Kind == "lxd" {
-				args = []string{"config", "trust", "add", "--name", name, "-q"}
-			}
-			token := b.Run(t, args...)
-			t.Cleanup(func() {
-				_, _ = b.Try("config", "trust", "remove", fp)
-				_, _ = b.Try("config", "trust", "revoke-token", name)
-			})
+			token := trustToken(t, b, name, fp)
 			certs := fmt.Sprintf("client_cert_file = %q\nclient_key_file = %q", crt, key)
 			resource.Test(t, resource.TestCase{
 				ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,

@@ -152,15 +152,7 @@ func TestAccProvider_unknownRemote(t *testing.T) {
 		dir := acctest.TempDir(t)
 		name := acctest.Name("tf-unknown")
 		crt, key, fp := clientCert(t, dir, name)
-		args := []string{"config", "trust", "add", name, "-q"}
-		if b.Kind == "lxd" {
-			args = []string{"config", "trust", "add", "--name", name, "-q"}
-		}
-		token := b.Run(t, args...)
-		t.Cleanup(func() {
-			_, _ = b.Try("config", "trust", "remove", fp)
-			_, _ = b.Try("config", "trust", "revoke-token", name)
-		})
+		token := trustToken(t, b, name, fp)
 		u := unknownCase{b: b, settings: map[string]string{
 			"address": b.HTTPSAddress(t), "client_cert": readFile(t, crt), "client_key": readFile(t, key),
 			"server_cert": strings.TrimSpace(b.ServerCert(t)), "trust_token": token, "project": b.Project(t, unknownProject, true),
