@@ -86,6 +86,45 @@ type Image struct {
 	UploadedAt   time.Time
 	ExpiresAt    time.Time
 	Status       string
+	// SHA256 is the sha256 of the content the provider sent, when the server
+	// records it (the fingerprint of an Incus image made from one file; a property
+	// the provider sets on Glance); empty when unknown.
+	SHA256 string
+	// OpenStack holds what only Glance has; nil on other kinds.
+	OpenStack *OpenStackImage
+}
+
+// OpenStackImage is what a Glance image has beyond the common fields.
+type OpenStackImage struct {
+	DiskFormat      string
+	ContainerFormat string
+	// Visibility is private, shared, community or public.
+	Visibility string
+	Protected  bool
+	Hidden     bool
+	MinDiskGB  int64
+	MinRAMMB   int64
+	Tags       []string
+	Owner      string
+	// Checksum is the md5 Glance computed; OSHashAlgo and OSHashValue its
+	// multihash (sha512 by default).
+	Checksum    string
+	OSHashAlgo  string
+	OSHashValue string
+}
+
+// OpenStackAttrs are the Glance settings a user manages. Nil fields are left as the
+// server has them. DiskFormat and ContainerFormat are set at creation only.
+type OpenStackAttrs struct {
+	DiskFormat      string
+	ContainerFormat string
+	Visibility      *string
+	Protected       *bool
+	Hidden          *bool
+	MinDiskGB       *int64
+	MinRAMMB        *int64
+	Tags            []string
+	Deactivated     *bool
 }
 
 // ImageAlias is an alias as listed inside an image.
@@ -105,12 +144,17 @@ type Alias struct {
 // ImageAttrs are the image attributes a user sets and a backend can change in place.
 // Nil fields are left as the server has them.
 type ImageAttrs struct {
+	// Name is the image's name: the name on Glance and Air, the "name" property on
+	// Incus and LXD, which have no name of their own.
+	Name       *string
 	Public     *bool
 	AutoUpdate *bool
 	Properties map[string]string
 	Profiles   []string
 	// ExpiresAt set to the zero time removes the expiry.
 	ExpiresAt *time.Time
+	// OpenStack applies on Glance only; other kinds ignore it.
+	OpenStack *OpenStackAttrs
 }
 
 // ImageCreate describes a new image: where its content comes from and its attributes.
@@ -133,8 +177,8 @@ type ImageSource struct {
 	Remote *RemoteImage
 }
 
-// ImageContent is image content read as a stream. Unified images have only Rootfs
-// nil and Metadata holding the whole tarball; split images have both.
+// ImageContent is image content read as a stream: a unified Incus tarball (Metadata
+// only), a split Incus image (Metadata and Rootfs), or a bare disk image (Disk only).
 type ImageContent struct {
 	Metadata     io.Reader
 	MetadataName string
@@ -142,8 +186,15 @@ type ImageContent struct {
 	RootfsName   string
 	// VM marks a split image whose rootfs is a disk image.
 	VM bool
-	// Size is the length of a unified image's content when known (0 when not), so
-	// it can be sent with a Content-Length rather than chunked.
+	// Disk is a bare disk image and DiskFormat its format (qcow2, raw, vmdk, vhd,
+	// vhdx, vdi, iso). Incus and LXD receive it as a virtual-machine image whose
+	// metadata the backend generates from Architecture and CreatedAt.
+	Disk         io.Reader
+	DiskFormat   string
+	Architecture string
+	CreatedAt    time.Time
+	// Size is the length of a unified image's or a disk's content when known (0
+	// when not), so it can be sent with a Content-Length rather than chunked.
 	Size int64
 	// SHA256 is the digest the content must have, when the caller knows it; the
 	// backend verifies it against what the server reports after the upload.
@@ -168,11 +219,27 @@ type ImageExport struct {
 	Close   func() error
 }
 
+// ImageFilter narrows a listing. Empty fields do not filter. A backend filters on
+// the server what its API can filter, and may return more: callers check every
+// result against the filter again.
+type ImageFilter struct {
+	Name       string
+	Properties map[string]string
+	// Glance only.
+	Tags         []string
+	Visibility   string
+	MemberStatus string
+	Owner        string
+	Status       string
+	// Hidden: "true", "false" or "either"; empty means Glance's default (false).
+	Hidden string
+}
+
 // ImageStore manages images.
 type ImageStore interface {
 	CreateImage(ctx context.Context, spec ImageCreate) (*Image, error)
 	GetImage(ctx context.Context, id string) (*Image, error)
-	ListImages(ctx context.Context) ([]Image, error)
+	ListImages(ctx context.Context, filter ImageFilter) ([]Image, error)
 	UpdateImage(ctx context.Context, id string, attrs ImageAttrs) error
 	DeleteImage(ctx context.Context, id string) error
 }

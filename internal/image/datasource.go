@@ -230,7 +230,7 @@ func (d *imageDataSource) Read(ctx context.Context, req datasource.ReadRequest, 
 		}
 	default:
 		what = "the filters"
-		all, err := ep.Images.ListImages(ctx)
+		all, err := ep.Images.ListImages(ctx, backend.ImageFilter{})
 		if err != nil {
 			resp.Diagnostics.Append(apiDiag("list images", ep.Name, "images", err))
 			return
@@ -307,7 +307,7 @@ func (d *imagesDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	all, err := ep.Images.ListImages(ctx)
+	all, err := ep.Images.ListImages(ctx, backend.ImageFilter{})
 	if err != nil {
 		resp.Diagnostics.Append(apiDiag("list images", ep.Name, "images", err))
 		return

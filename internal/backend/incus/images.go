@@ -84,8 +84,9 @@ func (c *Client) GetImage(ctx context.Context, id string) (*backend.Image, error
 	return a.toBackend(), nil
 }
 
-// ListImages lists every image of the endpoint's project.
-func (c *Client) ListImages(ctx context.Context) ([]backend.Image, error) {
+// ListImages lists every image of the endpoint's project; the filter is left to the caller, as the
+// API filters on nothing this provider needs.
+func (c *Client) ListImages(ctx context.Context, _ backend.ImageFilter) ([]backend.Image, error) {
 	var as []apiImage
 	if err := c.get(ctx, "/1.0/images?recursion=1", &as); err != nil {
 		return nil, err
