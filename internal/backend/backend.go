@@ -19,9 +19,6 @@ const (
 	KindAir       Kind = "air"
 )
 
-// Kinds lists every endpoint type, in the order documentation shows them.
-var Kinds = []Kind{KindIncus, KindLXD, KindOpenStack, KindAir}
-
 // Capability names one thing an endpoint may be asked to do.
 type Capability string
 
@@ -36,36 +33,6 @@ const (
 	CapImageProfiles   Capability = "image profiles"
 	CapImageAutoUpdate Capability = "image auto_update"
 )
-
-// KindCapabilities is what each endpoint type supports, known without connecting, so
-// resources can reject a wrong endpoint at plan time.
-var KindCapabilities = map[Kind][]Capability{
-	KindIncus:     {CapImages, CapImageAliases, CapInstances, CapImageExport, CapRemoteImages, CapImageProfiles, CapImageAutoUpdate},
-	KindLXD:       {CapImages, CapImageAliases, CapInstances, CapImageExport, CapRemoteImages, CapImageProfiles, CapImageAutoUpdate},
-	KindOpenStack: {CapImages, CapImageMembers},
-	KindAir:       {CapImages, CapImageShares},
-}
-
-// Supports reports whether endpoints of kind k can do c.
-func (k Kind) Supports(c Capability) bool {
-	for _, have := range KindCapabilities[k] {
-		if have == c {
-			return true
-		}
-	}
-	return false
-}
-
-// KindsSupporting lists the endpoint types that can do c, for diagnostics.
-func KindsSupporting(c Capability) []Kind {
-	var out []Kind
-	for _, k := range Kinds {
-		if k.Supports(c) {
-			out = append(out, k)
-		}
-	}
-	return out
-}
 
 // Image is an image as a backend reports it.
 type Image struct {

@@ -19,7 +19,7 @@ func fakeKind(t *testing.T, release <-chan struct{}, fail error) (backend.Kind, 
 	t.Helper()
 	kind := backend.Kind("fake-" + t.Name())
 	var calls atomic.Int32
-	Register(kind, func(ctx context.Context, cfg Config) (*Endpoint, error) {
+	Register(Kind{Name: kind, Connect: func(ctx context.Context, cfg Config) (*Endpoint, error) {
 		calls.Add(1)
 		if err := context.Cause(ctx); err != nil {
 			return nil, fmt.Errorf("dial: %w", err)
@@ -33,7 +33,7 @@ func fakeKind(t *testing.T, release <-chan struct{}, fail error) (backend.Kind, 
 			return nil, fail
 		}
 		return &Endpoint{Name: cfg.Name, Kind: cfg.Kind, Server: "fake"}, nil
-	})
+	}})
 	return kind, &calls
 }
 
@@ -128,7 +128,7 @@ func TestHangingConnectionIsBounded(t *testing.T) {
 func TestFailureStaysWithItsEndpoint(t *testing.T) {
 	bad, _ := fakeKind(t, closed(), errors.New("refused"))
 	okKind := backend.Kind("fake-ok-" + t.Name())
-	Register(okKind, func(_ context.Context, cfg Config) (*Endpoint, error) { return &Endpoint{Name: cfg.Name}, nil })
+	Register(Kind{Name: okKind, Connect: func(_ context.Context, cfg Config) (*Endpoint, error) { return &Endpoint{Name: cfg.Name}, nil }})
 	reg, _ := NewRegistry("", []Config{{Name: "down", Kind: bad}, {Name: "up", Kind: okKind}})
 	if _, err := reg.Get(context.Background(), "down"); err == nil || err.Error() != `connecting to endpoint "down" (`+string(bad)+`): refused` {
 		t.Fatalf("down: %v", err)

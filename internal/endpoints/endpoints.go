@@ -13,18 +13,18 @@ import (
 	"time"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
-	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend/incus"
 )
 
 // Config is one named endpoint as the provider block configures it.
 type Config struct {
-	Name  string
-	Kind  backend.Kind
-	Incus *incus.Config
+	Name string
+	Kind backend.Kind
+	// Settings is what the kind's Settings function read from its block.
+	Settings any
 	// Unknown names the settings (as paths in the provider block) that are not known
 	// yet, at plan time, because they come from other resources. Such an endpoint
 	// resolves, for plan-time checks, but is never connected: Get fails with an
-	// *UnknownConfigError, and its kind's settings (Incus) are nil.
+	// *UnknownConfigError, and Settings is nil.
 	Unknown []string
 }
 
@@ -56,6 +56,8 @@ type Endpoint struct {
 	Aliases   backend.AliasStore
 	Exporter  backend.ImageExporter
 	Instances backend.InstanceStore
+	Members   backend.MemberStore
+	Shares    backend.ShareStore
 }
 
 // Registry resolves endpoint names and hands out connected endpoints.
@@ -76,12 +78,6 @@ type conn struct {
 
 // Connector connects one endpoint of its kind and returns its stores.
 type Connector func(ctx context.Context, cfg Config) (*Endpoint, error)
-
-var connectors = map[backend.Kind]Connector{}
-
-// Register makes endpoints of kind connectable; each kind registers itself from an
-// init function, so the registry needs no switch over kinds.
-func Register(kind backend.Kind, c Connector) { connectors[kind] = c }
 
 // connectTimeout bounds a connection. The connection runs apart from the request that
 // asked for it first, so that request's cancellation or timeout cannot fail the
@@ -177,14 +173,20 @@ func (r *Registry) Require(name string, c backend.Capability) (string, backend.K
 	if err != nil {
 		return "", "", err
 	}
-	if !kind.Supports(c) {
-		var ks []string
-		for _, k := range backend.KindsSupporting(c) {
-			ks = append(ks, string(k))
-		}
-		return name, kind, fmt.Errorf("endpoint %q is of type %s, which does not support %s; use an endpoint of type %s", name, kind, c, strings.Join(ks, " or "))
+	if k, ok := KindOf(kind); !ok || !k.Supports(c) {
+		return name, kind, fmt.Errorf("endpoint %q is of type %s, which does not support %s; use an endpoint of type %s", name, kind, c, kindsSupporting(c))
 	}
 	return name, kind, nil
+}
+
+// Family is the image-setting family of the endpoint's kind ("incus" for incus and
+// lxd), empty when the name does not resolve.
+func (r *Registry) Family(name string) string {
+	_, kind, err := r.Resolve(name)
+	if err != nil {
+		return ""
+	}
+	return kinds[kind].Family
 }
 
 // Get connects the endpoint on first use and returns it. Every caller shares the one
@@ -203,7 +205,7 @@ func (r *Registry) Get(ctx context.Context, name string) (*Endpoint, error) {
 	if !ok {
 		cn = &conn{done: make(chan struct{})}
 		r.conns[name] = cn
-		go cn.connect(ctx, connectors[kind], r.configs[name])
+		go cn.connect(ctx, kinds[kind].Connect, r.configs[name])
 	}
 	r.mu.Unlock()
 	select {
@@ -222,7 +224,7 @@ func (r *Registry) Get(ctx context.Context, name string) (*Endpoint, error) {
 func (cn *conn) connect(ctx context.Context, connector Connector, cfg Config) {
 	defer close(cn.done)
 	if connector == nil {
-		cn.err = fmt.Errorf("endpoint type %s is not available in this provider version", cfg.Kind)
+		cn.err = unknownKind(cfg.Kind)
 		return
 	}
 	ctx, cancel := context.WithTimeoutCause(context.WithoutCancel(ctx), connectTimeout,

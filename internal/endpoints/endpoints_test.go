@@ -11,7 +11,7 @@ import (
 
 func TestResolveAndRequire(t *testing.T) {
 	reg, err := NewRegistry("local", []Config{
-		{Name: "local", Kind: backend.KindIncus, Incus: &incus.Config{Kind: backend.KindIncus}},
+		{Name: "local", Kind: backend.KindIncus, Settings: &incus.Config{Kind: backend.KindIncus}},
 		{Name: "cloud", Kind: backend.KindOpenStack},
 	})
 	if err != nil {
@@ -43,7 +43,7 @@ func TestDefaults(t *testing.T) {
 	if _, err := NewRegistry("missing", nil); err == nil {
 		t.Fatal("a default_endpoint that is not configured was accepted")
 	}
-	one, err := NewRegistry("", []Config{{Name: "only", Kind: backend.KindLXD, Incus: &incus.Config{Kind: backend.KindLXD}}})
+	one, err := NewRegistry("", []Config{{Name: "only", Kind: backend.KindLXD, Settings: &incus.Config{Kind: backend.KindLXD}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestDefaults(t *testing.T) {
 // timeout once, not once per object.
 func TestConnectFailureIsCached(t *testing.T) {
 	reg, _ := NewRegistry("down", []Config{{Name: "down", Kind: backend.KindIncus,
-		Incus: &incus.Config{Kind: backend.KindIncus, Address: "unix:///nonexistent/imagefleet.socket"}}})
+		Settings: &incus.Config{Kind: backend.KindIncus, Address: "unix:///nonexistent/imagefleet.socket"}}})
 	_, err1 := reg.Get(context.Background(), "")
 	_, err2 := reg.Get(context.Background(), "down")
 	if err1 == nil || err2 == nil || err1.Error() != err2.Error() {

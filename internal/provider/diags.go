@@ -11,9 +11,9 @@ import (
 
 // This file is where the provider block's diagnostics are made.
 
-func backendBlockDiag(name string) diag.Diagnostic {
+func backendBlockDiag(name, kinds string) diag.Diagnostic {
 	return diag.NewAttributeErrorDiagnostic(path.Root("endpoints").AtMapKey(name), "Invalid endpoint",
-		fmt.Sprintf("Endpoint %q must have exactly one backend block: incus = {...} or lxd = {...}.", name))
+		fmt.Sprintf("Endpoint %q must have exactly one backend block: one of %s.", name, kinds))
 }
 
 func endpointConfigDiag(at path.Path, name string, kind backend.Kind, err error) diag.Diagnostic {

@@ -5,10 +5,9 @@ package provider
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
@@ -25,7 +24,6 @@ import (
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend/httpclient"
-	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend/incus"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/image"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/imagealias"
@@ -50,24 +48,6 @@ type providerModel struct {
 	Retry           types.Object `tfsdk:"retry"`
 }
 
-type endpointModel struct {
-	Incus types.Object `tfsdk:"incus"`
-	LXD   types.Object `tfsdk:"lxd"`
-}
-
-type incusModel struct {
-	Address                 types.String `tfsdk:"address"`
-	ClientCert              types.String `tfsdk:"client_cert"`
-	ClientCertFile          types.String `tfsdk:"client_cert_file"`
-	ClientKey               types.String `tfsdk:"client_key"`
-	ClientKeyFile           types.String `tfsdk:"client_key_file"`
-	ServerCert              types.String `tfsdk:"server_cert"`
-	ServerCertFile          types.String `tfsdk:"server_cert_file"`
-	AcceptServerCertificate types.Bool   `tfsdk:"accept_server_certificate"`
-	TrustToken              types.String `tfsdk:"trust_token"`
-	Project                 types.String `tfsdk:"project"`
-}
-
 type retryModel struct {
 	MaxAttempts types.Int64  `tfsdk:"max_attempts"`
 	MinWait     types.String `tfsdk:"min_wait"`
@@ -81,40 +61,9 @@ func (p *imagefleetProvider) Metadata(_ context.Context, _ provider.MetadataRequ
 	resp.Version = p.version
 }
 
-func incusSchema(kind backend.Kind) schema.SingleNestedAttribute {
-	up := "INCUS"
-	conf := "~/.config/incus"
-	if kind == backend.KindLXD {
-		up, conf = "LXD", "~/.config/lxc"
-	}
-	fileOrInline := func(other string) []validator.String {
-		return []validator.String{stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName(other))}
-	}
-	return schema.SingleNestedAttribute{
-		Optional:            true,
-		MarkdownDescription: fmt.Sprintf("An %s server. Empty (`{}`) means the local daemon's unix socket.", kind),
-		Attributes: map[string]schema.Attribute{
-			"address": schema.StringAttribute{
-				Optional:            true,
-				MarkdownDescription: fmt.Sprintf("`unix:///path/to/unix.socket` or `https://host:port`. Empty means the local socket: `$%s_SOCKET`, else `$%s_DIR/unix.socket`, else the package's default path.", up, up),
-				Validators:          []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^(unix://|https://)`), "must start with unix:// or https://")},
-			},
-			"client_cert":               schema.StringAttribute{Optional: true, MarkdownDescription: fmt.Sprintf("Client certificate (PEM) for an https address. Defaults to `client.crt` in `$%s_CONF` (or `%s`) when that exists.", up, conf), Validators: fileOrInline("client_cert_file")},
-			"client_cert_file":          schema.StringAttribute{Optional: true, MarkdownDescription: "Path of the client certificate (PEM)."},
-			"client_key":                schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: fmt.Sprintf("Client key (PEM). Defaults to `client.key` beside the default certificate in `$%s_CONF`.", up), Validators: fileOrInline("client_key_file")},
-			"client_key_file":           schema.StringAttribute{Optional: true, MarkdownDescription: "Path of the client key (PEM)."},
-			"server_cert":               schema.StringAttribute{Optional: true, MarkdownDescription: "The server's certificate (PEM): the connection is accepted only if the server presents exactly this certificate.", Validators: append(fileOrInline("server_cert_file"), stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("accept_server_certificate")))},
-			"server_cert_file":          schema.StringAttribute{Optional: true, MarkdownDescription: "Path of the server's certificate (PEM)."},
-			"accept_server_certificate": schema.BoolAttribute{Optional: true, MarkdownDescription: "Accept whatever certificate the server presents. Use only on a trusted network, typically together with `trust_token` for a first connection."},
-			"trust_token":               schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: fmt.Sprintf("A trust token (`%s config trust add`) exchanged for trust of the client certificate when the server does not trust it yet.", map[backend.Kind]string{backend.KindIncus: "incus", backend.KindLXD: "lxc"}[kind])},
-			"project":                   schema.StringAttribute{Optional: true, MarkdownDescription: fmt.Sprintf("Project to work in. Defaults to `$%s_PROJECT`, else the server's `default` project.", up)},
-		},
-	}
-}
-
 func (p *imagefleetProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Manages machine images, and what is built from them, across Incus and LXD servers, " +
+		MarkdownDescription: "Manages machine images, and what is built from them, across Incus and LXD servers and OpenStack clouds, " +
 			"all configured as named `endpoints` so one configuration can publish an image to many places with `for_each`.",
 		Attributes: map[string]schema.Attribute{
 			"default_endpoint": schema.StringAttribute{
@@ -123,7 +72,7 @@ func (p *imagefleetProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 			},
 			"endpoints": schema.MapNestedAttribute{
 				Optional: true,
-				MarkdownDescription: "Named endpoints, each with exactly one backend block (`incus` or `lxd`). " +
+				MarkdownDescription: "Named endpoints, each with exactly one backend block, named for its type (" + kindList() + "). " +
 					"Clients connect on first use, so an endpoint that is down only fails the objects that use it. " +
 					"The map's keys and each endpoint's backend block must be known at plan time. Settings inside the block may come from " +
 					"other resources, but while they are not known (at plan time, until those resources exist) the endpoint cannot be used: " +
@@ -131,12 +80,7 @@ func (p *imagefleetProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 					"(`terraform apply -target=...`) or configure such endpoints from values known at plan time. " +
 					"When no endpoints are configured at all, one endpoint named `local` on the local Incus socket is used.",
 				Validators: []validator.Map{mapvalidator.KeysAre(stringvalidator.RegexMatches(endpointName, "must start with a letter and hold only letters, digits, '_' and '-'"))},
-				NestedObject: schema.NestedAttributeObject{
-					Attributes: map[string]schema.Attribute{
-						"incus": incusSchema(backend.KindIncus),
-						"lxd":   incusSchema(backend.KindLXD),
-					},
-				},
+				NestedObject: schema.NestedAttributeObject{Attributes: kindBlocks()},
 			},
 			"retry": schema.SingleNestedAttribute{
 				Optional:            true,
@@ -164,28 +108,55 @@ func (p *imagefleetProvider) ValidateConfig(ctx context.Context, req provider.Va
 	eps, d := endpointModels(ctx, m.Endpoints)
 	resp.Diagnostics.Append(d...)
 	for name, e := range eps {
-		if e != nil && !e.Incus.IsUnknown() && !e.LXD.IsUnknown() && e.Incus.IsNull() == e.LXD.IsNull() {
-			resp.Diagnostics.Append(backendBlockDiag(name))
+		if _, _, n, unknown := backendBlock(e); !unknown && n != 1 {
+			resp.Diagnostics.Append(backendBlockDiag(name, kindList()))
 		}
 	}
 }
 
-// endpointModels decodes the endpoints map; an endpoint whose whole value is unknown
-// maps to nil.
-func endpointModels(ctx context.Context, m types.Map) (map[string]*endpointModel, diag.Diagnostics) {
+// kindBlocks is one block per registered kind of endpoint.
+func kindBlocks() map[string]schema.Attribute {
+	out := map[string]schema.Attribute{}
+	for _, k := range endpoints.Kinds() {
+		out[string(k.Name)] = k.Schema
+	}
+	return out
+}
+
+func kindList() string {
+	var ks []string
+	for _, k := range endpoints.Kinds() {
+		ks = append(ks, fmt.Sprintf("`%s = {...}`", k.Name))
+	}
+	return strings.Join(ks, ", ")
+}
+
+// backendBlock finds an endpoint's backend block: its kind and value, how many
+// blocks are set, and whether the endpoint's type is not known yet.
+func backendBlock(e types.Object) (kind backend.Kind, block types.Object, n int, unknown bool) {
+	if e.IsUnknown() {
+		return "", block, 0, true
+	}
+	for name, v := range e.Attributes() {
+		o, ok := v.(types.Object)
+		switch {
+		case !ok:
+			continue
+		case o.IsUnknown():
+			unknown = true
+		case !o.IsNull():
+			kind, block = backend.Kind(name), o
+			n++
+		}
+	}
+	return kind, block, n, unknown
+}
+
+// endpointModels decodes the endpoints map into each endpoint's object of blocks.
+func endpointModels(ctx context.Context, m types.Map) (map[string]types.Object, diag.Diagnostics) {
 	var objs map[string]types.Object
 	diags := m.ElementsAs(ctx, &objs, false)
-	eps := map[string]*endpointModel{}
-	for name, o := range objs {
-		if o.IsUnknown() {
-			eps[name] = nil
-			continue
-		}
-		var e endpointModel
-		diags.Append(o.As(ctx, &e, basetypes.ObjectAsOptions{})...)
-		eps[name] = &e
-	}
-	return eps, diags
+	return objs, diags
 }
 
 // unknownAttrs lists the attributes of o that are not known yet, by their path.
@@ -234,46 +205,27 @@ func (p *imagefleetProvider) Configure(ctx context.Context, req provider.Configu
 	}
 	var configs []endpoints.Config
 	if len(eps) == 0 {
-		configs = append(configs, endpoints.Config{Name: "local", Kind: backend.KindIncus, Unknown: retryUnknown})
-		if len(retryUnknown) == 0 {
-			ic, err := (&incusModel{}).toConfig(backend.KindIncus, retry)
-			if err != nil {
-				resp.Diagnostics.Append(endpointConfigDiag(path.Root("endpoints"), "local", backend.KindIncus, err))
-				return
-			}
-			configs[0].Incus = ic
-		}
+		// No endpoints at all: the local Incus socket, as the incus CLI would use it.
+		local, _ := endpoints.KindOf(backend.KindIncus)
+		cfg, d := endpointConfig(ctx, "local", local, types.ObjectNull(nil), path.Root("endpoints"), retry, retryUnknown)
+		resp.Diagnostics.Append(d...)
+		configs = append(configs, cfg)
 	}
 	for name, e := range eps {
 		at := path.Root("endpoints").AtMapKey(name)
-		if e == nil || e.Incus.IsUnknown() || e.LXD.IsUnknown() {
+		kindName, block, n, unknown := backendBlock(e)
+		if unknown {
 			resp.Diagnostics.Append(unknownAtPlanDiag(at, fmt.Sprintf("the type of endpoint %q", name)))
 			continue
 		}
-		if e.Incus.IsNull() == e.LXD.IsNull() {
-			resp.Diagnostics.Append(backendBlockDiag(name))
+		if n != 1 {
+			resp.Diagnostics.Append(backendBlockDiag(name, kindList()))
 			continue
 		}
-		kind, block := backend.KindIncus, e.Incus
-		if !e.LXD.IsNull() {
-			kind, block = backend.KindLXD, e.LXD
-		}
-		at = at.AtName(string(kind))
-		if unknown := append(unknownAttrs(block, at), retryUnknown...); len(unknown) > 0 {
-			configs = append(configs, endpoints.Config{Name: name, Kind: kind, Unknown: unknown})
-			continue
-		}
-		var im incusModel
-		resp.Diagnostics.Append(block.As(ctx, &im, basetypes.ObjectAsOptions{})...)
-		if resp.Diagnostics.HasError() {
-			return
-		}
-		ic, err := im.toConfig(kind, retry)
-		if err != nil {
-			resp.Diagnostics.Append(endpointConfigDiag(at, name, kind, err))
-			continue
-		}
-		configs = append(configs, endpoints.Config{Name: name, Kind: kind, Incus: ic})
+		kind, _ := endpoints.KindOf(kindName)
+		cfg, d := endpointConfig(ctx, name, kind, block, at.AtName(string(kindName)), retry, retryUnknown)
+		resp.Diagnostics.Append(d...)
+		configs = append(configs, cfg)
 	}
 	if resp.Diagnostics.HasError() {
 		return
@@ -285,6 +237,26 @@ func (p *imagefleetProvider) Configure(ctx context.Context, req provider.Configu
 	}
 	resp.ResourceData = reg
 	resp.DataSourceData = reg
+}
+
+// endpointConfig reads one endpoint's block through its kind. An endpoint with
+// settings not known yet is recorded as such, unread.
+func endpointConfig(ctx context.Context, name string, kind endpoints.Kind, block types.Object, at path.Path, retry httpclient.Retry, retryUnknown []string) (endpoints.Config, diag.Diagnostics) {
+	cfg := endpoints.Config{Name: name, Kind: kind.Name}
+	if block.IsNull() {
+		cfg.Unknown = retryUnknown
+	} else {
+		cfg.Unknown = append(unknownAttrs(block, at), retryUnknown...)
+	}
+	if len(cfg.Unknown) > 0 {
+		return cfg, nil
+	}
+	settings, err := kind.Settings(ctx, block, retry)
+	if err != nil {
+		return cfg, diag.Diagnostics{endpointConfigDiag(at, name, kind.Name, err)}
+	}
+	cfg.Settings = settings
+	return cfg, nil
 }
 
 // retrySettings reads the retry block over the defaults, and lists its settings that
@@ -309,61 +281,6 @@ func retrySettings(ctx context.Context, o types.Object) (httpclient.Retry, []str
 		retry.MaxWait = d
 	}
 	return retry, nil, diags
-}
-
-// toConfig reads the PEM material and applies the environment fallbacks of the kind's
-// own CLI.
-func (m *incusModel) toConfig(kind backend.Kind, retry httpclient.Retry) (*incus.Config, error) {
-	up := map[backend.Kind]string{backend.KindIncus: "INCUS", backend.KindLXD: "LXD"}[kind]
-	c := &incus.Config{Kind: kind, Address: m.Address.ValueString(), AcceptServerCert: m.AcceptServerCertificate.ValueBool(),
-		TrustToken: m.TrustToken.ValueString(), Project: m.Project.ValueString(), Retry: retry}
-	if c.Project == "" {
-		c.Project = os.Getenv(up + "_PROJECT")
-	}
-	var err error
-	if c.ClientCert, err = inlineOrFile(m.ClientCert, m.ClientCertFile); err != nil {
-		return nil, err
-	}
-	if c.ClientKey, err = inlineOrFile(m.ClientKey, m.ClientKeyFile); err != nil {
-		return nil, err
-	}
-	if c.ServerCert, err = inlineOrFile(m.ServerCert, m.ServerCertFile); err != nil {
-		return nil, err
-	}
-	if c.ClientCert == "" && c.ClientKey == "" && len(c.Address) > 8 && c.Address[:8] == "https://" {
-		dir := os.Getenv(up + "_CONF")
-		if dir == "" {
-			home, _ := os.UserHomeDir()
-			dir = filepath.Join(home, ".config", map[backend.Kind]string{backend.KindIncus: "incus", backend.KindLXD: "lxc"}[kind])
-		}
-		crt, errC := os.ReadFile(filepath.Join(dir, "client.crt"))
-		key, errK := os.ReadFile(filepath.Join(dir, "client.key"))
-		if errC == nil && errK == nil {
-			c.ClientCert, c.ClientKey = string(crt), string(key)
-		}
-	}
-	if (c.ClientCert == "") != (c.ClientKey == "") {
-		return nil, fmt.Errorf("client_cert and client_key go together: set both or neither")
-	}
-	// Catch bad PEM now, at configure time, rather than at the first request.
-	if _, err := incus.New(*c); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-func inlineOrFile(inline, file types.String) (string, error) {
-	if v := inline.ValueString(); v != "" {
-		return v, nil
-	}
-	if f := file.ValueString(); f != "" {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return "", err
-		}
-		return string(b), nil
-	}
-	return "", nil
 }
 
 func (p *imagefleetProvider) Resources(context.Context) []func() resource.Resource {

@@ -1,4 +1,4 @@
-package provider
+package endpoints
 
 import (
 	"os"
@@ -8,7 +8,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend/httpclient"
 )
 
@@ -32,6 +31,8 @@ AwEHoUQDQgAEPR3tU2Fta9ktY+6P9G0cWO+0kETA6SFs38GecTyudlHz6xvCdz8q
 EKTcWGekdmdDPsHloRNtsiCa697B2O9IFA==
 -----END EC PRIVATE KEY-----`
 
+var incusOnly = incusFlavour{kind: "incus", env: "INCUS", confDir: "incus", cli: "incus"}
+
 func TestIncusEnvironmentFallbacks(t *testing.T) {
 	conf := t.TempDir()
 	if err := os.WriteFile(filepath.Join(conf, "client.crt"), []byte(testCert), 0o600); err != nil {
@@ -44,8 +45,8 @@ func TestIncusEnvironmentFallbacks(t *testing.T) {
 	t.Setenv("INCUS_PROJECT", "lab")
 	t.Setenv("LXD_PROJECT", "other")
 
-	m := &incusModel{Address: types.StringValue("https://lab.example.com:8443")}
-	c, err := m.toConfig(backend.KindIncus, httpclient.DefaultRetry)
+	m := &IncusModel{Address: types.StringValue("https://lab.example.com:8443")}
+	c, err := incusOnly.config(m, httpclient.DefaultRetry)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +58,8 @@ func TestIncusEnvironmentFallbacks(t *testing.T) {
 	}
 
 	// Set values win over the environment; a local socket needs no certificate.
-	m = &incusModel{Project: types.StringValue("mine")}
-	c, err = m.toConfig(backend.KindIncus, httpclient.DefaultRetry)
+	m = &IncusModel{Project: types.StringValue("mine")}
+	c, err = incusOnly.config(m, httpclient.DefaultRetry)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,17 +71,17 @@ func TestIncusEnvironmentFallbacks(t *testing.T) {
 func TestIncusConfigErrors(t *testing.T) {
 	t.Setenv("INCUS_CONF", t.TempDir())
 	tests := map[string]struct {
-		m    incusModel
+		m    IncusModel
 		want string
 	}{
-		"certificate without key": {incusModel{Address: types.StringValue("https://h:1"), ClientCert: types.StringValue(testCert)}, "client_cert and client_key go together"},
-		"missing key file":        {incusModel{ClientCert: types.StringValue(testCert), ClientKeyFile: types.StringValue("/nonexistent/key.pem")}, "no such file or directory"},
-		"garbage certificate":     {incusModel{Address: types.StringValue("https://h:1"), ClientCert: types.StringValue("x"), ClientKey: types.StringValue("y")}, "client certificate and key: tls: failed to find any PEM data"},
-		"bad address":             {incusModel{Address: types.StringValue("ftp://h")}, `scheme must be unix:// or https://`},
+		"certificate without key": {IncusModel{Address: types.StringValue("https://h:1"), ClientCert: types.StringValue(testCert)}, "client_cert and client_key go together"},
+		"missing key file":        {IncusModel{ClientCert: types.StringValue(testCert), ClientKeyFile: types.StringValue("/nonexistent/key.pem")}, "no such file or directory"},
+		"garbage certificate":     {IncusModel{Address: types.StringValue("https://h:1"), ClientCert: types.StringValue("x"), ClientKey: types.StringValue("y")}, "client certificate and key: tls: failed to find any PEM data"},
+		"bad address":             {IncusModel{Address: types.StringValue("ftp://h")}, `scheme must be unix:// or https://`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			_, err := tc.m.toConfig(backend.KindIncus, httpclient.DefaultRetry)
+			_, err := incusOnly.config(&tc.m, httpclient.DefaultRetry)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want it to say %q", err, tc.want)
 			}
