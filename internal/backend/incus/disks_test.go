@@ -64,8 +64,9 @@ func TestAccCreateImageFromDisk(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		c := connect(t, b)
 		disk := qcow2Disk(t)
-		// A date of this run's own, so no image of an earlier run has the fingerprint.
-		created := time.Now().UTC().Truncate(time.Second)
+		// A date of this run's own, so no image of an earlier run has the fingerprint,
+		// and a month back, so an upload stamped with its own time differs.
+		created := time.Now().UTC().Truncate(time.Second).AddDate(0, -1, 0)
 		fp := vmFingerprint(t, "x86_64", created, disk)
 		deleteAtEnd(t, c, fp)
 		img, err := c.CreateImage(context.Background(), backend.ImageCreate{
