@@ -7,9 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,11 +23,14 @@ import (
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/transfer"
 )
 
-// qcow2Disk writes an empty 16 MiB qcow2 disk with qemu-img.
+// qcow2Disk writes an empty qcow2 disk with qemu-img, of a virtual size of its own
+// (16 MiB and a random number of 64 KiB clusters), so no other test or earlier run
+// has a disk of the same bytes.
 func qcow2Disk(t *testing.T) string {
 	t.Helper()
 	p := filepath.Join(acctest.TempDir(t), "disk.qcow2")
-	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", p, "16M").CombinedOutput(); err != nil {
+	size := strconv.Itoa(16<<20 + rand.IntN(1<<14)<<16)
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", p, size).CombinedOutput(); err != nil {
 		t.Fatalf("qemu-img (qemu-utils, installed by scripts/backends.sh): %v: %s", err, out)
 	}
 	return p
@@ -35,6 +41,16 @@ func diskContent(t *testing.T, p string, created time.Time) *backend.ImageConten
 	t.Helper()
 	r := fileContent(t, p).Metadata.(*transfer.FileReader)
 	return &backend.ImageContent{Disk: r, DiskFormat: "qcow2", CreatedAt: created, Size: r.Size()}
+}
+
+// hostArch is the architecture the daemons report first: the machine's own, as Incus
+// and LXD name it.
+func hostArch(t *testing.T) string {
+	arch, ok := transfer.IncusArchitecture(runtime.GOARCH)
+	if !ok {
+		t.Fatalf("GOARCH %s has no Incus name", runtime.GOARCH)
+	}
+	return arch
 }
 
 // vmFingerprint is the fingerprint a VM image made from disk must have: the sha256 of
@@ -67,7 +83,8 @@ func TestAccCreateImageFromDisk(t *testing.T) {
 		// A date of this run's own, so no image of an earlier run has the fingerprint,
 		// and a month back, so an upload stamped with its own time differs.
 		created := time.Now().UTC().Truncate(time.Second).AddDate(0, -1, 0)
-		fp := vmFingerprint(t, "x86_64", created, disk)
+		arch := hostArch(t)
+		fp := vmFingerprint(t, arch, created, disk)
 		deleteAtEnd(t, c, fp)
 		img, err := c.CreateImage(context.Background(), backend.ImageCreate{
 			Source: backend.ImageSource{Content: diskContent(t, disk, created)},
@@ -76,9 +93,9 @@ func TestAccCreateImageFromDisk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if img.Fingerprint != fp || img.Type != "virtual-machine" || img.Architecture != "x86_64" || !img.CreatedAt.Equal(created) {
-			t.Fatalf("image %s, %s, %s, created %s; want %s, virtual-machine, x86_64, created %s",
-				img.Fingerprint, img.Type, img.Architecture, img.CreatedAt, fp, created)
+		if img.Fingerprint != fp || img.Type != "virtual-machine" || img.Architecture != arch || !img.CreatedAt.Equal(created) {
+			t.Fatalf("image %s, %s, %s, created %s; want %s, virtual-machine, %s, created %s",
+				img.Fingerprint, img.Type, img.Architecture, img.CreatedAt, fp, arch, created)
 		}
 		if want := acctest.SHA256(t, disk); img.SHA256 != want {
 			t.Fatalf("disk digest %q, want %s", img.SHA256, want)
@@ -88,7 +105,8 @@ func TestAccCreateImageFromDisk(t *testing.T) {
 		}
 		for _, known := range []string{"", acctest.SHA256(t, disk)} {
 			again := diskContent(t, disk, created)
-			again.Architecture, again.SHA256 = "amd64", known
+			// The architecture under Go's name, which the metadata must spell as Incus does.
+			again.Architecture, again.SHA256 = runtime.GOARCH, known
 			img, err := c.CreateImage(context.Background(), backend.ImageCreate{Source: backend.ImageSource{Content: again}})
 			var exists *backend.ExistsError
 			if !errors.As(err, &exists) || exists.ID != fp {
@@ -101,6 +119,27 @@ func TestAccCreateImageFromDisk(t *testing.T) {
 	})
 }
 
+// TestAccCreateImageFromDiskDefaults uploads a disk without architecture or date: the
+// image has the server's architecture and the fixed date, so the fingerprint is the
+// same on every run.
+func TestAccCreateImageFromDiskDefaults(t *testing.T) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
+		c := connect(t, b)
+		disk := qcow2Disk(t)
+		fixed := time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
+		arch := hostArch(t)
+		fp := vmFingerprint(t, arch, fixed, disk)
+		deleteAtEnd(t, c, fp)
+		img, err := c.CreateImage(context.Background(), backend.ImageCreate{Source: backend.ImageSource{Content: diskContent(t, disk, time.Time{})}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img.Fingerprint != fp || img.Architecture != arch || !img.CreatedAt.Equal(fixed) {
+			t.Fatalf("image %s, %s, created %s; want %s, %s, created %s", img.Fingerprint, img.Architecture, img.CreatedAt, fp, arch, fixed)
+		}
+	})
+}
+
 // TestAccCreateImageFromDiskRefused refuses a disk whose digest is not the one
 // expected (the daemon keeps nothing) and a disk format the daemons cannot use (nothing
 // is sent).
@@ -109,7 +148,7 @@ func TestAccCreateImageFromDiskRefused(t *testing.T) {
 		c := connect(t, b)
 		disk := qcow2Disk(t)
 		created := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
-		fp := vmFingerprint(t, "x86_64", created, disk)
+		fp := vmFingerprint(t, hostArch(t), created, disk)
 		deleteAtEnd(t, c, fp)
 		content := diskContent(t, disk, created)
 		content.SHA256 = strings.Repeat("0", 64)
@@ -147,7 +186,7 @@ func TestAccVMMetadataProperties(t *testing.T) {
 			"key: colon":  "# not a comment",
 			"variant":     acctest.Name("props"),
 		}
-		meta, err := transfer.VMMetadata("amd64", time.Unix(1764322215, 0), props)
+		meta, err := transfer.VMMetadata(runtime.GOARCH, time.Unix(1764322215, 0), props)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,7 +209,7 @@ func TestAccVMMetadataProperties(t *testing.T) {
 				t.Errorf("property %q is %q, want %q", k, img.Properties[k], v)
 			}
 		}
-		if img.Architecture != "x86_64" || img.CreatedAt.Unix() != 1764322215 {
+		if img.Architecture != hostArch(t) || img.CreatedAt.Unix() != 1764322215 {
 			t.Errorf("architecture %s, created %s", img.Architecture, img.CreatedAt)
 		}
 	})
@@ -196,7 +235,7 @@ func TestAccExportVMImageAsDisk(t *testing.T) {
 		}
 		defer exp.Close()
 		got := exp.Content
-		if got.Disk == nil || got.Disk != got.Rootfs || got.DiskFormat != "qcow2" || !got.VM || got.Architecture != "x86_64" ||
+		if got.Disk == nil || got.Disk != got.Rootfs || got.DiskFormat != "qcow2" || !got.VM || got.Architecture != hostArch(t) ||
 			!got.CreatedAt.Equal(created) || got.SHA256 != "" {
 			t.Fatalf("export content %+v", got)
 		}
