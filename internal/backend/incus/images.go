@@ -1,6 +1,7 @@
 package incus
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -150,11 +152,11 @@ func (c *Client) DeleteImage(ctx context.Context, id string) error {
 // CreateImage uploads content, or asks the server to fetch a URL or pull from an
 // image server; then it applies the attributes.
 func (c *Client) CreateImage(ctx context.Context, spec backend.ImageCreate) (*backend.Image, error) {
-	var fp string
+	var fp, diskSHA256 string
 	var err error
 	switch src := spec.Source; {
 	case src.Content != nil:
-		fp, err = c.upload(ctx, src.Content, spec.Progress)
+		fp, diskSHA256, err = c.upload(ctx, src.Content, spec.Progress)
 	case src.URL != "":
 		fp, err = c.pull(ctx, map[string]any{"type": "url", "url": src.URL})
 	case src.Remote != nil:
@@ -176,6 +178,9 @@ func (c *Client) CreateImage(ctx context.Context, spec backend.ImageCreate) (*ba
 	if err != nil {
 		return &backend.Image{ID: fp, Fingerprint: fp}, err
 	}
+	// A bare disk's digest is known only from its upload: the server records the
+	// fingerprint, which covers the generated metadata too.
+	img.SHA256 = diskSHA256
 	if r := spec.Source.Remote; r != nil && r.Architecture != "" && img.Architecture != r.Architecture {
 		return img, fmt.Errorf("%s resolved alias %q to a %s image, not %s", r.Server, r.Alias, img.Architecture, r.Architecture)
 	}
@@ -223,7 +228,7 @@ func (c *Client) pull(ctx context.Context, source map[string]any) (string, error
 }
 
 // upload streams content to POST /1.0/images and returns the fingerprint of the image
-// the server stored.
+// the server stored, and for a bare disk the sha256 of the disk as sent.
 //
 // The client does not hash what it sends. When the caller knows the digest (a file's
 // digest from the plan, the source fingerprint of a copy), it goes in the
@@ -237,15 +242,21 @@ func (c *Client) pull(ctx context.Context, source map[string]any) (string, error
 // reader to ensure (transfer.FileReader fails before the last byte when the file
 // changed). A client-side sha256 would only check the transport again, for about a
 // second of CPU per GiB taken from the daemon on a small machine.
-func (c *Client) upload(ctx context.Context, content *backend.ImageContent, progress func(int64)) (string, error) {
+//
+// A bare disk is the exception: its digest is not the image's fingerprint, which
+// covers the metadata generated here too, so it is hashed while it is sent, checked
+// against the caller's before its last byte goes out, and returned, as nothing else
+// records it.
+func (c *Client) upload(ctx context.Context, content *backend.ImageContent, progress func(int64)) (fp, diskSHA256 string, err error) {
 	var (
 		body        io.Reader
 		contentType string
 		size        int64
+		want        = content.SHA256
+		disk        *transfer.DigestReader
 	)
-	if content.Rootfs == nil {
-		body, contentType, size = content.Metadata, "application/octet-stream", content.Size
-	} else {
+	switch {
+	case content.Rootfs != nil:
 		// The fingerprint of a split image is the sha256 of metadata then rootfs.
 		rootfsField := "rootfs"
 		if content.VM {
@@ -258,6 +269,21 @@ func (c *Client) upload(ctx context.Context, content *backend.ImageContent, prog
 		})
 		defer mp.Close()
 		body = mp
+	case content.Disk != nil:
+		meta, err := c.diskMetadata(content)
+		if err != nil {
+			return "", "", err
+		}
+		disk, want = transfer.NewDigestReader(content.Disk, content.SHA256), ""
+		var mp io.ReadCloser
+		contentType, mp = transfer.Multipart(ctx, []transfer.Part{
+			{Field: "metadata", FileName: "metadata.tar", Body: bytes.NewReader(meta)},
+			{Field: "rootfs.img", FileName: "rootfs.img", Body: disk},
+		})
+		defer mp.Close()
+		body = mp
+	default:
+		body, contentType, size = content.Metadata, "application/octet-stream", content.Size
 	}
 	sent := transfer.NewCounter(body, size, progress)
 	// The body is out when its last byte is: cutting it otherwise means the server
@@ -266,32 +292,78 @@ func (c *Client) upload(ctx context.Context, content *backend.ImageContent, prog
 	defer done()
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, c.url("/1.0/images"), io.NopCloser(sent))
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	req.Header.Set("Content-Type", contentType)
 	if size > 0 {
 		req.ContentLength = size
 	}
-	if content.MetadataName != "" && content.Rootfs == nil {
+	if content.MetadataName != "" && content.Rootfs == nil && content.Disk == nil {
 		req.Header.Set(c.header("filename"), content.MetadataName)
 	}
-	if content.SHA256 != "" {
-		req.Header.Set(c.header("fingerprint"), content.SHA256)
+	if want != "" {
+		req.Header.Set(c.header("fingerprint"), want)
 	}
 	r, err := c.finish(req, nil, c.http.Stream)
 	if err != nil {
-		return "", c.uploadFailed(ctx, err, sent, content.SHA256)
+		return "", "", c.uploadFailed(ctx, err, sent, want)
 	}
-	return c.waitCreate(ctx, r, content.SHA256)
+	fp, err = c.waitCreate(ctx, r, want)
+	if disk != nil {
+		diskSHA256 = disk.Sum()
+	}
+	return fp, diskSHA256, err
+}
+
+// DiskFormats are the bare disk formats Incus and LXD can make a virtual-machine
+// image of. Both unpack a VM image's rootfs.img with qemu-img forced to qcow2 (Incus's
+// ImageUnpack: "we only support qcow2 images anyway"); a disk of another format is
+// stored at upload, and fails only when an instance is created from it.
+var DiskFormats = []string{string(transfer.DiskQCOW2)}
+
+// AcceptsDiskFormat reports whether a bare disk image of format (a Glance
+// disk_format name) can be uploaded to Incus or LXD, so a resource can refuse
+// another at plan time.
+func AcceptsDiskFormat(format string) bool { return slices.Contains(DiskFormats, format) }
+
+// defaultCreated is the creation date of a VM image made from a bare disk whose
+// caller gives none. It is fixed, not the upload's time, so the generated metadata
+// and with it the fingerprint depend on the disk and the architecture alone, and the
+// same disk uploaded again is recognised as the image already there.
+var defaultCreated = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// diskMetadata is the metadata part of a VM image made from a bare disk. Its
+// properties are left empty: CreateImage sets them right after the upload, as for any
+// image, and kept out of the metadata they cannot change the fingerprint.
+func (c *Client) diskMetadata(content *backend.ImageContent) ([]byte, error) {
+	if !AcceptsDiskFormat(content.DiskFormat) {
+		return nil, fmt.Errorf("%s cannot make a virtual-machine image of a %s disk image: it takes %s only (convert it with qemu-img convert -O qcow2)",
+			c.endpoint, content.DiskFormat, strings.Join(DiskFormats, ", "))
+	}
+	arch := content.Architecture
+	if arch == "" {
+		if len(c.server.Environment.Architectures) == 0 {
+			return nil, fmt.Errorf("%s did not report its architecture, so the architecture of the disk image must be given", c.endpoint)
+		}
+		arch = c.server.Environment.Architectures[0]
+	}
+	created := content.CreatedAt
+	if created.IsZero() {
+		created = defaultCreated
+	}
+	return transfer.VMMetadata(arch, created, nil)
 }
 
 // uploadFailed explains a POST that got no operation back.
 func (c *Client) uploadFailed(ctx context.Context, err error, sent *transfer.Counter, want string) error {
 	var changed *transfer.FileError
+	var mismatch *transfer.DigestError
 	var refused *backend.APIError
 	switch {
 	case errors.As(err, &changed) && errors.Is(err, transfer.ErrFileChanged):
 		return fmt.Errorf("%w (%w: the upload was stopped short, so %s keeps none of it)", changed, backend.ErrDigest, c.endpoint)
+	case errors.As(err, &mismatch):
+		return fmt.Errorf("the disk image is not the content expected: %w (%w: the upload was stopped short, so %s keeps none of it)", mismatch, backend.ErrDigest, c.endpoint)
 	case errors.As(err, &refused):
 		return err
 	case ctx.Err() != nil && !sent.Whole():
@@ -415,6 +487,13 @@ func (c *Client) abandonCreate(ctx context.Context, r *response, want string) er
 
 // ExportImage streams an image's content out of the server: one file for a unified
 // image, or the metadata and rootfs parts of a split one, read in that order.
+//
+// A virtual-machine image is offered two ways at once, and the consumer reads one:
+// as a split image (Metadata, Rootfs, VM), which another Incus or LXD stores with the
+// same fingerprint, and as a bare qcow2 disk (Disk, the same reader as Rootfs, with
+// DiskFormat, Architecture and CreatedAt) for a platform that takes disk images. Its
+// SHA256 is left empty: the fingerprint covers metadata and rootfs, so it is no digest
+// of the disk, and a consumer of the disk must not check it against one.
 func (c *Client) ExportImage(ctx context.Context, id string) (*backend.ImageExport, error) {
 	img, err := c.GetImage(ctx, id)
 	if err != nil {
@@ -448,10 +527,17 @@ func (c *Client) ExportImage(ctx context.Context, id string) (*backend.ImageExpo
 		return nil, fmt.Errorf("reading the export of image %s: %w", img.Fingerprint, err)
 	}
 	exp.Content.Metadata, exp.Content.MetadataName = meta, meta.FileName()
-	exp.Content.VM = img.Type == "virtual-machine"
 	exp.Content.RootfsName = "rootfs"
-	// The rootfs part can only be reached once the metadata part is read through.
-	exp.Content.Rootfs = &nextPart{mr: mr}
+	// The rootfs part can only be reached once the metadata part is read through
+	// (NextPart skips what is left of it).
+	rootfs := &nextPart{mr: mr}
+	exp.Content.Rootfs = rootfs
+	if img.Type == "virtual-machine" {
+		exp.Content.VM = true
+		exp.Content.Disk, exp.Content.DiskFormat = rootfs, string(transfer.DiskQCOW2)
+		exp.Content.Architecture, exp.Content.CreatedAt = img.Architecture, img.CreatedAt
+		exp.Content.SHA256 = ""
+	}
 	return exp, nil
 }
 
