@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"unicode"
 )
@@ -96,4 +98,27 @@ func firstBytes(head []byte) string {
 		return fmt.Sprintf("its first bytes are %s (%q)", hex.String(), b)
 	}
 	return "its first bytes are " + hex.String()
+}
+
+// DiskFormatOf tells whether an open file is a bare disk image, and of which format,
+// from its head and tail alone; "" for anything else (an Incus tarball). The file's
+// offset is left where it was.
+func DiskFormatOf(f *os.File) (DiskFormat, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	head := make([]byte, headSize)
+	n, err := f.ReadAt(head, 0)
+	if err != nil && err != io.EOF {
+		return "", err
+	}
+	var tail []byte
+	if fi.Size() >= tailSize {
+		tail = make([]byte, tailSize)
+		if _, err := f.ReadAt(tail, fi.Size()-tailSize); err != nil {
+			return "", err
+		}
+	}
+	return sniff(head[:n], tail).disk, nil
 }

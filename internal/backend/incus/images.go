@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -56,7 +57,7 @@ type apiAlias struct {
 
 func (a apiImage) toBackend() *backend.Image {
 	img := &backend.Image{
-		ID: a.Fingerprint, Fingerprint: a.Fingerprint, Name: a.Filename, Type: a.Type,
+		ID: a.Fingerprint, Fingerprint: a.Fingerprint, Name: a.Properties[nameProperty], SHA256: a.Fingerprint, Type: a.Type,
 		Architecture: a.Architecture, Size: a.Size, Public: a.Public, AutoUpdate: a.AutoUpdate,
 		Properties: a.Properties, Profiles: a.Profiles, CreatedAt: a.CreatedAt, UploadedAt: a.UploadedAt,
 		Status: "active",
@@ -67,11 +68,25 @@ func (a apiImage) toBackend() *backend.Image {
 	for _, al := range a.Aliases {
 		img.Aliases = append(img.Aliases, backend.ImageAlias{Name: al.Name, Description: al.Description})
 	}
-	if img.Properties == nil {
-		img.Properties = map[string]string{}
+	if sha, ok := a.Properties[sha256Property]; ok {
+		img.SHA256 = sha
+	}
+	img.Properties = map[string]string{}
+	for k, v := range a.Properties {
+		if k != nameProperty && k != sha256Property {
+			img.Properties[k] = v
+		}
 	}
 	return img
 }
+
+// Incus and LXD images have no name of their own, and their fingerprint covers the
+// metadata the provider generates for a bare disk: these properties hold the name
+// and the disk's sha256. Neither is among the properties the user manages.
+const (
+	nameProperty   = "name"
+	sha256Property = "imagefleet_sha256"
+)
 
 // neverExpires spots the API's "no expiry": Incus reports the zero time (sometimes in
 // an odd zone) and, once an expiry was cleared, the Unix epoch, as LXD always does.
@@ -115,7 +130,20 @@ func (c *Client) UpdateImage(ctx context.Context, id string, attrs backend.Image
 		put.AutoUpdate = *attrs.AutoUpdate
 	}
 	if attrs.Properties != nil {
-		put.Properties = attrs.Properties
+		// The name and the digest live among the properties: replacing them keeps both.
+		own := attrs.Properties
+		put.Properties = maps.Clone(own)
+		for _, k := range []string{nameProperty, sha256Property} {
+			if v, ok := cur.Properties[k]; ok {
+				put.Properties[k] = v
+			}
+		}
+	}
+	if attrs.Name != nil {
+		if put.Properties == nil {
+			put.Properties = map[string]string{}
+		}
+		put.Properties[nameProperty] = *attrs.Name
 	}
 	if attrs.Profiles != nil {
 		put.Profiles = attrs.Profiles
@@ -129,6 +157,30 @@ func (c *Client) UpdateImage(ctx context.Context, id string, attrs backend.Image
 		}
 	}
 	req, err := c.jsonRequest(ctx, http.MethodPut, c.url("/1.0/images/"+url.PathEscape(cur.Fingerprint)), put)
+	if err != nil {
+		return err
+	}
+	if r.etag != "" {
+		req.Header.Set("If-Match", r.etag)
+	}
+	_, err = c.finish(req, nil, c.http.Do)
+	return err
+}
+
+// setProperty sets one property of an image, keeping the others.
+func (c *Client) setProperty(ctx context.Context, fp, key, value string) error {
+	var cur apiImage
+	r, err := c.do(ctx, http.MethodGet, "/1.0/images/"+url.PathEscape(fp), nil, &cur)
+	if err != nil {
+		return err
+	}
+	props := maps.Clone(cur.Properties)
+	if props == nil {
+		props = map[string]string{}
+	}
+	props[key] = value
+	put := apiImagePut{AutoUpdate: cur.AutoUpdate, Properties: props, Public: cur.Public, ExpiresAt: cur.ExpiresAt, Profiles: cur.Profiles}
+	req, err := c.jsonRequest(ctx, http.MethodPut, c.url("/1.0/images/"+url.PathEscape(fp)), put)
 	if err != nil {
 		return err
 	}
@@ -168,37 +220,28 @@ func (c *Client) CreateImage(ctx context.Context, spec backend.ImageCreate) (*ba
 		return nil, errors.New("image source: nothing to create the image from")
 	}
 	if err != nil {
-		var created *CreatedError
-		if errors.As(err, &created) {
-			return &backend.Image{ID: created.Fingerprint, Fingerprint: created.Fingerprint}, err
-		}
 		return nil, err
+	}
+	if diskSHA256 != "" {
+		// The fingerprint covers the generated metadata too: the disk's own digest
+		// is recorded as a property, so an import can compare it with the file.
+		if err := c.setProperty(ctx, fp, sha256Property, diskSHA256); err != nil {
+			return nil, backend.Created(fp, fmt.Errorf("recording the disk's sha256 on image %s: %w", fp, err))
+		}
 	}
 	img, err := c.finishCreate(ctx, fp, spec)
 	if err != nil {
-		return &backend.Image{ID: fp, Fingerprint: fp}, err
+		return nil, backend.Created(fp, err)
 	}
-	// A bare disk's digest is known only from its upload: the server records the
-	// fingerprint, which covers the generated metadata too.
-	img.SHA256 = diskSHA256
 	if r := spec.Source.Remote; r != nil && r.Architecture != "" && img.Architecture != r.Architecture {
 		return img, fmt.Errorf("%s resolved alias %q to a %s image, not %s", r.Server, r.Alias, img.Architecture, r.Architecture)
 	}
 	return img, nil
 }
 
-// CreatedError reports a failure that happened after the image was created, so the
-// caller can record it and let the next apply replace it rather than orphan it.
-type CreatedError struct {
-	Fingerprint string
-	Err         error
-}
-
-func (e *CreatedError) Error() string { return e.Err.Error() }
-func (e *CreatedError) Unwrap() error { return e.Err }
 
 func (c *Client) finishCreate(ctx context.Context, fp string, spec backend.ImageCreate) (*backend.Image, error) {
-	if a := spec.Attrs; a.Public != nil || a.AutoUpdate != nil || a.Properties != nil || a.Profiles != nil || a.ExpiresAt != nil {
+	if a := spec.Attrs; a.Name != nil || a.Public != nil || a.AutoUpdate != nil || a.Properties != nil || a.Profiles != nil || a.ExpiresAt != nil {
 		if err := c.UpdateImage(ctx, fp, a); err != nil {
 			return nil, fmt.Errorf("setting attributes of image %s: %w", fp, err)
 		}
@@ -371,7 +414,7 @@ func (c *Client) uploadFailed(ctx context.Context, err error, sent *transfer.Cou
 	case ctx.Err() != nil:
 		msg := fmt.Errorf("the upload to %s was interrupted (%w) after the whole image was sent, and the server did not answer within %s: it may store the image", c.endpoint, backend.Interrupted(ctx), cleanupTimeout)
 		if want != "" {
-			return &CreatedError{Fingerprint: want, Err: msg}
+			return backend.Created(want, msg)
 		}
 		return msg
 	}
@@ -392,7 +435,7 @@ func (c *Client) waitCreate(ctx context.Context, r *response, want string) (stri
 	case want != "":
 		// The server may still store the image: recorded, it is replaced by the next
 		// apply rather than refused as a duplicate.
-		return "", &CreatedError{Fingerprint: want, Err: err}
+		return "", backend.Created(want, err)
 	default:
 		return "", err
 	}
@@ -405,7 +448,7 @@ func (c *Client) waitCreate(ctx context.Context, r *response, want string) (stri
 		// server that ignores it.
 		derr := &backend.DigestError{Algorithm: "sha256", Local: want, Server: fp}
 		if err := c.DeleteImage(ctx, fp); err != nil {
-			return "", &CreatedError{Fingerprint: fp, Err: fmt.Errorf("%w (and removing the image failed: %v)", derr, err)}
+			return "", backend.Created(fp, fmt.Errorf("%w (and removing the image failed: %v)", derr, err))
 		}
 		return "", derr
 	}
@@ -443,7 +486,7 @@ func (c *Client) createFailed(ctx context.Context, r *response, op *operation, e
 // refuse on both daemons; pulls may accept while they download), waits for it to
 // end with a detached, bounded context, and removes the image it created. The error
 // wraps ctx's, so callers tell an interruption from a failure; when the image
-// cannot be removed it comes back as a CreatedError, to be recorded and replaced.
+// cannot be removed it comes back as a backend.CreatedError, to be recorded and replaced.
 func (c *Client) abandonCreate(ctx context.Context, r *response, want string) error {
 	stopped := backend.Interrupted(ctx)
 	cctx, cancel := afterInterruption(ctx)
@@ -459,7 +502,7 @@ func (c *Client) abandonCreate(ctx context.Context, r *response, want string) er
 	case err != nil:
 		msg := fmt.Errorf("creating the image on %s was interrupted (%w); operation %s did not end within %s (%v), and may still store an image", c.endpoint, stopped, opPath, cleanupTimeout, err)
 		if want != "" {
-			return &CreatedError{Fingerprint: want, Err: msg}
+			return backend.Created(want, msg)
 		}
 		return msg
 	}
@@ -469,7 +512,7 @@ func (c *Client) abandonCreate(ctx context.Context, r *response, want string) er
 	}
 	img, err := c.GetImage(cctx, fp)
 	if err != nil {
-		return &CreatedError{Fingerprint: fp, Err: fmt.Errorf("creating the image on %s was interrupted (%w); the server stored image %s, which could not be read to remove it: %v", c.endpoint, stopped, fp, err)}
+		return backend.Created(fp, fmt.Errorf("creating the image on %s was interrupted (%w); the server stored image %s, which could not be read to remove it: %v", c.endpoint, stopped, fp, err))
 	}
 	// A download of an image the server already held reports that image: it is not
 	// this operation's to remove.
@@ -480,7 +523,7 @@ func (c *Client) abandonCreate(ctx context.Context, r *response, want string) er
 		return fmt.Errorf("creating the image on %s was interrupted (%w); the server already held image %s before, and keeps it", c.endpoint, stopped, fp)
 	}
 	if err := c.DeleteImage(cctx, fp); err != nil && !errors.Is(err, backend.ErrNotFound) {
-		return &CreatedError{Fingerprint: fp, Err: fmt.Errorf("creating the image on %s was interrupted (%w); the server finished storing image %s, and removing it failed: %v", c.endpoint, stopped, fp, err)}
+		return backend.Created(fp, fmt.Errorf("creating the image on %s was interrupted (%w); the server finished storing image %s, and removing it failed: %v", c.endpoint, stopped, fp, err))
 	}
 	return fmt.Errorf("creating the image on %s was interrupted (%w); the server finished storing image %s afterwards, and it was removed", c.endpoint, stopped, fp)
 }
