@@ -49,6 +49,10 @@ func glanceShow(t *testing.T, c acctest.Cloud, id string) glanceImage {
 		t.Fatal(err)
 	}
 	sort.Strings(img.Tags)
+	// The CLI prints os_hidden among the properties.
+	if h, ok := img.Properties["os_hidden"].(bool); ok {
+		img.Hidden = h
+	}
 	return img
 }
 
