@@ -104,7 +104,7 @@ func sourceGoneDiag(p path.Path, err error) diag.Diagnostic {
 }
 
 func tarballRefusedDiag(endpoint string, kind backend.Kind, file string) diag.Diagnostic {
-	return diag.NewAttributeErrorDiagnostic(path.Root("file"), "Incus image tarball on a "+string(kind)+" endpoint",
+	return diag.NewAttributeErrorDiagnostic(path.Root("file"), "Incus image tarball on an endpoint of type "+string(kind),
 		fmt.Sprintf("Endpoint %q is of type %s, which takes disk images (qcow2, raw, vmdk, vhd, vhdx, vdi, iso), and %s is an Incus image tarball: a container's root file system cannot boot there. "+
 			"Build a disk image for this endpoint, or leave the endpoint out of this image's for_each.", endpoint, kind, file))
 }

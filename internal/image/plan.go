@@ -71,7 +71,8 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 		// Glance must know the format before it downloads, and the provider cannot
 		// look at what the URL serves.
 		if glance, _ := config.openstack(ctx); glance == nil || glance.DiskFormat.IsNull() {
-			resp.Diagnostics.Append(urlDiskFormatDiag(plan.Endpoint.ValueString()))
+			name, _, _ := r.reg.Resolve(plan.Endpoint.ValueString())
+			resp.Diagnostics.Append(urlDiskFormatDiag(name))
 		}
 	}
 	resp.Diagnostics.Append(r.checkProperties(ctx, &plan)...)
@@ -141,17 +142,20 @@ func (r *imageResource) planLocalSource(ctx context.Context, req resource.Modify
 // and fills in the Glance disk format the file has when none is set.
 func (r *imageResource) checkContentFits(ctx context.Context, plan *imageResourceModel, ins *transfer.Inspected) diag.Diagnostics {
 	var diags diag.Diagnostics
-	_, kindName, err := r.reg.Resolve(plan.Endpoint.ValueString())
-	if err != nil || plan.Endpoint.IsUnknown() {
+	if plan.Endpoint.IsUnknown() {
+		return nil
+	}
+	name, kindName, err := r.reg.Resolve(plan.Endpoint.ValueString())
+	if err != nil {
 		return nil
 	}
 	kind, _ := endpoints.KindOf(kindName)
 	format := string(ins.DiskFormat)
 	switch {
 	case format == "" && !kind.IncusTarballs:
-		diags.Append(tarballRefusedDiag(plan.Endpoint.ValueString(), kindName, plan.File.ValueString()))
+		diags.Append(tarballRefusedDiag(name, kindName, plan.File.ValueString()))
 	case format != "" && !kind.TakesDisk(format):
-		diags.Append(diskRefusedDiag(plan.Endpoint.ValueString(), kindName, plan.File.ValueString(), format, kind.DiskFormats))
+		diags.Append(diskRefusedDiag(name, kindName, plan.File.ValueString(), format, kind.DiskFormats))
 	}
 	glance, d := plan.openstack(ctx)
 	diags.Append(d...)
@@ -287,7 +291,7 @@ func (r *imageResource) checkProperties(ctx context.Context, plan *imageResource
 	if !known(plan.Properties) || plan.Endpoint.IsUnknown() {
 		return nil
 	}
-	_, kindName, err := r.reg.Resolve(plan.Endpoint.ValueString())
+	name, kindName, err := r.reg.Resolve(plan.Endpoint.ValueString())
 	if err != nil {
 		return nil
 	}
@@ -298,7 +302,7 @@ func (r *imageResource) checkProperties(ctx context.Context, plan *imageResource
 		case key == "name":
 			diags.Append(nameProperty())
 		case kind.ReservedProperty != nil && kind.ReservedProperty(key):
-			diags.Append(reservedPropertyDiag(plan.Endpoint.ValueString(), kindName, key))
+			diags.Append(reservedPropertyDiag(name, kindName, key))
 		}
 	}
 	return diags
