@@ -25,6 +25,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
+
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend/httpclient"
 )
@@ -444,6 +446,78 @@ func TestAccUpdateImage(t *testing.T) {
 	}
 }
 
+// A token that expires within tokenMargin is renewed before an upload starts, so
+// Glance never refuses it half way through the body.
+func TestAccTokenRenewedBeforeUpload(t *testing.T) {
+	c := connect(t, cloudA)
+	old := c.provider.Token()
+	expireSoon(t, c)
+	upload(t, c, diskBytes(4096, false), "raw", backend.ImageAttrs{}, "")
+	if c.provider.Token() == old || time.Until(c.tokenExpiry()) < tokenMargin {
+		t.Fatalf("the token was not renewed before the upload (expires %s)", c.tokenExpiry())
+	}
+}
+
+// expireSoon makes the client believe its token expires in 5 minutes.
+func expireSoon(t *testing.T, c *Client) {
+	t.Helper()
+	var soon tokens.CreateResult
+	soon.Header = http.Header{"X-Subject-Token": {c.provider.Token()}}
+	soon.Body = map[string]any{"token": map[string]any{"expires_at": time.Now().Add(5 * time.Minute).UTC().Format(time.RFC3339)}}
+	if err := c.provider.SetTokenAndAuthResult(soon); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A token Glance refuses when the upload arrives is an error, not a second upload.
+// The token is made to expire soon, so the upload renews it first; the renewed
+// token, which Glance has not seen (and so not cached), is revoked as soon as it is
+// issued.
+func TestAccUploadTokenRefused(t *testing.T) {
+	c := connect(t, cloudA)
+	c.hashAlgorithm(t.Context()) // so the renewed token's first use is the upload
+	expireSoon(t, c)
+	renew := c.provider.ReauthFunc
+	c.provider.ReauthFunc = func(ctx context.Context) error {
+		if err := renew(ctx); err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodDelete, c.cfg.AuthURL+"/auth/tokens", nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("X-Auth-Token", c.provider.Token())
+		req.Header.Set("X-Subject-Token", c.provider.Token())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Errorf("revoking the token: %s", resp.Status)
+		}
+		return nil
+	}
+	data := diskBytes(1<<20, false)
+	img, err := c.CreateImage(t.Context(), backend.ImageCreate{Source: backend.ImageSource{Content: &backend.ImageContent{
+		Disk: bytes.NewReader(data), DiskFormat: "raw", Size: int64(len(data))}}})
+	c.provider.ReauthFunc = renew
+	if img != nil && img.ID != "" {
+		removeAtEnd(t, c, img.ID)
+	}
+	var created *backend.CreatedError
+	if !errors.As(err, &created) || img == nil || created.ID != img.ID {
+		t.Fatalf("want a CreatedError, got %v (%+v)", err, img)
+	}
+	t.Log(err)
+	if !strings.Contains(err.Error(), "refused the token for the upload of image "+img.ID) || !strings.Contains(err.Error(), "an upload is not sent twice") {
+		t.Fatalf("error %v", err)
+	}
+	if got, gerr := c.GetImage(t.Context(), img.ID); gerr != nil || got.Status != "queued" {
+		t.Fatalf("the image must hold no data: %+v, %v", got, gerr)
+	}
+}
+
 // fleet-a shares an image with fleet-b, which accepts it; fleet-a cannot decide for
 // fleet-b; a private image has no members.
 func TestAccMembers(t *testing.T) {
@@ -563,6 +637,25 @@ func TestAccExportRoundTrip(t *testing.T) {
 	case ct.DiskFormat != "qcow2" || ct.Size != int64(len(data)) || ct.Architecture != "x86_64" || !ct.CreatedAt.Equal(img.CreatedAt) || ct.SHA256 != sha256Hex(data):
 		t.Fatalf("export %+v", ct)
 	}
+}
+
+// The clouds file from OS_CLIENT_CONFIG_FILE and the cloud from OS_CLOUD; an
+// auth_url without its version, which Keystone's version discovery completes.
+func TestAccAuthentication(t *testing.T) {
+	precheck(t)
+	t.Run("OS_CLOUD", func(t *testing.T) {
+		t.Setenv("OS_CLIENT_CONFIG_FILE", cloudsFile)
+		t.Setenv("OS_CLOUD", cloudB)
+		if c := connectWith(t, Config{}); c.ProjectID() != projectID(t, "FLEET_B_PROJECT_ID") || c.Server() != glanceURL+"/" {
+			t.Fatalf("project %s, Glance at %s", c.ProjectID(), c.Server())
+		}
+	})
+	t.Run("unversioned auth_url", func(t *testing.T) {
+		c := connectWith(t, Config{Cloud: cloudA, CloudsFile: cloudsFile, AuthURL: "http://127.0.0.1:5000"})
+		if c.ProjectID() != projectID(t, "FLEET_A_PROJECT_ID") {
+			t.Fatalf("project %s", c.ProjectID())
+		}
+	})
 }
 
 func TestAccWrongPassword(t *testing.T) {

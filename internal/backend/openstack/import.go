@@ -43,7 +43,7 @@ func (c *Client) importURL(ctx context.Context, id, uri string) error {
 		if errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest {
 			// Glance's import filter refuses hosts and ports its operator has not
 			// allowed, and says so itself.
-			return fmt.Errorf("%s refused to import %s: %s (%w)", c.Server(), uri, apiErr.Msg, err)
+			return fmt.Errorf("the image service at %s refused to import %s: %w", c.Server(), uri, err)
 		}
 		return fmt.Errorf("asking %s to import %s: %w", c.Server(), uri, err)
 	}

@@ -147,7 +147,7 @@ func (c *Client) upload(ctx context.Context, id string, content *backend.ImageCo
 	resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
-		return "", fmt.Errorf("%s refused the token for the upload of image %s after %d bytes were sent, and an upload is not sent twice: run the apply again (%w)",
+		return "", fmt.Errorf("%s refused the token for the upload of image %s (%d bytes had been read for it), and an upload is not sent twice: run the apply again (%w)",
 			c.Server(), id, sent.N(), backend.NewAPIError(req.Method, req.URL.String(), resp.StatusCode, serverMessage(msg)))
 	case resp.StatusCode >= 300:
 		return "", fmt.Errorf("uploading image %s: %w", id, backend.NewAPIError(req.Method, req.URL.String(), resp.StatusCode, serverMessage(msg)))
