@@ -293,10 +293,17 @@ func TestAccUploadInterrupted(t *testing.T) {
 }
 
 // webServer serves files on 127.0.0.1:18089, the one port Glance's import filter
-// allows besides 80 and 443.
+// allows besides 80 and 443. Other packages' tests may hold it for a while (go test
+// runs packages side by side): the port is waited for, up to a minute.
 func webServer(t *testing.T, files map[string][]byte) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:18089")
+	var l net.Listener
+	var err error
+	for end := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		if l, err = net.Listen("tcp", "127.0.0.1:18089"); err == nil || time.Now().After(end) {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatalf("the web-download tests need 127.0.0.1:18089: %v", err)
 	}
@@ -602,8 +609,13 @@ func TestAccListFilters(t *testing.T) {
 		"property":          {backend.ImageFilter{Tags: []string{tag}, Properties: map[string]string{"flavour": "two"}, Hidden: "either"}, []string{hidden.ID}},
 		"owner and status":  {backend.ImageFilter{Tags: []string{tag}, Owner: c.ProjectID(), Status: "active", Visibility: "shared"}, []string{shown.ID}},
 		"another owner":     {backend.ImageFilter{Tags: []string{tag}, Owner: projectID(t, "FLEET_B_PROJECT_ID")}, nil},
+		"one image a page":  {backend.ImageFilter{Tags: []string{tag}, Hidden: "either"}, both},
 	} {
 		t.Run(name, func(t *testing.T) {
+			if name == "one image a page" {
+				defer func(n int) { pageSize = n }(pageSize)
+				pageSize = 1
+			}
 			got, err := c.ListImages(t.Context(), tc.filter)
 			if err != nil {
 				t.Fatal(err)

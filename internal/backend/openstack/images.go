@@ -106,8 +106,9 @@ func (c *Client) GetImage(ctx context.Context, id string) (*backend.Image, error
 	return toBackend(img), nil
 }
 
-// pageSize is how many images one listing request asks for.
-const pageSize = 200
+// pageSize is how many images one listing request asks for (a variable so tests can
+// make listings take several pages).
+var pageSize = 200
 
 // listQuery is a Glance listing's query string.
 type listQuery url.Values

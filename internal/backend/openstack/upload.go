@@ -47,13 +47,12 @@ type digests struct {
 func newDigests(algo string) *digests {
 	d := &digests{algo: algo, md5: md5.New(), sha256: sha256.New()} //nolint:gosec // see the import
 	d.multi = d.sha256
+	ws := []io.Writer{d.md5, d.sha256}
 	if algo != "sha256" {
 		d.multi = hashes[algo]()
+		ws = append(ws, d.multi)
 	}
-	d.Writer = io.MultiWriter(d.md5, d.sha256, d.multi)
-	if d.multi == d.sha256 {
-		d.Writer = io.MultiWriter(d.md5, d.sha256)
-	}
+	d.Writer = io.MultiWriter(ws...)
 	return d
 }
 
