@@ -457,3 +457,52 @@ func TestAccImageOpenStack_badInput(t *testing.T) {
 		})
 	}
 }
+
+// TestAccImageOpenStack_copyRefused: a copy whose content the destination cannot hold
+// is refused at plan time, naming both ends.
+func TestAccImageOpenStack_copyRefused(t *testing.T) {
+	incus := acctest.Backends[0]
+	dir := acctest.TempDir(t)
+	tarball := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("ctr")})
+	raw := acctest.Disk(t, dir, "raw", acctest.Name("raw"))
+	var fp, id string
+	base := acctest.ProviderConfigAll("incus") + fmt.Sprintf(`
+resource "imagefleet_image" "container" {
+  file = %q
+}
+resource "imagefleet_image" "raw" {
+  endpoint = "cloud"
+  file     = %q
+}
+`, tarball, raw)
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t, incus); acctest.PreCheckOpenStack(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             resource.ComposeTestCheckFunc(checkGone(incus, &fp), checkGlanceGone(t, &id)),
+		Steps: []resource.TestStep{
+			{
+				Config: base,
+				Check: resource.ComposeTestCheckFunc(
+					resource.TestCheckResourceAttrWith("imagefleet_image.container", "id", record(&fp)),
+					resource.TestCheckResourceAttrWith("imagefleet_image.raw", "id", record(&id)),
+				),
+			},
+			{
+				Config: base + `
+resource "imagefleet_image" "to_glance" {
+  endpoint  = "cloud"
+  copy_from = { endpoint = "incus", image = imagefleet_image.container.id }
+}`,
+				ExpectError: acctest.Diagnostic("Error: Container image cannot be copied there", `of endpoint "incus" is a container image; endpoint "cloud" is of type openstack, which holds disk images only.`),
+			},
+			{
+				Config: base + `
+resource "imagefleet_image" "to_lxd" {
+  endpoint  = "lxd"
+  copy_from = { endpoint = "cloud", image = imagefleet_image.raw.id }
+}`,
+				ExpectError: acctest.Diagnostic("Error: Disk format not supported by the endpoint", `of endpoint "cloud" is a raw disk; endpoint "lxd" is of type lxd, which takes disks in qcow2 only.`),
+			},
+		},
+	})
+}

@@ -340,29 +340,48 @@ func (r *imageResource) checkEndpoints(ctx context.Context, plan *imageResourceM
 		if _, _, err := r.reg.Require(plan.CopyFrom.Endpoint.ValueString(), backend.CapImageExport); err != nil {
 			diags.Append(tfendpoints.EndpointDiag(path.Root("copy_from").AtName("endpoint"), err))
 		} else {
-			diags.Append(r.checkCopyFits(ctx, plan, family)...)
+			diags.Append(r.checkCopyFits(ctx, plan)...)
 		}
 	}
 	return diags
 }
 
-// checkCopyFits refuses, at plan time, a copy whose content the destination cannot
-// hold: a container image to Glance. It needs the source image, so it asks the
-// source endpoint; when that cannot answer yet, the apply checks again.
-func (r *imageResource) checkCopyFits(ctx context.Context, plan *imageResourceModel, family string) diag.Diagnostics {
+// checkCopyFits refuses, at plan time, a copy whose content the destination's kind
+// cannot hold: a container image to Glance, a Glance disk in a format Incus cannot
+// boot. It needs the source image, so it asks the source endpoint; when that cannot
+// answer yet, the backends refuse at apply.
+func (r *imageResource) checkCopyFits(ctx context.Context, plan *imageResourceModel) diag.Diagnostics {
 	from := plan.CopyFrom
-	if from.Image.IsUnknown() || family != "openstack" || r.reg.Family(from.Endpoint.ValueString()) != "incus" {
+	if from.Image.IsUnknown() || r.reg.Same(from.Endpoint.ValueString(), plan.Endpoint.ValueString()) {
 		return nil
 	}
+	name, kindName, err := r.reg.Resolve(plan.Endpoint.ValueString())
+	if err != nil {
+		return nil
+	}
+	kind, _ := endpoints.KindOf(kindName)
 	src, err := r.reg.Get(ctx, from.Endpoint.ValueString())
 	if err != nil {
 		return nil
 	}
 	img, err := src.Images.GetImage(ctx, from.Image.ValueString())
-	if err != nil || img.Type != "container" {
+	if err != nil {
 		return nil
 	}
-	return diag.Diagnostics{containerCopyDiag(from.Endpoint.ValueString(), img.ID)}
+	format := ""
+	switch {
+	case img.OpenStack != nil:
+		format = img.OpenStack.DiskFormat
+	case img.Type == "virtual-machine":
+		format = string(transfer.DiskQCOW2)
+	}
+	switch {
+	case format == "" && !kind.IncusTarballs:
+		return diag.Diagnostics{containerCopyDiag(from.Endpoint.ValueString(), img.ID, name, kindName)}
+	case format != "" && !kind.TakesDisk(format):
+		return diag.Diagnostics{copyFormatDiag(from.Endpoint.ValueString(), img.ID, format, name, kindName, kind.DiskFormats)}
+	}
+	return nil
 }
 
 const privateStampsKey = "source_stamps"
