@@ -341,6 +341,8 @@ func (c *Client) setDeactivated(ctx context.Context, id, status string, deactiva
 	switch {
 	case deactivated && status == statusActive:
 		action = "deactivate"
+	case deactivated && status != statusDeactivated:
+		return fmt.Errorf("image %s is %s: only an active image can be deactivated", id, status)
 	case !deactivated && status == statusDeactivated:
 		action = "reactivate"
 	default:
