@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -284,10 +283,7 @@ func TestAccImageOpenStack_url(t *testing.T) {
 	acctest.PreCheckOpenStack(t)
 	dir := acctest.TempDir(t)
 	disk := acctest.Disk(t, dir, "qcow2", acctest.Name("web"))
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", acctest.WebDownloadPort))
-	if err != nil {
-		t.Fatalf("the web-download test port is busy: %v", err)
-	}
+	ln := acctest.WebDownloadListener(t)
 	srv := &http.Server{Handler: http.FileServer(http.Dir(dir))}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
