@@ -1,13 +1,13 @@
 package image
 
 import (
+	"context"
 	"crypto/md5"
 	"encoding/hex"
-	"io"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
