@@ -36,6 +36,10 @@ resource "imagefleet_image" "new" {
 data "imagefleet_image" "by_prefix" {
   fingerprint = substr(imagefleet_image.old.fingerprint, 0, 12)
 }
+data "imagefleet_image" "by_id" {
+  id     = substr(imagefleet_image.new.fingerprint, 0, 12)
+  filter = { properties = { age = "new" }, status = "active", type = "container" }
+}
 data "imagefleet_image" "by_alias" {
   alias = %q
   depends_on = [imagefleet_image.new]
@@ -62,12 +66,27 @@ data "imagefleet_images" "none" {
 					Config: lookups,
 					ConfigStateChecks: []statecheck.StateCheck{
 						statecheck.ExpectKnownValue("data.imagefleet_image.by_prefix", tfjsonpath.New("properties").AtMapKey("age"), knownvalue.StringExact("old")),
+						statecheck.ExpectKnownValue("data.imagefleet_image.by_prefix", tfjsonpath.New("id"), knownvalue.StringExact(acctest.SHA256(t, old))),
+						statecheck.ExpectKnownValue("data.imagefleet_image.by_id", tfjsonpath.New("id"), knownvalue.StringExact(acctest.SHA256(t, newer))),
+						statecheck.ExpectKnownValue("data.imagefleet_image.by_id", tfjsonpath.New("fingerprint"), knownvalue.StringExact(acctest.SHA256(t, newer))),
+						statecheck.ExpectKnownValue("data.imagefleet_image.by_id", tfjsonpath.New("status"), knownvalue.StringExact("active")),
+						statecheck.ExpectKnownValue("data.imagefleet_image.by_id", tfjsonpath.New("public"), knownvalue.Bool(false)),
+						// What only Glance has is null on incus and lxd.
+						statecheck.ExpectKnownValue("data.imagefleet_image.by_id", tfjsonpath.New("disk_format"), knownvalue.Null()),
+						statecheck.ExpectKnownValue("data.imagefleet_image.by_id", tfjsonpath.New("tags"), knownvalue.Null()),
+						statecheck.ExpectKnownValue("data.imagefleet_image.by_id", tfjsonpath.New("hidden"), knownvalue.Null()),
 						statecheck.ExpectKnownValue("data.imagefleet_image.by_alias", tfjsonpath.New("properties").AtMapKey("age"), knownvalue.StringExact("new")),
 						statecheck.ExpectKnownValue("data.imagefleet_image.by_alias", tfjsonpath.New("aliases"), knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact(alias)})),
 						statecheck.ExpectKnownValue("data.imagefleet_image.newest", tfjsonpath.New("properties").AtMapKey("age"), knownvalue.StringExact("new")),
 						statecheck.ExpectKnownValue("data.imagefleet_images.group", tfjsonpath.New("images"), knownvalue.ListExact([]knownvalue.Check{
-							knownvalue.ObjectPartial(map[string]knownvalue.Check{"properties": knownvalue.MapPartial(map[string]knownvalue.Check{"age": knownvalue.StringExact("new")})}),
-							knownvalue.ObjectPartial(map[string]knownvalue.Check{"properties": knownvalue.MapPartial(map[string]knownvalue.Check{"age": knownvalue.StringExact("old")})}),
+							knownvalue.ObjectPartial(map[string]knownvalue.Check{
+								"id": knownvalue.StringExact(acctest.SHA256(t, newer)), "visibility": knownvalue.Null(),
+								"properties": knownvalue.MapPartial(map[string]knownvalue.Check{"age": knownvalue.StringExact("new")}),
+							}),
+							knownvalue.ObjectPartial(map[string]knownvalue.Check{
+								"id":         knownvalue.StringExact(acctest.SHA256(t, old)),
+								"properties": knownvalue.MapPartial(map[string]knownvalue.Check{"age": knownvalue.StringExact("old")}),
+							}),
 						})),
 						statecheck.ExpectKnownValue("data.imagefleet_images.none", tfjsonpath.New("images"), knownvalue.ListSizeExact(0)),
 					},
@@ -92,6 +111,31 @@ data "imagefleet_image" "ambiguous" {
 					ExpectError: regexp.MustCompile(`(?s)Several images found.*Endpoint "` + b.Endpoint + `" has 2 images matching.*the\s+filters.*set most_recent = true`),
 				},
 				{
+					// One result that does not match the filter is no match: by id...
+					Config: images + fmt.Sprintf(`
+data "imagefleet_image" "filtered_out" {
+  id     = %q
+  filter = { properties = { age = "old" } }
+}`, acctest.SHA256(t, newer)),
+					ExpectError: acctest.Diagnostic("No image found", fmt.Sprintf(`Endpoint %q has an image with id %q, but it does not match the filters`, b.Endpoint, acctest.SHA256(t, newer))),
+				},
+				{
+					// ... and by alias.
+					Config: images + fmt.Sprintf(`
+data "imagefleet_image" "filtered_out" {
+  alias  = %q
+  filter = { status = "deactivated" }
+}`, alias),
+					ExpectError: acctest.Diagnostic("No image found", fmt.Sprintf(`Endpoint %q has an image with alias %q, but it does not match the filters`, b.Endpoint, alias)),
+				},
+				{
+					Config: images + `
+data "imagefleet_image" "unknown_id" {
+  id = "0123456789abcdef"
+}`,
+					ExpectError: acctest.Diagnostic("No image found", fmt.Sprintf(`Endpoint %q has no image with id "0123456789abcdef".`, b.Endpoint)),
+				},
+				{
 					Config: images + `
 data "imagefleet_image" "missing" {
   filter = { properties = { group = "no-such-group" } }
@@ -100,5 +144,45 @@ data "imagefleet_image" "missing" {
 				},
 			},
 		})
+	})
+}
+
+// A lookup or filter the endpoint's kind does not have is refused before the endpoint
+// is asked anything: at plan time when the configuration is known, else at apply,
+// when Terraform reads the data source.
+func TestAccImageDataSourceFamilyChecks(t *testing.T) {
+	b := acctest.Backends[0]
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t, b) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: acctest.ProviderConfig(b.Endpoint) + `
+data "imagefleet_image" "tagged" {
+  filter = { name = "base", tags = ["golden"] }
+}`,
+				PlanOnly:    true,
+				ExpectError: acctest.Diagnostic(`Endpoint "incus" is of type incus, and filter.tags applies to endpoints of type openstack only. Instead, filter on properties.`),
+			},
+			{
+				Config: acctest.ProviderConfig(b.Endpoint) + `
+resource "terraform_data" "later" {
+  input = "base"
+}
+data "imagefleet_image" "tagged" {
+  filter = { name = terraform_data.later.output, tags = ["golden"] }
+}`,
+				ExpectError: acctest.Diagnostic(`Endpoint "incus" is of type incus, and filter.tags applies to endpoints of type openstack only. Instead, filter on properties.`),
+			},
+			{
+				Config: acctest.ProviderConfig(b.Endpoint) + `
+data "imagefleet_images" "hidden" {
+  endpoint = "lxd"
+  filter   = { hidden = "either", os_hash_value = "ab" }
+}`,
+				PlanOnly:    true,
+				ExpectError: acctest.Diagnostic(`Endpoint "lxd" is of type lxd, and filter.hidden applies`, `Endpoint "lxd" is of type lxd, and filter.os_hash_value applies`),
+			},
+		},
 	})
 }
