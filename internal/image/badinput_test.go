@@ -88,7 +88,7 @@ func TestAccImage_badInput(t *testing.T) {
 		"alias name with a slash": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" {
   file    = %q
-  aliases = [{ name = "debian/12" }]
+  incus   = { aliases = [{ name = "debian/12" }] }
 }`, good),
 			acctest.Diagnostic("Error: Invalid Attribute Value Match", `must be non-empty and hold no slash, colon or white space (write "debian-12", not "debian/12"), got: debian/12`),
 		},
@@ -102,7 +102,7 @@ func TestAccImage_badInput(t *testing.T) {
 		"alias name with a colon": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" {
   file    = %q
-  aliases = [{ name = "remote:name" }]
+  incus   = { aliases = [{ name = "remote:name" }] }
 }`, good),
 			acctest.Diagnostic("Error: Invalid Attribute Value Match", "hold no slash, colon or white space", "got: remote:name"),
 		},
@@ -127,14 +127,14 @@ func TestAccImage_badInput(t *testing.T) {
 		"expiry in the past": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" {
   file       = %q
-  expires_at = %q
+  incus      = { expires_at = %q }
 }`, good, time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)),
 			acctest.Diagnostic("Error: Expiry in the past", "is not in the future: the server would remove the image at once."),
 		},
 		"expiry not a time": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" {
   file       = %q
-  expires_at = "tomorrow"
+  incus      = { expires_at = "tomorrow" }
 }`, good),
 			acctest.Diagnostic("Error: Invalid time", `"tomorrow" must be an RFC 3339 time such as 2030-01-02T15:04:05Z.`),
 		},
