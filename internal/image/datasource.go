@@ -109,15 +109,6 @@ func imageDataType() types.ObjectType {
 	return types.ObjectType{AttrTypes: ts}
 }
 
-// optString is null for the empty string, which backends report when a server
-// records no such value.
-func optString(s string) types.String {
-	if s == "" {
-		return types.StringNull()
-	}
-	return types.StringValue(s)
-}
-
 // toDataModel converts an image found on an endpoint of the given family.
 func toDataModel(ctx context.Context, img *backend.Image, family string) (imageDataModel, diag.Diagnostics) {
 	var diags, d diag.Diagnostics
