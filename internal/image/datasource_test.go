@@ -23,43 +23,48 @@ func TestAccImageDataSources(t *testing.T) {
 		alias := acctest.Name("ds")
 		images := acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
 resource "imagefleet_image" "old" {
-  file       = %q
-  properties = { group = %q, age = "old" }
+  file       = %[1]q
+  properties = { group = %[2]q, age = "old" }
 }
 resource "imagefleet_image" "new" {
-  file       = %q
-  properties = { group = %q, age = "new" }
+  name       = "%[2]s-new"
+  file       = %[3]q
+  properties = { group = %[2]q, age = "new" }
   incus = {
-    aliases = [{ name = %q }]
+    aliases = [{ name = %[4]q }]
   }
 }
-`, old, group, newer, group, alias)
+`, old, group, newer, alias)
 		lookups := images + fmt.Sprintf(`
 data "imagefleet_image" "by_prefix" {
   fingerprint = substr(imagefleet_image.old.fingerprint, 0, 12)
+}
+data "imagefleet_image" "by_name" {
+  filter     = { name = "%[2]s-new", sha256 = %[4]q }
+  depends_on = [imagefleet_image.new]
 }
 data "imagefleet_image" "by_id" {
   id     = substr(imagefleet_image.new.fingerprint, 0, 12)
   filter = { properties = { age = "new" }, status = "active", type = "container" }
 }
 data "imagefleet_image" "by_alias" {
-  alias = %q
+  alias = %[1]q
   depends_on = [imagefleet_image.new]
 }
 data "imagefleet_image" "newest" {
   most_recent = true
-  filter      = { properties = { group = %q }, type = "container", architecture = %q }
+  filter      = { properties = { group = %[2]q }, type = "container", architecture = %[3]q }
   depends_on  = [imagefleet_image.old, imagefleet_image.new]
 }
 data "imagefleet_images" "group" {
-  filter     = { properties = { group = %q } }
+  filter     = { properties = { group = %[2]q } }
   depends_on = [imagefleet_image.old, imagefleet_image.new]
 }
 data "imagefleet_images" "none" {
-  filter     = { properties = { group = %q }, type = "virtual-machine" }
+  filter     = { properties = { group = %[2]q }, type = "virtual-machine" }
   depends_on = [imagefleet_image.old, imagefleet_image.new]
 }
-`, alias, group, acctest.Arch(), group, group)
+`, alias, group, acctest.Arch(), acctest.SHA256(t, newer))
 		resource.Test(t, resource.TestCase{
 			PreCheck:                 func() { acctest.PreCheck(t, b) },
 			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
@@ -71,6 +76,9 @@ data "imagefleet_images" "none" {
 						statecheck.ExpectKnownValue("data.imagefleet_image.by_prefix", tfjsonpath.New("id"), knownvalue.StringExact(acctest.SHA256(t, old))),
 						statecheck.ExpectKnownValue("data.imagefleet_image.by_id", tfjsonpath.New("id"), knownvalue.StringExact(acctest.SHA256(t, newer))),
 						statecheck.ExpectKnownValue("data.imagefleet_image.by_id", tfjsonpath.New("fingerprint"), knownvalue.StringExact(acctest.SHA256(t, newer))),
+						statecheck.ExpectKnownValue("data.imagefleet_image.by_name", tfjsonpath.New("id"), knownvalue.StringExact(acctest.SHA256(t, newer))),
+						statecheck.ExpectKnownValue("data.imagefleet_image.by_name", tfjsonpath.New("name"), knownvalue.StringExact(group+"-new")),
+						statecheck.ExpectKnownValue("data.imagefleet_image.by_name", tfjsonpath.New("sha256"), knownvalue.StringExact(acctest.SHA256(t, newer))),
 						statecheck.ExpectKnownValue("data.imagefleet_image.by_id", tfjsonpath.New("status"), knownvalue.StringExact("active")),
 						statecheck.ExpectKnownValue("data.imagefleet_image.by_id", tfjsonpath.New("public"), knownvalue.Bool(false)),
 						// What only Glance has is null on incus and lxd.
@@ -110,7 +118,8 @@ data "imagefleet_image" "slashed" {
 data "imagefleet_image" "ambiguous" {
   filter = { properties = { group = %q } }
 }`, group),
-					ExpectError: regexp.MustCompile(`(?s)Several images found.*Endpoint "` + b.Endpoint + `" has 2 images matching.*the\s+filters.*set most_recent = true`),
+					ExpectError: acctest.Diagnostic("Several images found", fmt.Sprintf(`Endpoint %q has 2 images matching the filters (%s %q, %s): narrow the filters, or set most_recent = true`,
+						b.Endpoint, acctest.SHA256(t, newer)[:12], group+"-new", acctest.SHA256(t, old)[:12])),
 				},
 				{
 					// One result that does not match the filter is no match: by id...
