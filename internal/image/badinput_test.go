@@ -53,7 +53,7 @@ func TestAccImage_badInput(t *testing.T) {
 		},
 		"not an image": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" { file = %q }`, notImage),
-			acctest.Diagnostic("Error: Source is not an image", notImage+" is not an image file: expected a tarball (tar, gzip, bzip2, xz or zstd)."),
+			acctest.Diagnostic("Error: Source is not an image", notImage+" is not an image this provider knows: expected a unified Incus tarball (metadata.yaml and rootfs/) or a disk image (qcow2, raw, vmdk, vhd, vhdx, vdi, iso)"),
 		},
 		"no metadata.yaml": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" { file = %q }`, noMeta),
@@ -61,7 +61,7 @@ func TestAccImage_badInput(t *testing.T) {
 		},
 		"split rootfs not an image": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" { split = { metadata_file = %q, rootfs_file = %q } }`, good, notImage),
-			acctest.Diagnostic("Error: Source is not an image", notImage+" is not an image file: expected a squashfs, qcow2 or tarball."),
+			acctest.Diagnostic("Error: Source is not an image", notImage+" is not an image this provider knows: the rootfs of a split image is a squashfs, a tarball or a qcow2 disk image"),
 		},
 		"metadata.yaml without architecture": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" { file = %q }`, noArch),
@@ -171,7 +171,7 @@ data "imagefleet_images" "x" {}`,
   endpoints = { both = { incus = {}, lxd = {} } }
 }
 data "imagefleet_images" "x" {}`,
-			acctest.Diagnostic("Error: Invalid endpoint", `Endpoint "both" must have exactly one backend block: incus = {...} or lxd = {...}.`),
+			acctest.Diagnostic("Error: Invalid endpoint", `Endpoint "both" must have exactly one backend block: one of`, "`incus = {...}`, `lxd = {...}`"),
 		},
 	}
 	for name, c := range cases {

@@ -169,3 +169,8 @@ func reservedPropertyDiag(endpoint string, kind backend.Kind, key string) diag.D
 	return diag.NewAttributeErrorDiagnostic(path.Root("properties"), "Property owned by the server",
 		fmt.Sprintf("Endpoint %q (%s): the property %q is set by the server itself (its digests, stores, import state) and cannot be set or changed. Remove it from properties.", endpoint, kind, key))
 }
+
+func urlDiskFormatDiag(endpoint string) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(path.Root("openstack").AtName("disk_format"), "Disk format needed",
+		fmt.Sprintf("Endpoint %q is of type openstack: an image Glance downloads from url needs openstack.disk_format (qcow2, raw, ...), since the provider does not read what the URL serves.", endpoint))
+}

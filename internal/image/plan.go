@@ -67,6 +67,13 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 		}
 	}
 	resp.Diagnostics.Append(planFamilyBlocks(ctx, &plan, &config, state, family)...)
+	if family == "openstack" && !plan.URL.IsNull() {
+		// Glance must know the format before it downloads, and the provider cannot
+		// look at what the URL serves.
+		if glance, _ := config.openstack(ctx); glance == nil || glance.DiskFormat.IsNull() {
+			resp.Diagnostics.Append(urlDiskFormatDiag(plan.Endpoint.ValueString()))
+		}
+	}
 	resp.Diagnostics.Append(r.checkProperties(ctx, &plan)...)
 	resp.Diagnostics.Append(checkExpiry(ctx, &plan, state)...)
 	if resp.Diagnostics.HasError() {

@@ -234,7 +234,7 @@ func (c *Client) CreateImage(ctx context.Context, spec backend.ImageCreate) (*ba
 		return nil, backend.Created(fp, err)
 	}
 	if r := spec.Source.Remote; r != nil && r.Architecture != "" && img.Architecture != r.Architecture {
-		return img, fmt.Errorf("%s resolved alias %q to a %s image, not %s", r.Server, r.Alias, img.Architecture, r.Architecture)
+		return nil, backend.Created(fp, fmt.Errorf("%s resolved alias %q to a %s image, not %s", r.Server, r.Alias, img.Architecture, r.Architecture))
 	}
 	return img, nil
 }
