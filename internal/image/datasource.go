@@ -75,7 +75,7 @@ func imageDataAttrs() map[string]schema.Attribute {
 		"status":           str("The image's status: always `active` on incus and lxd endpoints; Glance's status (`active`, `deactivated`, `queued`, ...) on openstack endpoints."),
 		"properties":       schema.MapAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "All the image's properties."},
 		"size":             schema.Int64Attribute{Computed: true, MarkdownDescription: "Size in bytes."},
-		"architecture":     str("Architecture, null when the server records none."),
+		"architecture":     str("Architecture: Incus's, or on openstack endpoints the `architecture` property; null when there is none."),
 		"created_at":       str("Build time on incus and lxd endpoints, creation time on openstack endpoints (RFC 3339)."),
 		"uploaded_at":      str("Upload time (RFC 3339), null when the server records none."),
 		"fingerprint":      str(incus("Fingerprint.")),
@@ -187,7 +187,7 @@ func filterAttrs(attrs map[string]schema.Attribute) map[string]schema.Attribute 
 				Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^[0-9a-fA-F]{64}$`), "must be 64 hexadecimal digits")},
 			},
 			"type":         schema.StringAttribute{Optional: true, MarkdownDescription: incus("Only images of this type: `container` or `virtual-machine`."), Validators: []validator.String{stringvalidator.OneOf("container", "virtual-machine")}},
-			"architecture": schema.StringAttribute{Optional: true, MarkdownDescription: incus("Only images of this architecture, such as `x86_64`.")},
+			"architecture": schema.StringAttribute{Optional: true, MarkdownDescription: "Only images of this architecture, such as `x86_64`: Incus's, or on openstack endpoints the `architecture` property."},
 			"tags":         schema.SetAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: glance("Only images that have all these tags.")},
 			"visibility": schema.StringAttribute{
 				Optional: true, MarkdownDescription: glance("Only images of this visibility: `public`, `private`, `shared`, `community`, or `all`. Unset, a listing leaves out community images, as Glance does."),
@@ -224,7 +224,6 @@ var familyOnly = []struct {
 	{path.Root("fingerprint"), "incus", "find the image by id"},
 	{path.Root("alias"), "incus", "find the image by id, or by filter (name, tags, properties)"},
 	{path.Root("filter").AtName("type"), "incus", "leave it out (Glance images have a disk format, not a type)"},
-	{path.Root("filter").AtName("architecture"), "incus", "filter on properties, such as { architecture = \"x86_64\" }"},
 	{path.Root("filter").AtName("tags"), "openstack", "filter on properties"},
 	{path.Root("filter").AtName("visibility"), "openstack", "leave it out"},
 	{path.Root("filter").AtName("member_status"), "openstack", "leave it out"},
@@ -252,7 +251,8 @@ func checkFamily(ctx context.Context, reg *endpoints.Registry, config tfsdk.Conf
 	}
 	family := reg.Family(name)
 	for _, only := range familyOnly {
-		if only.family == family {
+		if _, d := config.Schema.AttributeAtPath(ctx, only.path); only.family == family || d.HasError() {
+			// Of this family, or not in this data source's schema.
 			continue
 		}
 		var v attr.Value

@@ -162,13 +162,16 @@ data "imagefleet_image" "missing" {
 // is asked anything: at plan time when the configuration is known, else at apply,
 // when Terraform reads the data source.
 func TestAccImageDataSourceFamilyChecks(t *testing.T) {
-	b := acctest.Backends[0]
+	cfg := acctest.ProviderConfigAll("incus")
 	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t, b) },
+		PreCheck: func() {
+			acctest.PreCheck(t, acctest.Backends[0])
+			acctest.PreCheckOpenStack(t)
+		},
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{
-				Config: acctest.ProviderConfig(b.Endpoint) + `
+				Config: cfg + `
 data "imagefleet_image" "tagged" {
   filter = { name = "base", tags = ["golden"] }
 }`,
@@ -176,7 +179,8 @@ data "imagefleet_image" "tagged" {
 				ExpectError: acctest.Diagnostic(`Endpoint "incus" is of type incus, and filter.tags applies to endpoints of type openstack only. Instead, filter on properties.`),
 			},
 			{
-				Config: acctest.ProviderConfig(b.Endpoint) + `
+				// Read at apply, once the name is known: refused then, before any request.
+				Config: cfg + `
 resource "terraform_data" "later" {
   input = "base"
 }
@@ -186,13 +190,255 @@ data "imagefleet_image" "tagged" {
 				ExpectError: acctest.Diagnostic(`Endpoint "incus" is of type incus, and filter.tags applies to endpoints of type openstack only. Instead, filter on properties.`),
 			},
 			{
-				Config: acctest.ProviderConfig(b.Endpoint) + `
+				Config: cfg + `
 data "imagefleet_images" "hidden" {
   endpoint = "lxd"
   filter   = { hidden = "either", os_hash_value = "ab" }
 }`,
 				PlanOnly:    true,
 				ExpectError: acctest.Diagnostic(`Endpoint "lxd" is of type lxd, and filter.hidden applies`, `Endpoint "lxd" is of type lxd, and filter.os_hash_value applies`),
+			},
+			{
+				Config: cfg + `
+data "imagefleet_image" "aliased" {
+  endpoint = "cloud"
+  alias    = "base-stable"
+}`,
+				PlanOnly: true,
+				ExpectError: acctest.Diagnostic(`Endpoint "cloud" is of type openstack, and alias applies to endpoints of type incus and lxd only.`,
+					`Instead, find the image by id, or by filter (name, tags, properties).`),
+			},
+			{
+				Config: cfg + `
+data "imagefleet_image" "fingerprinted" {
+  endpoint    = "cloud"
+  fingerprint = "0123456789ab"
+  filter      = { type = "container" }
+}`,
+				PlanOnly: true,
+				// Terraform prints them in the order of their places in the file.
+				ExpectError: acctest.Diagnostic(`Endpoint "cloud" is of type openstack, and filter.type applies to endpoints of type incus and lxd only.`,
+					`Endpoint "cloud" is of type openstack, and fingerprint applies to endpoints of type incus and lxd only. Instead, find the image by id.`),
+			},
+		},
+	})
+}
+
+// glanceImages makes images in one OpenStack project with its CLI, as someone other
+// than Terraform would, and deletes them when the test ends.
+type glanceImages struct {
+	cloud acctest.Cloud
+	ids   []string
+}
+
+func newGlanceImages(t *testing.T, c acctest.Cloud) *glanceImages {
+	g := &glanceImages{cloud: c}
+	t.Cleanup(func() {
+		if len(g.ids) > 0 {
+			if out, err := c.Try(append([]string{"image", "delete"}, g.ids...)...); err != nil {
+				t.Logf("deleting test images %v: %v: %s", g.ids, err, out)
+			}
+		}
+	})
+	return g
+}
+
+// create uploads file as a raw disk and returns the image's ID.
+func (g *glanceImages) create(t *testing.T, name, file string, args ...string) string {
+	t.Helper()
+	id := g.cloud.Run(t, append([]string{"image", "create", "-f", "value", "-c", "id", "--disk-format", "raw", "--container-format", "bare", "--file", file}, append(args, name)...)...)
+	g.ids = append(g.ids, id)
+	return id
+}
+
+// TestAccImageDataSourceOpenStack finds images made with the openstack CLI: by id, by
+// name and tags, by digest, hidden or not, deactivated, shared by another project
+// (pending, then accepted), and the newest of several.
+func TestAccImageDataSourceOpenStack(t *testing.T) {
+	acctest.PreCheckOpenStack(t)
+	dir := acctest.TempDir(t)
+	tag := acctest.Name("ds")
+	owner, partner := acctest.Owner.ProjectID(t), acctest.Partner.ProjectID(t)
+	mine, theirs := newGlanceImages(t, acctest.Owner), newGlanceImages(t, acctest.Partner)
+
+	oldFile := acctest.Disk(t, dir, "raw", tag+"-old")
+	oldMD5, oldSHA512 := fileDigests(t, oldFile)
+	old := mine.create(t, tag, oldFile, "--private", "--tag", tag, "--tag", "golden", "--property", "group="+tag, "--property", "architecture=x86_64")
+	// Glance records creation times to the second: the next image must be newer.
+	time.Sleep(1100 * time.Millisecond)
+	newer := mine.create(t, tag, acctest.Disk(t, dir, "raw", tag+"-new"), "--shared", "--tag", tag, "--tag", "golden", "--property", "group="+tag)
+	hidden := mine.create(t, tag+"-hidden", acctest.Disk(t, dir, "raw", tag+"-hidden"), "--shared", "--tag", tag)
+	acctest.Owner.Run(t, "image", "set", "--hidden", hidden)
+	deactivated := mine.create(t, tag+"-deactivated", acctest.Disk(t, dir, "raw", tag+"-deactivated"), "--shared", "--tag", tag)
+	acctest.Owner.Run(t, "image", "set", "--deactivate", deactivated)
+	sharedName := tag + "-shared"
+	shared := theirs.create(t, sharedName, acctest.Disk(t, dir, "raw", tag+"-shared"), "--shared")
+	acctest.Partner.Run(t, "image", "add", "project", shared, owner)
+
+	cfg := acctest.ProviderConfigAll("cloud")
+	ids := func(want ...string) knownvalue.Check {
+		var checks []knownvalue.Check
+		for _, id := range want {
+			checks = append(checks, knownvalue.ObjectPartial(map[string]knownvalue.Check{"id": knownvalue.StringExact(id)}))
+		}
+		return knownvalue.ListExact(checks)
+	}
+	listed := func(name string, want ...string) statecheck.StateCheck {
+		return statecheck.ExpectKnownValue("data.imagefleet_images."+name, tfjsonpath.New("images"), ids(want...))
+	}
+	attr := func(name, attr string, want knownvalue.Check) statecheck.StateCheck {
+		return statecheck.ExpectKnownValue("data.imagefleet_image."+name, tfjsonpath.New(attr), want)
+	}
+	sharedLookups := fmt.Sprintf(`
+data "imagefleet_images" "shared_default" {
+  filter = { name = %[1]q }
+}
+data "imagefleet_images" "shared_pending" {
+  filter = { name = %[1]q, member_status = "pending", owner = %[2]q }
+}
+data "imagefleet_images" "shared_accepted" {
+  filter = { name = %[1]q, member_status = "accepted" }
+}
+`, sharedName, partner)
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: cfg + fmt.Sprintf(`
+data "imagefleet_image" "by_id" {
+  id = %[1]q
+}
+data "imagefleet_image" "newest" {
+  most_recent = true
+  filter      = { name = %[2]q, tags = [%[2]q, "golden"] }
+}
+data "imagefleet_image" "by_hash" {
+  filter = { os_hash_value = %[3]q, architecture = "x86_64", properties = { group = %[2]q } }
+}
+data "imagefleet_image" "hidden_by_id" {
+  id = %[4]q
+}
+data "imagefleet_image" "deactivated" {
+  filter = { tags = [%[2]q], status = "deactivated" }
+}
+data "imagefleet_images" "tagged" {
+  filter = { tags = [%[2]q] }
+}
+data "imagefleet_images" "hidden_false" {
+  filter = { tags = [%[2]q], hidden = "false" }
+}
+data "imagefleet_images" "hidden_true" {
+  filter = { tags = [%[2]q], hidden = "true" }
+}
+data "imagefleet_images" "hidden_either" {
+  filter = { tags = [%[2]q], hidden = "either" }
+}
+data "imagefleet_images" "private" {
+  filter = { tags = [%[2]q], visibility = "private" }
+}
+data "imagefleet_images" "active" {
+  filter = { tags = [%[2]q], status = "active", hidden = "either" }
+}
+`, old, tag, oldSHA512, hidden) + sharedLookups,
+				ConfigStateChecks: []statecheck.StateCheck{
+					attr("by_id", "id", knownvalue.StringExact(old)),
+					attr("by_id", "name", knownvalue.StringExact(tag)),
+					attr("by_id", "status", knownvalue.StringExact("active")),
+					attr("by_id", "disk_format", knownvalue.StringExact("raw")),
+					attr("by_id", "container_format", knownvalue.StringExact("bare")),
+					attr("by_id", "visibility", knownvalue.StringExact("private")),
+					attr("by_id", "hidden", knownvalue.Bool(false)),
+					attr("by_id", "protected", knownvalue.Bool(false)),
+					attr("by_id", "min_disk_gb", knownvalue.Int64Exact(0)),
+					attr("by_id", "tags", knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("golden"), knownvalue.StringExact(tag)})),
+					attr("by_id", "owner", knownvalue.StringExact(owner)),
+					attr("by_id", "checksum", knownvalue.StringExact(oldMD5)),
+					attr("by_id", "os_hash_algo", knownvalue.StringExact("sha512")),
+					attr("by_id", "os_hash_value", knownvalue.StringExact(oldSHA512)),
+					attr("by_id", "size", knownvalue.Int64Exact(1<<20)),
+					attr("by_id", "architecture", knownvalue.StringExact("x86_64")),
+					attr("by_id", "properties", knownvalue.MapPartial(map[string]knownvalue.Check{"group": knownvalue.StringExact(tag), "architecture": knownvalue.StringExact("x86_64")})),
+					// What only Incus has is null on Glance; so is the sha256 the CLI did not record.
+					attr("by_id", "fingerprint", knownvalue.Null()),
+					attr("by_id", "aliases", knownvalue.Null()),
+					attr("by_id", "public", knownvalue.Null()),
+					attr("by_id", "type", knownvalue.Null()),
+					attr("by_id", "sha256", knownvalue.Null()),
+					attr("newest", "id", knownvalue.StringExact(newer)),
+					attr("newest", "visibility", knownvalue.StringExact("shared")),
+					attr("by_hash", "id", knownvalue.StringExact(old)),
+					// An image asked for by id is found hidden or not.
+					attr("hidden_by_id", "hidden", knownvalue.Bool(true)),
+					attr("deactivated", "id", knownvalue.StringExact(deactivated)),
+					attr("deactivated", "status", knownvalue.StringExact("deactivated")),
+					// A listing leaves hidden images out unless asked, as Glance does.
+					listed("tagged", deactivated, newer, old),
+					listed("hidden_false", deactivated, newer, old),
+					listed("hidden_true", hidden),
+					listed("hidden_either", deactivated, hidden, newer, old),
+					listed("private", old),
+					listed("active", hidden, newer, old),
+					// Shared with this project and not accepted yet: listed only when asked.
+					listed("shared_default"),
+					listed("shared_pending", shared),
+					listed("shared_accepted"),
+				},
+			},
+			{
+				// One result that does not match the filter is no match.
+				Config: cfg + fmt.Sprintf(`
+data "imagefleet_image" "wrong_tag" {
+  id     = %q
+  filter = { tags = ["no-such-tag"] }
+}`, old),
+				ExpectError: acctest.Diagnostic("No image found", fmt.Sprintf(`Endpoint "cloud" has an image with id %q, but it does not match the filters`, old)),
+			},
+			{
+				Config: cfg + fmt.Sprintf(`
+data "imagefleet_image" "hidden_not_wanted" {
+  id     = %q
+  filter = { hidden = "false" }
+}`, hidden),
+				ExpectError: acctest.Diagnostic("No image found", fmt.Sprintf(`Endpoint "cloud" has an image with id %q, but it does not match the filters`, hidden)),
+			},
+			{
+				// Glance shows a member its membership only in listings: still pending.
+				Config: cfg + fmt.Sprintf(`
+data "imagefleet_image" "shared_not_accepted" {
+  id     = %q
+  filter = { member_status = "accepted" }
+}`, shared),
+				ExpectError: acctest.Diagnostic("No image found", fmt.Sprintf(`Endpoint "cloud" has an image with id %q, but it does not match the filters`, shared)),
+			},
+			{
+				Config: cfg + `
+data "imagefleet_image" "unknown" {
+  id = "00000000-0000-4000-8000-000000000000"
+}`,
+				ExpectError: acctest.Diagnostic("No image found", `Endpoint "cloud" has no image with id "00000000-0000-4000-8000-000000000000".`),
+			},
+			{
+				Config: cfg + fmt.Sprintf(`
+data "imagefleet_image" "ambiguous" {
+  filter = { name = %q }
+}`, tag),
+				ExpectError: acctest.Diagnostic("Several images found", fmt.Sprintf(`Endpoint "cloud" has 2 images matching the filters (%s %q, %s %q): narrow the filters, or set most_recent = true`, newer, tag, old, tag)),
+			},
+			{
+				// Once the project accepts the image, it is listed by default.
+				PreConfig: func() { acctest.Owner.Run(t, "image", "set", "--accept", shared) },
+				Config: cfg + fmt.Sprintf(`
+data "imagefleet_image" "shared_accepted" {
+  id     = %q
+  filter = { member_status = "accepted", owner = %q }
+}`, shared, partner) + sharedLookups,
+				ConfigStateChecks: []statecheck.StateCheck{
+					attr("shared_accepted", "owner", knownvalue.StringExact(partner)),
+					listed("shared_default", shared),
+					listed("shared_pending"),
+					listed("shared_accepted", shared),
+				},
 			},
 		},
 	})
