@@ -2,8 +2,12 @@ package image
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/datasourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -13,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
@@ -21,68 +26,126 @@ import (
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfvalue"
 )
 
-// imageDataModel is one image as both data sources report it.
+// imageDataModel is one image as both data sources report it. What a kind has no
+// such thing for is null: the Incus attributes on openstack endpoints, the Glance
+// ones on incus and lxd endpoints.
 type imageDataModel struct {
+	ID           types.String `tfsdk:"id"`
+	Name         types.String `tfsdk:"name"`
 	Fingerprint  types.String `tfsdk:"fingerprint"`
-	Aliases      types.List   `tfsdk:"aliases"`
+	SHA256       types.String `tfsdk:"sha256"`
+	Status       types.String `tfsdk:"status"`
 	Properties   types.Map    `tfsdk:"properties"`
-	Profiles     types.List   `tfsdk:"profiles"`
-	Public       types.Bool   `tfsdk:"public"`
-	AutoUpdate   types.Bool   `tfsdk:"auto_update"`
 	Size         types.Int64  `tfsdk:"size"`
 	Architecture types.String `tfsdk:"architecture"`
-	Type         types.String `tfsdk:"type"`
 	CreatedAt    types.String `tfsdk:"created_at"`
 	UploadedAt   types.String `tfsdk:"uploaded_at"`
-	ExpiresAt    types.String `tfsdk:"expires_at"`
+
+	Aliases    types.List   `tfsdk:"aliases"`
+	Profiles   types.List   `tfsdk:"profiles"`
+	Public     types.Bool   `tfsdk:"public"`
+	AutoUpdate types.Bool   `tfsdk:"auto_update"`
+	Type       types.String `tfsdk:"type"`
+	ExpiresAt  types.String `tfsdk:"expires_at"`
+
+	DiskFormat      types.String `tfsdk:"disk_format"`
+	ContainerFormat types.String `tfsdk:"container_format"`
+	Visibility      types.String `tfsdk:"visibility"`
+	Protected       types.Bool   `tfsdk:"protected"`
+	Hidden          types.Bool   `tfsdk:"hidden"`
+	MinDiskGB       types.Int64  `tfsdk:"min_disk_gb"`
+	MinRAMMB        types.Int64  `tfsdk:"min_ram_mb"`
+	Tags            types.Set    `tfsdk:"tags"`
+	Owner           types.String `tfsdk:"owner"`
+	Checksum        types.String `tfsdk:"checksum"`
+	OSHashAlgo      types.String `tfsdk:"os_hash_algo"`
+	OSHashValue     types.String `tfsdk:"os_hash_value"`
 }
 
 func imageDataAttrs() map[string]schema.Attribute {
+	str := func(desc string) schema.Attribute {
+		return schema.StringAttribute{Computed: true, MarkdownDescription: desc}
+	}
+	incus := func(desc string) string { return desc + " Incus and LXD only: null on other endpoints." }
+	glance := func(desc string) string { return desc + " OpenStack (Glance) only: null on other endpoints." }
 	return map[string]schema.Attribute{
-		"fingerprint":  schema.StringAttribute{Computed: true, MarkdownDescription: "Fingerprint."},
-		"aliases":      schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Names of the image's aliases."},
-		"properties":   schema.MapAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "All the image's properties."},
-		"profiles":     schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Profiles applied to instances made from it."},
-		"public":       schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether untrusted clients may download it."},
-		"auto_update":  schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the server refreshes it from its source."},
-		"size":         schema.Int64Attribute{Computed: true, MarkdownDescription: "Size in bytes."},
-		"architecture": schema.StringAttribute{Computed: true, MarkdownDescription: "Architecture."},
-		"type":         schema.StringAttribute{Computed: true, MarkdownDescription: "`container` or `virtual-machine`."},
-		"created_at":   schema.StringAttribute{Computed: true, MarkdownDescription: "Build time (RFC 3339)."},
-		"uploaded_at":  schema.StringAttribute{Computed: true, MarkdownDescription: "Upload time (RFC 3339)."},
-		"expires_at":   schema.StringAttribute{Computed: true, MarkdownDescription: "Expiry (RFC 3339), null when it never expires."},
+		"id":               str("The image's ID: the fingerprint on incus and lxd endpoints, the image UUID on openstack endpoints."),
+		"name":             str("The image's name: the `name` property on incus and lxd endpoints, the Glance name on openstack endpoints. Null when it has none."),
+		"sha256":           str("The sha256 of the content the provider uploaded, when the server records it; null when unknown."),
+		"status":           str("The image's status: always `active` on incus and lxd endpoints; Glance's status (`active`, `deactivated`, `queued`, ...) on openstack endpoints."),
+		"properties":       schema.MapAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "All the image's properties."},
+		"size":             schema.Int64Attribute{Computed: true, MarkdownDescription: "Size in bytes."},
+		"architecture":     str("Architecture: Incus's, or on openstack endpoints the `architecture` property; null when there is none."),
+		"created_at":       str("Build time on incus and lxd endpoints, creation time on openstack endpoints (RFC 3339)."),
+		"uploaded_at":      str("Upload time (RFC 3339), null when the server records none."),
+		"fingerprint":      str(incus("Fingerprint.")),
+		"aliases":          schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: incus("Names of the image's aliases.")},
+		"profiles":         schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: incus("Profiles applied to instances made from it.")},
+		"public":           schema.BoolAttribute{Computed: true, MarkdownDescription: incus("Whether untrusted clients may download it.")},
+		"auto_update":      schema.BoolAttribute{Computed: true, MarkdownDescription: incus("Whether the server refreshes it from its source.")},
+		"type":             str(incus("`container` or `virtual-machine`.")),
+		"expires_at":       str(incus("Expiry (RFC 3339), null when it never expires.")),
+		"disk_format":      str(glance("Disk format (`qcow2`, `raw`, ...).")),
+		"container_format": str(glance("Container format (`bare`, `ovf`, ...).")),
+		"visibility":       str(glance("`private`, `shared`, `community` or `public`.")),
+		"protected":        schema.BoolAttribute{Computed: true, MarkdownDescription: glance("Whether the image is protected from deletion.")},
+		"hidden":           schema.BoolAttribute{Computed: true, MarkdownDescription: glance("Whether the image is hidden from default listings (`os_hidden`).")},
+		"min_disk_gb":      schema.Int64Attribute{Computed: true, MarkdownDescription: glance("Minimum disk size, in GB, to boot it.")},
+		"min_ram_mb":       schema.Int64Attribute{Computed: true, MarkdownDescription: glance("Minimum RAM, in MB, to boot it.")},
+		"tags":             schema.SetAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: glance("Tags.")},
+		"owner":            str(glance("ID of the project that owns it.")),
+		"checksum":         str(glance("MD5 of the content, as Glance computed it.")),
+		"os_hash_algo":     str(glance("Algorithm of `os_hash_value` (`sha512` by default).")),
+		"os_hash_value":    str(glance("Glance's multihash of the content.")),
 	}
 }
 
-var imageDataType = types.ObjectType{AttrTypes: map[string]attr.Type{
-	"fingerprint": types.StringType, "aliases": types.ListType{ElemType: types.StringType},
-	"properties": types.MapType{ElemType: types.StringType}, "profiles": types.ListType{ElemType: types.StringType},
-	"public": types.BoolType, "auto_update": types.BoolType, "size": types.Int64Type, "architecture": types.StringType,
-	"type": types.StringType, "created_at": types.StringType, "uploaded_at": types.StringType, "expires_at": types.StringType,
-}}
+// imageDataType is the object type of imageDataAttrs, for the list of images.
+func imageDataType() types.ObjectType {
+	ts := map[string]attr.Type{}
+	for name, a := range imageDataAttrs() {
+		ts[name] = a.GetType()
+	}
+	return types.ObjectType{AttrTypes: ts}
+}
 
-func toDataModel(ctx context.Context, img *backend.Image) (imageDataModel, diag.Diagnostics) {
+// toDataModel converts an image found on an endpoint of the given family.
+func toDataModel(ctx context.Context, img *backend.Image, family string) (imageDataModel, diag.Diagnostics) {
 	var diags, d diag.Diagnostics
 	m := imageDataModel{
-		Fingerprint: types.StringValue(img.Fingerprint), Public: types.BoolValue(img.Public), AutoUpdate: types.BoolValue(img.AutoUpdate),
-		Size: types.Int64Value(img.Size), Architecture: types.StringValue(img.Architecture), Type: types.StringValue(img.Type),
-		CreatedAt: tfvalue.Time(img.CreatedAt), UploadedAt: tfvalue.Time(img.UploadedAt), ExpiresAt: tfvalue.Time(img.ExpiresAt),
+		ID: types.StringValue(img.ID), Name: optString(img.Name), SHA256: optString(strings.ToLower(img.SHA256)), Status: optString(img.Status),
+		Size: types.Int64Value(img.Size), Architecture: optString(img.Architecture),
+		CreatedAt: tfvalue.Time(img.CreatedAt), UploadedAt: tfvalue.Time(img.UploadedAt),
+		Fingerprint: types.StringNull(), Aliases: types.ListNull(types.StringType), Profiles: types.ListNull(types.StringType),
+		Public: types.BoolNull(), AutoUpdate: types.BoolNull(), Type: types.StringNull(), ExpiresAt: types.StringNull(),
+		DiskFormat: types.StringNull(), ContainerFormat: types.StringNull(), Visibility: types.StringNull(),
+		Protected: types.BoolNull(), Hidden: types.BoolNull(), MinDiskGB: types.Int64Null(), MinRAMMB: types.Int64Null(),
+		Tags: types.SetNull(types.StringType), Owner: types.StringNull(), Checksum: types.StringNull(),
+		OSHashAlgo: types.StringNull(), OSHashValue: types.StringNull(),
 	}
-	names := []string{}
-	for _, a := range img.Aliases {
-		names = append(names, a.Name)
-	}
-	sort.Strings(names)
-	m.Aliases, d = types.ListValueFrom(ctx, types.StringType, names)
-	diags.Append(d...)
 	m.Properties, d = types.MapValueFrom(ctx, types.StringType, img.Properties)
 	diags.Append(d...)
-	profiles := img.Profiles
-	if profiles == nil {
-		profiles = []string{}
+	if family == "incus" {
+		m.Fingerprint, m.Type, m.ExpiresAt = types.StringValue(img.Fingerprint), types.StringValue(img.Type), tfvalue.Time(img.ExpiresAt)
+		m.Public, m.AutoUpdate = types.BoolValue(img.Public), types.BoolValue(img.AutoUpdate)
+		names := []string{}
+		for _, a := range img.Aliases {
+			names = append(names, a.Name)
+		}
+		sort.Strings(names)
+		m.Aliases, d = types.ListValueFrom(ctx, types.StringType, names)
+		diags.Append(d...)
+		m.Profiles, d = types.ListValueFrom(ctx, types.StringType, append([]string{}, img.Profiles...))
+		diags.Append(d...)
 	}
-	m.Profiles, d = types.ListValueFrom(ctx, types.StringType, profiles)
-	diags.Append(d...)
+	if o := img.OpenStack; o != nil {
+		m.DiskFormat, m.ContainerFormat, m.Visibility = optString(o.DiskFormat), optString(o.ContainerFormat), types.StringValue(o.Visibility)
+		m.Protected, m.Hidden = types.BoolValue(o.Protected), types.BoolValue(o.Hidden)
+		m.MinDiskGB, m.MinRAMMB = types.Int64Value(o.MinDiskGB), types.Int64Value(o.MinRAMMB)
+		m.Owner, m.Checksum, m.OSHashAlgo, m.OSHashValue = optString(o.Owner), optString(o.Checksum), optString(o.OSHashAlgo), optString(o.OSHashValue)
+		m.Tags, d = types.SetValueFrom(ctx, types.StringType, append([]string{}, o.Tags...))
+		diags.Append(d...)
+	}
 	return m, diags
 }
 
@@ -91,39 +154,222 @@ type filterModel struct {
 	Properties   types.Map    `tfsdk:"properties"`
 	Type         types.String `tfsdk:"type"`
 	Architecture types.String `tfsdk:"architecture"`
+	Name         types.String `tfsdk:"name"`
+	Status       types.String `tfsdk:"status"`
+	SHA256       types.String `tfsdk:"sha256"`
+	Tags         types.Set    `tfsdk:"tags"`
+	Visibility   types.String `tfsdk:"visibility"`
+	MemberStatus types.String `tfsdk:"member_status"`
+	Owner        types.String `tfsdk:"owner"`
+	Hidden       types.String `tfsdk:"hidden"`
+	OSHashValue  types.String `tfsdk:"os_hash_value"`
 }
 
+var hexDigits = regexp.MustCompile(`^[0-9a-fA-F]+$`)
+
 func filterAttrs(attrs map[string]schema.Attribute) map[string]schema.Attribute {
+	incus := func(desc string) string { return desc + " Incus and LXD only: an error on other endpoints." }
+	glance := func(desc string) string { return desc + " OpenStack (Glance) only: an error on other endpoints." }
 	attrs["endpoint"] = schema.StringAttribute{Optional: true, MarkdownDescription: "Name of the provider endpoint to search. Defaults to the provider's `default_endpoint`."}
 	attrs["filter"] = schema.SingleNestedAttribute{
-		Optional: true, MarkdownDescription: "Only images that match all of these.",
+		Optional: true,
+		MarkdownDescription: "Only images that match all of these. An image found by `id` or `alias` must match them too, else nothing is found. " +
+			"A filter that the endpoint's kind does not have is an error, not ignored.",
 		Attributes: map[string]schema.Attribute{
-			"properties":   schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Only images that have all these properties with these values."},
-			"type":         schema.StringAttribute{Optional: true, MarkdownDescription: "Only images of this type: `container` or `virtual-machine`.", Validators: []validator.String{stringvalidator.OneOf("container", "virtual-machine")}},
-			"architecture": schema.StringAttribute{Optional: true, MarkdownDescription: "Only images of this architecture, such as `x86_64`."},
+			"properties": schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Only images that have all these properties with these values."},
+			"name":       schema.StringAttribute{Optional: true, MarkdownDescription: "Only images of this name: the `name` property on incus and lxd endpoints, the Glance name on openstack endpoints.", Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+			"status": schema.StringAttribute{
+				Optional: true, MarkdownDescription: "Only images in this status. Images on incus and lxd endpoints are always `active`; on openstack endpoints, Glance's status, such as `deactivated`.",
+				Validators: []validator.String{stringvalidator.OneOf("queued", "saving", "uploading", "importing", "active", "deactivated", "killed", "deleted", "pending_delete")},
+			},
+			"sha256": schema.StringAttribute{
+				Optional: true, MarkdownDescription: "Only images whose content the provider uploaded with this sha256 (the `sha256` attribute); checked by the provider, as Glance cannot filter on it.",
+				Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^[0-9a-fA-F]{64}$`), "must be 64 hexadecimal digits")},
+			},
+			"type":         schema.StringAttribute{Optional: true, MarkdownDescription: incus("Only images of this type: `container` or `virtual-machine`."), Validators: []validator.String{stringvalidator.OneOf("container", "virtual-machine")}},
+			"architecture": schema.StringAttribute{Optional: true, MarkdownDescription: "Only images of this architecture, such as `x86_64`: Incus's, or on openstack endpoints the `architecture` property."},
+			"tags":         schema.SetAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: glance("Only images that have all these tags.")},
+			"visibility": schema.StringAttribute{
+				Optional: true, MarkdownDescription: glance("Only images of this visibility: `public`, `private`, `shared`, `community`, or `all`. Unset, a listing leaves out community images, as Glance does."),
+				Validators: []validator.String{stringvalidator.OneOf("public", "private", "shared", "community", "all")},
+			},
+			"member_status": schema.StringAttribute{
+				Optional: true, MarkdownDescription: glance("Images shared with this project only where its membership has this status: `accepted`, `pending`, `rejected` or `all` " +
+					"(the project's own and public images are not affected, as in Glance). Unset, a listing holds accepted ones only, as Glance does."),
+				Validators: []validator.String{stringvalidator.OneOf("accepted", "pending", "rejected", "all")},
+			},
+			"owner": schema.StringAttribute{Optional: true, MarkdownDescription: glance("Only images owned by this project ID.")},
+			"hidden": schema.StringAttribute{
+				Optional: true, MarkdownDescription: glance("`true` for hidden images only, `false` for visible ones only, `either` for both. " +
+					"Unset, a listing leaves hidden images out, as Glance does; an image found by `id` is found whether hidden or not."),
+				Validators: []validator.String{stringvalidator.OneOf("true", "false", "either")},
+			},
+			"os_hash_value": schema.StringAttribute{
+				Optional: true, MarkdownDescription: glance("Only images whose Glance multihash (`os_hash_value`) is this."),
+				Validators: []validator.String{stringvalidator.RegexMatches(hexDigits, "must be hexadecimal digits")},
+			},
 		},
 	}
 	return attrs
 }
 
-func (f *filterModel) match(ctx context.Context, img *backend.Image) bool {
+// familyOnly is what only one family of endpoint has. On an endpoint of another
+// family it is an error rather than ignored: an ignored lookup or filter would find
+// an image the user ruled out.
+var familyOnly = []struct {
+	path    path.Path
+	family  string
+	instead string
+}{
+	{path.Root("fingerprint"), "incus", "find the image by id"},
+	{path.Root("alias"), "incus", "find the image by id, or by filter (name, tags, properties)"},
+	{path.Root("filter").AtName("type"), "incus", "leave it out (Glance images have a disk format, not a type)"},
+	{path.Root("filter").AtName("tags"), "openstack", "filter on properties"},
+	{path.Root("filter").AtName("visibility"), "openstack", "leave it out"},
+	{path.Root("filter").AtName("member_status"), "openstack", "leave it out"},
+	{path.Root("filter").AtName("owner"), "openstack", "leave it out"},
+	{path.Root("filter").AtName("hidden"), "openstack", "leave it out"},
+	{path.Root("filter").AtName("os_hash_value"), "openstack", "filter on sha256"},
+}
+
+// checkFamily reports the lookups and filters set in config that the endpoint's
+// family does not have, before anything is asked of the endpoint. Read calls it:
+// Terraform reads a data source at plan time when its configuration is known, else
+// at apply, and it validates a data source with a configured provider (the registry)
+// only just before reading it, so a ValidateConfig check would come no earlier.
+func checkFamily(ctx context.Context, reg *endpoints.Registry, config tfsdk.Config) diag.Diagnostics {
+	var diags diag.Diagnostics
+	var endpoint types.String
+	diags.Append(config.GetAttribute(ctx, path.Root("endpoint"), &endpoint)...)
+	if diags.HasError() {
+		return diags
+	}
+	name, kind, err := reg.Resolve(endpoint.ValueString())
+	if err != nil {
+		diags.Append(tfendpoints.EndpointDiag(path.Root("endpoint"), err))
+		return diags
+	}
+	family := reg.Family(name)
+	for _, only := range familyOnly {
+		if _, d := config.Schema.AttributeAtPath(ctx, only.path); only.family == family || d.HasError() {
+			// Of this family, or not in this data source's schema.
+			continue
+		}
+		var v attr.Value
+		diags.Append(config.GetAttribute(ctx, only.path, &v)...)
+		if v != nil && !v.IsNull() && !v.IsUnknown() {
+			diags.Append(familyOnlyDiag(only.path, name, kind, endpoints.FamilyKinds(only.family), only.instead))
+		}
+	}
+	return diags
+}
+
+// imageFilter is the filter block as plain values: what a backend filters on, and
+// what only the provider checks.
+type imageFilter struct {
+	backend.ImageFilter
+	Type         string
+	Architecture string
+	SHA256       string
+	OSHashValue  string
+}
+
+func (f *filterModel) read(ctx context.Context) (imageFilter, diag.Diagnostics) {
+	var diags diag.Diagnostics
 	if f == nil {
-		return true
+		return imageFilter{}, diags
 	}
-	if t := f.Type.ValueString(); t != "" && img.Type != t {
+	out := imageFilter{
+		ImageFilter: backend.ImageFilter{
+			Name: f.Name.ValueString(), Visibility: f.Visibility.ValueString(), MemberStatus: f.MemberStatus.ValueString(),
+			Owner: f.Owner.ValueString(), Status: f.Status.ValueString(), Hidden: f.Hidden.ValueString(),
+		},
+		Type: f.Type.ValueString(), Architecture: f.Architecture.ValueString(), SHA256: f.SHA256.ValueString(), OSHashValue: f.OSHashValue.ValueString(),
+	}
+	if !f.Properties.IsNull() {
+		diags.Append(f.Properties.ElementsAs(ctx, &out.Properties, false)...)
+	}
+	if !f.Tags.IsNull() {
+		diags.Append(f.Tags.ElementsAs(ctx, &out.Tags, false)...)
+	}
+	return out, diags
+}
+
+// listing is the filter for a listing, with Glance's default: hidden images left out.
+func (f imageFilter) listing() imageFilter {
+	if f.Hidden == "" {
+		f.Hidden = "false"
+	}
+	return f
+}
+
+// match checks what the image itself shows. An image's member status is not among
+// that: a listing has it applied by the server, and admits checks it for an image
+// found by id.
+func (f imageFilter) match(img *backend.Image) bool {
+	o := img.OpenStack
+	if o == nil {
+		o = &backend.OpenStackImage{}
+	}
+	switch {
+	case f.Name != "" && img.Name != f.Name,
+		f.Status != "" && img.Status != f.Status,
+		f.SHA256 != "" && !strings.EqualFold(img.SHA256, f.SHA256),
+		f.Type != "" && img.Type != f.Type,
+		f.Architecture != "" && img.Architecture != f.Architecture,
+		f.Visibility != "" && f.Visibility != "all" && o.Visibility != f.Visibility,
+		f.Owner != "" && o.Owner != f.Owner,
+		f.Hidden == "true" && !o.Hidden,
+		f.Hidden == "false" && o.Hidden,
+		f.OSHashValue != "" && !strings.EqualFold(o.OSHashValue, f.OSHashValue):
 		return false
 	}
-	if a := f.Architecture.ValueString(); a != "" && img.Architecture != a {
-		return false
+	for _, t := range f.Tags {
+		if !slices.Contains(o.Tags, t) {
+			return false
+		}
 	}
-	want := map[string]string{}
-	f.Properties.ElementsAs(ctx, &want, false)
-	for k, v := range want {
-		if img.Properties[k] != v {
+	for k, v := range f.Properties {
+		if got, ok := img.Properties[k]; !ok || got != v {
 			return false
 		}
 	}
 	return true
+}
+
+// admits reports whether an image found by id or alias passes the filter. Glance
+// reports no member status on an image: for member_status, the image must be in a
+// listing with that member status (the other listing defaults widened, as they do
+// not apply to an image asked for by id).
+func (f imageFilter) admits(ctx context.Context, images backend.ImageStore, img *backend.Image) (bool, error) {
+	if !f.match(img) {
+		return false, nil
+	}
+	if f.MemberStatus == "" {
+		return true, nil
+	}
+	listed, err := images.ListImages(ctx, backend.ImageFilter{Name: img.Name, MemberStatus: f.MemberStatus, Visibility: "all", Hidden: "either"})
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(listed, func(l backend.Image) bool { return l.ID == img.ID }), nil
+}
+
+// list returns the images of the endpoint that match the filter, newest first.
+func (f imageFilter) list(ctx context.Context, images backend.ImageStore) ([]backend.Image, error) {
+	f = f.listing()
+	all, err := images.ListImages(ctx, f.ImageFilter)
+	if err != nil {
+		return nil, err
+	}
+	var found []backend.Image
+	for i := range all {
+		if f.match(&all[i]) {
+			found = append(found, all[i])
+		}
+	}
+	newestFirst(found)
+	return found, nil
 }
 
 // newestFirst sorts by build time, then upload time.
@@ -158,7 +404,6 @@ type imageDataSourceModel struct {
 	imageDataModel
 	Endpoint   types.String `tfsdk:"endpoint"`
 	Filter     *filterModel `tfsdk:"filter"`
-	ID         types.String `tfsdk:"id"`
 	Alias      types.String `tfsdk:"alias"`
 	MostRecent types.Bool   `tfsdk:"most_recent"`
 }
@@ -178,84 +423,104 @@ func (d *imageDataSource) Configure(_ context.Context, req datasource.ConfigureR
 
 func (d *imageDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	attrs := filterAttrs(imageDataAttrs())
-	attrs["id"] = schema.StringAttribute{Computed: true, MarkdownDescription: "The image's fingerprint."}
-	attrs["fingerprint"] = schema.StringAttribute{Optional: true, Computed: true, MarkdownDescription: "Find the image by fingerprint, or a unique prefix of one."}
-	attrs["alias"] = schema.StringAttribute{Optional: true, MarkdownDescription: "Find the image an alias points at (any existing alias, including names with a slash).", Validators: []validator.String{stringvalidator.LengthAtLeast(1)}}
-	attrs["most_recent"] = schema.BoolAttribute{Optional: true, MarkdownDescription: "When several images match the filters, take the most recently built instead of failing."}
+	attrs["id"] = schema.StringAttribute{
+		Optional: true, Computed: true,
+		MarkdownDescription: "Find the image by ID: on incus and lxd endpoints a fingerprint or a unique prefix of one, on openstack endpoints the image UUID. " +
+			"Computed otherwise: the image's full ID.",
+		Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+	}
+	attrs["fingerprint"] = schema.StringAttribute{
+		Optional: true, Computed: true,
+		MarkdownDescription: "Find the image by fingerprint, or a unique prefix of one: the same as `id`, kept for incus and lxd endpoints only (an error on others). " +
+			"Computed otherwise: the image's fingerprint, null on endpoints of other kinds.",
+		Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+	}
+	attrs["alias"] = schema.StringAttribute{
+		Optional:            true,
+		MarkdownDescription: "Find the image an alias points at (any existing alias, including names with a slash). Incus and LXD only: an error on other endpoints.",
+		Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
+	}
+	attrs["most_recent"] = schema.BoolAttribute{Optional: true, MarkdownDescription: "When several images match the filters, take the most recently built (then uploaded) instead of failing."}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Finds one image on an endpoint: by `fingerprint`, by `alias`, or by `filter` (properties, type, architecture), " +
-			"with `most_recent` to pick the newest of several matches.",
+		MarkdownDescription: "Finds one image on an endpoint of any kind: by `id`, by `alias` (incus and lxd), or by `filter`, " +
+			"with `most_recent` to pick the newest of several matches. An image found by `id` or `alias` must also match the filter.",
 		Attributes: attrs,
 	}
 }
 
 func (d *imageDataSource) ConfigValidators(context.Context) []datasource.ConfigValidator {
-	return []datasource.ConfigValidator{datasourcevalidator.Conflicting(path.MatchRoot("fingerprint"), path.MatchRoot("alias"))}
+	return []datasource.ConfigValidator{datasourcevalidator.Conflicting(path.MatchRoot("id"), path.MatchRoot("fingerprint"), path.MatchRoot("alias"))}
 }
 
 func (d *imageDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
 	var m imageDataSourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	resp.Diagnostics.Append(checkFamily(ctx, d.reg, req.Config)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	f, diags := m.Filter.read(ctx)
+	resp.Diagnostics.Append(diags...)
 	ep, diags := connectForData(ctx, d.reg, m.Endpoint.ValueString())
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	var candidates []backend.Image
-	var what string
+	img, problem := find(ctx, ep, &m, f)
+	if problem != nil {
+		resp.Diagnostics.Append(problem)
+		return
+	}
+	m.imageDataModel, diags = toDataModel(ctx, img, d.reg.Family(ep.Name))
+	resp.Diagnostics.Append(diags...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// find finds the one image the configuration asks for: by id, fingerprint or alias,
+// which must then pass the filter too, or by the filter alone.
+func find(ctx context.Context, ep *endpoints.Endpoint, m *imageDataSourceModel, f imageFilter) (*backend.Image, diag.Diagnostic) {
+	var img *backend.Image
+	var lookup string
+	var err error
 	switch {
+	case m.ID.ValueString() != "":
+		lookup = fmt.Sprintf("id %q", m.ID.ValueString())
+		img, err = ep.Images.GetImage(ctx, m.ID.ValueString())
 	case m.Fingerprint.ValueString() != "":
-		what = "fingerprint " + m.Fingerprint.ValueString()
-		img, err := ep.Images.GetImage(ctx, m.Fingerprint.ValueString())
-		if err != nil {
-			resp.Diagnostics.Append(apiDiag("find image", ep.Name, what, err))
-			return
-		}
-		candidates = []backend.Image{*img}
+		lookup = fmt.Sprintf("fingerprint %q", m.Fingerprint.ValueString())
+		img, err = ep.Images.GetImage(ctx, m.Fingerprint.ValueString())
 	case m.Alias.ValueString() != "":
-		what = fmt.Sprintf("alias %q", m.Alias.ValueString())
-		a, err := ep.Aliases.GetAlias(ctx, m.Alias.ValueString())
-		if err == nil {
-			var img *backend.Image
-			if img, err = ep.Images.GetImage(ctx, a.Target); err == nil {
-				candidates = []backend.Image{*img}
-			}
-		}
-		if err != nil {
-			resp.Diagnostics.Append(apiDiag("find image", ep.Name, what, err))
-			return
+		lookup = fmt.Sprintf("alias %q", m.Alias.ValueString())
+		var a *backend.Alias
+		if a, err = ep.Aliases.GetAlias(ctx, m.Alias.ValueString()); err == nil {
+			img, err = ep.Images.GetImage(ctx, a.Target)
 		}
 	default:
-		what = "the filters"
-		all, err := ep.Images.ListImages(ctx, backend.ImageFilter{})
-		if err != nil {
-			resp.Diagnostics.Append(apiDiag("list images", ep.Name, "images", err))
-			return
+		found, err := f.list(ctx, ep.Images)
+		switch {
+		case err != nil:
+			return nil, apiDiag("list images", ep.Name, "images", err)
+		case len(found) == 0:
+			return nil, noImageDiag(ep.Name, "", false)
+		case len(found) > 1 && !m.MostRecent.ValueBool():
+			return nil, ambiguousDiag(ep.Name, found)
 		}
-		candidates = all
+		return &found[0], nil
 	}
-	var found []backend.Image
-	for i := range candidates {
-		if m.Filter.match(ctx, &candidates[i]) {
-			found = append(found, candidates[i])
-		}
+	if errors.Is(err, backend.ErrNotFound) {
+		return nil, noImageDiag(ep.Name, lookup, false)
 	}
+	if err != nil {
+		return nil, apiDiag("find image", ep.Name, lookup, err)
+	}
+	ok, err := f.admits(ctx, ep.Images, img)
 	switch {
-	case len(found) == 0:
-		resp.Diagnostics.Append(noImageDiag(ep.Name, what))
-		return
-	case len(found) > 1 && !m.MostRecent.ValueBool():
-		resp.Diagnostics.Append(ambiguousDiag(ep.Name, what, found))
-		return
+	case err != nil:
+		return nil, apiDiag("list images", ep.Name, "images", err)
+	case !ok:
+		return nil, noImageDiag(ep.Name, lookup, true)
 	}
-	newestFirst(found)
-	m.imageDataModel, diags = toDataModel(ctx, &found[0])
-	resp.Diagnostics.Append(diags...)
-	m.ID = m.Fingerprint
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	return img, nil
 }
 
 // imagesDataSource is imagefleet_images: every image matching the filters.
@@ -291,7 +556,7 @@ func (d *imagesDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 		NestedObject: schema.NestedAttributeObject{Attributes: imageDataAttrs()},
 	}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Lists the images of an endpoint that match the filters, newest first.",
+		MarkdownDescription: "Lists the images of an endpoint of any kind that match the filters, newest first.",
 		Attributes:          attrs,
 	}
 }
@@ -299,29 +564,30 @@ func (d *imagesDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 func (d *imagesDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
 	var m imagesDataSourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	resp.Diagnostics.Append(checkFamily(ctx, d.reg, req.Config)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	f, diags := m.Filter.read(ctx)
+	resp.Diagnostics.Append(diags...)
 	ep, diags := connectForData(ctx, d.reg, m.Endpoint.ValueString())
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	all, err := ep.Images.ListImages(ctx, backend.ImageFilter{})
+	found, err := f.list(ctx, ep.Images)
 	if err != nil {
 		resp.Diagnostics.Append(apiDiag("list images", ep.Name, "images", err))
 		return
 	}
-	newestFirst(all)
+	family := d.reg.Family(ep.Name)
 	out := []imageDataModel{}
-	for i := range all {
-		if m.Filter.match(ctx, &all[i]) {
-			dm, diags := toDataModel(ctx, &all[i])
-			resp.Diagnostics.Append(diags...)
-			out = append(out, dm)
-		}
+	for i := range found {
+		dm, diags := toDataModel(ctx, &found[i], family)
+		resp.Diagnostics.Append(diags...)
+		out = append(out, dm)
 	}
-	m.Images, diags = types.ListValueFrom(ctx, imageDataType, out)
+	m.Images, diags = types.ListValueFrom(ctx, imageDataType(), out)
 	resp.Diagnostics.Append(diags...)
 	m.ID = types.StringValue(ep.Name)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)

@@ -74,17 +74,48 @@ func stampsDiag(err error) diag.Diagnostic {
 		fmt.Sprintf("Recording the path, size and modification and change times of the source files failed: %s. The next plan will read the files again.", err))
 }
 
-func noImageDiag(endpoint, what string) diag.Diagnostic {
-	return diag.NewErrorDiagnostic("No image found", fmt.Sprintf("Endpoint %q has no image matching %s and the filter.", endpoint, what))
+// noImageDiag reports that nothing was found: by the filters alone (lookup empty),
+// by an id or alias (lookup) that the endpoint does not have, or that it has but
+// that does not match the filters (filtered).
+func noImageDiag(endpoint, lookup string, filtered bool) diag.Diagnostic {
+	detail := fmt.Sprintf("Endpoint %q has no image matching the filters.", endpoint)
+	switch {
+	case lookup != "" && filtered:
+		detail = fmt.Sprintf("Endpoint %q has an image with %s, but it does not match the filters, so it is no match: change the filters or the lookup.", endpoint, lookup)
+	case lookup != "":
+		detail = fmt.Sprintf("Endpoint %q has no image with %s.", endpoint, lookup)
+	}
+	return diag.NewErrorDiagnostic("No image found", detail)
 }
 
-func ambiguousDiag(endpoint, what string, found []backend.Image) diag.Diagnostic {
-	var fps []string
-	for _, f := range found {
-		fps = append(fps, f.Fingerprint[:12])
+// ambiguousDiag lists the images that match, by short ID: a fingerprint's first 12
+// digits (Incus and LXD find an image by any unique prefix), else the whole ID
+// (Glance needs the whole UUID); with names where they have one.
+func ambiguousDiag(endpoint string, found []backend.Image) diag.Diagnostic {
+	const shown = 10
+	var ids []string
+	for i, f := range found {
+		if i == shown {
+			ids = append(ids, fmt.Sprintf("and %d more", len(found)-shown))
+			break
+		}
+		id := f.ID
+		if f.Fingerprint == f.ID && len(id) > 12 {
+			id = id[:12]
+		}
+		if f.Name != "" {
+			id += fmt.Sprintf(" %q", f.Name)
+		}
+		ids = append(ids, id)
 	}
 	return diag.NewErrorDiagnostic("Several images found",
-		fmt.Sprintf("Endpoint %q has %d images matching %s (%s): narrow the filters, or set most_recent = true to take the newest.", endpoint, len(found), what, strings.Join(fps, ", ")))
+		fmt.Sprintf("Endpoint %q has %d images matching the filters (%s): narrow the filters, or set most_recent = true to take the newest.", endpoint, len(found), strings.Join(ids, ", ")))
+}
+
+// familyOnlyDiag reports a lookup or filter that the endpoint's kind does not have.
+func familyOnlyDiag(p path.Path, endpoint string, kind backend.Kind, kinds, instead string) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(p, "Not available on this endpoint",
+		fmt.Sprintf("Endpoint %q is of type %s, and %s applies to endpoints of type %s only. Instead, %s.", endpoint, kind, p, kinds, instead))
 }
 
 func aliasTakenDiag(p path.Path, endpoint, name, holder string) diag.Diagnostic {

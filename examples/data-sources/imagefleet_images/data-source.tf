@@ -6,3 +6,16 @@ data "imagefleet_images" "vms" {
 output "vm_fingerprints" {
   value = data.imagefleet_images.vms.images[*].fingerprint
 }
+
+# Every Glance image tagged "golden", hidden ones included, and which are deactivated.
+data "imagefleet_images" "golden" {
+  endpoint = "cloud"
+  filter = {
+    tags   = ["golden"]
+    hidden = "either"
+  }
+}
+
+output "deactivated_golden" {
+  value = [for i in data.imagefleet_images.golden.images : i.id if i.status == "deactivated"]
+}
