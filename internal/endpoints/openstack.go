@@ -76,9 +76,12 @@ func openstackSchema() schema.SingleNestedAttribute {
 	}
 	return schema.SingleNestedAttribute{
 		Optional: true,
-		MarkdownDescription: "An OpenStack cloud (Keystone v3 and Glance v2). Settings are read as the `openstack` CLI reads them: " +
-			"`cloud` names an entry of clouds.yaml (`./clouds.yaml`, `~/.config/openstack/clouds.yaml`, `/etc/openstack/clouds.yaml`, `$OS_CLIENT_CONFIG_FILE`, or `clouds_file`); " +
-			"settings written here win over that entry, and `OS_*` environment variables fill what is still unset. Empty (`{}`) means the environment alone (`$OS_CLOUD`, or `OS_AUTH_URL` and the rest).",
+		MarkdownDescription: "An OpenStack cloud (Keystone v3 and Glance v2), configured with the openstack CLI's settings: " +
+			"`cloud` names an entry of clouds.yaml (the first file found of `clouds_file`, `$OS_CLIENT_CONFIG_FILE`, `./clouds.yaml`, `~/.config/openstack/clouds.yaml`, `/etc/openstack/clouds.yaml`; `secure.yaml` beside it is read too). " +
+			"Settings written here win over that entry, and `OS_*` environment variables fill only what is still unset. " +
+			"This differs from the CLI, where `OS_*` variables override clouds.yaml: one provider block names many clouds, and an openrc sourced for one must not redirect the others. " +
+			"A user or project and its domain come from one source, and so does the credential (password, application credential or token). " +
+			"Empty (`{}`) means the environment alone (`$OS_CLOUD`, or `OS_AUTH_URL` and the rest). Secrets are sensitive and never logged.",
 		Attributes: map[string]schema.Attribute{
 			"cloud":                         str("Entry of clouds.yaml to use.", "OS_CLOUD", false),
 			"clouds_file":                   str("A clouds.yaml to read, searched before the usual places.", "", false),
