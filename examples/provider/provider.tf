@@ -21,10 +21,31 @@ provider "imagefleet" {
 
     # An LXD daemon beside it.
     old = { lxd = { address = "unix:///var/lib/lxd/unix.socket" } }
+
+    # An OpenStack cloud, from an entry of clouds.yaml (OS_* variables work too).
+    cloud = { openstack = { cloud = "mycloud" } }
+
+    # Another project of it, authenticated as that project: image members use it
+    # to accept images shared with it.
+    partner = {
+      openstack = {
+        auth_url            = "https://keystone.example.com:5000/v3"
+        username            = "partner-ci"
+        password            = var.partner_password
+        user_domain_name    = "Default"
+        project_name        = "partner"
+        project_domain_name = "Default"
+      }
+    }
   }
 
   retry = {
     max_attempts = 5
     max_wait     = "1m"
   }
+}
+
+variable "partner_password" {
+  type      = string
+  sensitive = true
 }

@@ -246,3 +246,29 @@ func SHA256(t *testing.T, paths ...string) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// Disk writes a small bare disk image of the given format (raw, qcow2, vmdk, vpc
+// for vhd, vhdx, vdi: what qemu-img writes) into dir. Its content is unique to the
+// variant, so no two tests share a digest, and it starts with an MBR boot signature
+// so that a raw disk is recognised as one.
+func Disk(t *testing.T, dir, format, variant string) string {
+	t.Helper()
+	raw := make([]byte, 1<<20)
+	copy(raw[16:], "imagefleet test disk "+variant)
+	raw[510], raw[511] = 0x55, 0xaa
+	if _, err := rand.Read(raw[4096:8192]); err != nil {
+		t.Fatal(err)
+	}
+	rawPath := filepath.Join(dir, "disk-"+variant+".raw")
+	if err := os.WriteFile(rawPath, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if format == "raw" {
+		return rawPath
+	}
+	out := filepath.Join(dir, "disk-"+variant+"."+format)
+	if msg, err := exec.Command("qemu-img", "convert", "-q", "-f", "raw", "-O", format, rawPath, out).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img (qemu-utils, installed by scripts/backends.sh) convert to %s: %v: %s", format, err, msg)
+	}
+	return out
+}

@@ -29,6 +29,11 @@ type Kind struct {
 	// fallbacks. It checks what can be checked without connecting.
 	Settings func(ctx context.Context, block types.Object, retry httpclient.Retry) (any, error)
 	Connect  Connector
+	// DiskFormats are the bare disk image formats the kind takes (Glance's names);
+	// IncusTarballs says whether it takes Incus image tarballs. Both are checked
+	// at plan time against what a file is.
+	DiskFormats   []string
+	IncusTarballs bool
 	// ReservedProperty, when set, reports image property keys the server owns: they
 	// are neither the user's properties nor drift, and setting one is refused.
 	ReservedProperty func(key string) bool
@@ -102,4 +107,14 @@ func FamilyKinds(family string) string {
 
 func unknownKind(kind backend.Kind) error {
 	return fmt.Errorf("endpoint type %s is not available in this provider version", kind)
+}
+
+// TakesDisk reports whether the kind takes bare disk images of format.
+func (k Kind) TakesDisk(format string) bool {
+	for _, f := range k.DiskFormats {
+		if f == format {
+			return true
+		}
+	}
+	return false
 }

@@ -53,7 +53,7 @@ func TestAccImage_badInput(t *testing.T) {
 		},
 		"not an image": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" { file = %q }`, notImage),
-			acctest.Diagnostic("Error: Source is not an image", notImage+" is not an image file: expected a tarball (tar, gzip, bzip2, xz or zstd)."),
+			acctest.Diagnostic("Error: Source is not an image", notImage+" is not an image this provider knows: expected a unified Incus tarball (metadata.yaml and rootfs/) or a disk image (qcow2, raw, vmdk, vhd, vhdx, vdi, iso)"),
 		},
 		"no metadata.yaml": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" { file = %q }`, noMeta),
@@ -61,7 +61,7 @@ func TestAccImage_badInput(t *testing.T) {
 		},
 		"split rootfs not an image": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" { split = { metadata_file = %q, rootfs_file = %q } }`, good, notImage),
-			acctest.Diagnostic("Error: Source is not an image", notImage+" is not an image file: expected a squashfs, qcow2 or tarball."),
+			acctest.Diagnostic("Error: Source is not an image", notImage+" is not an image this provider knows: the rootfs of a split image is a squashfs, a tarball or a qcow2 disk image"),
 		},
 		"metadata.yaml without architecture": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" { file = %q }`, noArch),
@@ -88,7 +88,7 @@ func TestAccImage_badInput(t *testing.T) {
 		"alias name with a slash": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" {
   file    = %q
-  aliases = [{ name = "debian/12" }]
+  incus   = { aliases = [{ name = "debian/12" }] }
 }`, good),
 			acctest.Diagnostic("Error: Invalid Attribute Value Match", `must be non-empty and hold no slash, colon or white space (write "debian-12", not "debian/12"), got: debian/12`),
 		},
@@ -102,7 +102,7 @@ func TestAccImage_badInput(t *testing.T) {
 		"alias name with a colon": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" {
   file    = %q
-  aliases = [{ name = "remote:name" }]
+  incus   = { aliases = [{ name = "remote:name" }] }
 }`, good),
 			acctest.Diagnostic("Error: Invalid Attribute Value Match", "hold no slash, colon or white space", "got: remote:name"),
 		},
@@ -127,14 +127,14 @@ func TestAccImage_badInput(t *testing.T) {
 		"expiry in the past": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" {
   file       = %q
-  expires_at = %q
+  incus      = { expires_at = %q }
 }`, good, time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)),
 			acctest.Diagnostic("Error: Expiry in the past", "is not in the future: the server would remove the image at once."),
 		},
 		"expiry not a time": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" {
   file       = %q
-  expires_at = "tomorrow"
+  incus      = { expires_at = "tomorrow" }
 }`, good),
 			acctest.Diagnostic("Error: Invalid time", `"tomorrow" must be an RFC 3339 time such as 2030-01-02T15:04:05Z.`),
 		},
@@ -171,7 +171,7 @@ data "imagefleet_images" "x" {}`,
   endpoints = { both = { incus = {}, lxd = {} } }
 }
 data "imagefleet_images" "x" {}`,
-			acctest.Diagnostic("Error: Invalid endpoint", `Endpoint "both" must have exactly one backend block: incus = {...} or lxd = {...}.`),
+			acctest.Diagnostic("Error: Invalid endpoint", `Endpoint "both" must have exactly one backend block: one of`, "`incus = {...}`, `lxd = {...}`"),
 		},
 	}
 	for name, c := range cases {

@@ -29,7 +29,9 @@ resource "imagefleet_image" "old" {
 resource "imagefleet_image" "new" {
   file       = %q
   properties = { group = %q, age = "new" }
-  aliases    = [{ name = %q }]
+  incus = {
+    aliases = [{ name = %q }]
+  }
 }
 `, old, group, newer, group, alias)
 		lookups := images + fmt.Sprintf(`

@@ -52,7 +52,7 @@ func sourceDiag(p path.Path, err error) diag.Diagnostic {
 
 func importDiag(id string) diag.Diagnostic {
 	return diag.NewErrorDiagnostic("Invalid import ID",
-		fmt.Sprintf("%q is not [endpoint:]fingerprint: give a fingerprint or a unique prefix of one, optionally after an endpoint name and a colon.", id))
+		fmt.Sprintf("%q is not [endpoint:]id: give an Incus fingerprint (or a unique prefix of one) or a Glance image UUID, optionally after an endpoint name and a colon.", id))
 }
 
 func expiryDiag(value string) diag.Diagnostic {
@@ -101,4 +101,45 @@ func noSourceDiag() diag.Diagnostic {
 func sourceGoneDiag(p path.Path, err error) diag.Diagnostic {
 	return diag.NewAttributeWarningDiagnostic(p, "Image source file unavailable",
 		fmt.Sprintf("%s. The image on the server is kept as it is and its content is not compared with the file; restore the file to detect content changes.", err))
+}
+
+func tarballRefusedDiag(endpoint string, kind backend.Kind, file string) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(path.Root("file"), "Incus image tarball on a "+string(kind)+" endpoint",
+		fmt.Sprintf("Endpoint %q is of type %s, which takes disk images (qcow2, raw, vmdk, vhd, vhdx, vdi, iso), and %s is an Incus image tarball: a container's root file system cannot boot there. "+
+			"Build a disk image for this endpoint, or leave the endpoint out of this image's for_each.", endpoint, kind, file))
+}
+
+func diskRefusedDiag(endpoint string, kind backend.Kind, file, format string, takes []string) diag.Diagnostic {
+	if len(takes) == 0 {
+		return diag.NewAttributeErrorDiagnostic(path.Root("file"), "Disk image not supported by the endpoint",
+			fmt.Sprintf("%s is a %s disk image; endpoint %q is of type %s, which takes no disk images. Leave this endpoint out.", file, format, endpoint, kind))
+	}
+	return diag.NewAttributeErrorDiagnostic(path.Root("file"), "Disk format not supported by the endpoint",
+		fmt.Sprintf("%s is a %s disk image; endpoint %q is of type %s, which takes disks in %s only. Convert it (qemu-img convert -O %s) or leave this endpoint out.",
+			file, format, endpoint, kind, strings.Join(takes, ", "), takes[0]))
+}
+
+func containerCopyDiag(endpoint, id string) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(path.Root("copy_from"), "Container image cannot be copied to Glance",
+		fmt.Sprintf("Image %s of endpoint %q is a container image: Glance holds disk images only. Copy a virtual-machine image, or upload a disk image with file.", id, endpoint))
+}
+
+func splitDiag(endpoint string, kind backend.Kind) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(path.Root("split"), "Split image on a non-Incus endpoint",
+		fmt.Sprintf("Endpoint %q is of type %s: split (a metadata tarball and a rootfs) is an Incus and LXD image format. Use file with a disk image there.", endpoint, kind))
+}
+
+func nameProperty() diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(path.Root("properties"), "Property reserved for the name",
+		`The property "name" is the image's name: set the name argument instead.`)
+}
+
+func reservedPropertyDiag(endpoint string, kind backend.Kind, key string) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(path.Root("properties"), "Property owned by the server",
+		fmt.Sprintf("Endpoint %q (%s): the property %q is set by the server itself (its digests, stores, import state) and cannot be set or changed. Remove it from properties.", endpoint, kind, key))
+}
+
+func urlDiskFormatDiag(endpoint string) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(path.Root("openstack").AtName("disk_format"), "Disk format needed",
+		fmt.Sprintf("Endpoint %q is of type openstack: an image Glance downloads from url needs openstack.disk_format (qcow2, raw, ...), since the provider does not read what the URL serves.", endpoint))
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfvalue"
@@ -21,14 +22,15 @@ type imageResourceModel struct {
 	URL          types.String   `tfsdk:"url"`
 	Remote       *remoteModel   `tfsdk:"remote"`
 	CopyFrom     *copyFromModel `tfsdk:"copy_from"`
+	Name         types.String   `tfsdk:"name"`
 	Properties   types.Map      `tfsdk:"properties"`
-	Public       types.Bool     `tfsdk:"public"`
-	AutoUpdate   types.Bool     `tfsdk:"auto_update"`
-	ExpiresAt    types.String   `tfsdk:"expires_at"`
-	Profiles     types.List     `tfsdk:"profiles"`
-	Aliases      types.Set      `tfsdk:"aliases"`
+	Incus        types.Object   `tfsdk:"incus"`
+	OpenStack    types.Object   `tfsdk:"openstack"`
 	SourceSHA256 types.String   `tfsdk:"source_sha256"`
 	Fingerprint  types.String   `tfsdk:"fingerprint"`
+	Checksum     types.String   `tfsdk:"checksum"`
+	OSHashAlgo   types.String   `tfsdk:"os_hash_algo"`
+	OSHashValue  types.String   `tfsdk:"os_hash_value"`
 	Size         types.Int64    `tfsdk:"size"`
 	Architecture types.String   `tfsdk:"architecture"`
 	Type         types.String   `tfsdk:"type"`
@@ -52,19 +54,73 @@ type remoteModel struct {
 }
 
 type copyFromModel struct {
-	Endpoint    types.String `tfsdk:"endpoint"`
-	Fingerprint types.String `tfsdk:"fingerprint"`
+	Endpoint types.String `tfsdk:"endpoint"`
+	Image    types.String `tfsdk:"image"`
+}
+
+// incusModel is the incus block: what only Incus and LXD images have.
+type incusModel struct {
+	Public       types.Bool   `tfsdk:"public"`
+	AutoUpdate   types.Bool   `tfsdk:"auto_update"`
+	ExpiresAt    types.String `tfsdk:"expires_at"`
+	Profiles     types.List   `tfsdk:"profiles"`
+	Aliases      types.Set    `tfsdk:"aliases"`
+	Architecture types.String `tfsdk:"architecture"`
+}
+
+// openstackModel is the openstack block: what only Glance images have.
+type openstackModel struct {
+	DiskFormat      types.String `tfsdk:"disk_format"`
+	ContainerFormat types.String `tfsdk:"container_format"`
+	Visibility      types.String `tfsdk:"visibility"`
+	Protected       types.Bool   `tfsdk:"protected"`
+	Hidden          types.Bool   `tfsdk:"hidden"`
+	MinDiskGB       types.Int64  `tfsdk:"min_disk_gb"`
+	MinRAMMB        types.Int64  `tfsdk:"min_ram_mb"`
+	Tags            types.Set    `tfsdk:"tags"`
+	Deactivated     types.Bool   `tfsdk:"deactivated"`
 }
 
 var aliasType = types.ObjectType{AttrTypes: map[string]attr.Type{"name": types.StringType, "description": types.StringType}}
+
+var incusType = types.ObjectType{AttrTypes: map[string]attr.Type{
+	"public": types.BoolType, "auto_update": types.BoolType, "expires_at": types.StringType,
+	"profiles": types.ListType{ElemType: types.StringType}, "aliases": types.SetType{ElemType: aliasType}, "architecture": types.StringType,
+}}
+
+var openstackType = types.ObjectType{AttrTypes: map[string]attr.Type{
+	"disk_format": types.StringType, "container_format": types.StringType, "visibility": types.StringType,
+	"protected": types.BoolType, "hidden": types.BoolType, "min_disk_gb": types.Int64Type, "min_ram_mb": types.Int64Type,
+	"tags": types.SetType{ElemType: types.StringType}, "deactivated": types.BoolType,
+}}
 
 type aliasModel struct {
 	Name        types.String `tfsdk:"name"`
 	Description types.String `tfsdk:"description"`
 }
 
+// incus decodes the incus block; nil when it is null or unknown.
+func (m *imageResourceModel) incus(ctx context.Context) (*incusModel, diag.Diagnostics) {
+	if m.Incus.IsNull() || m.Incus.IsUnknown() {
+		return nil, nil
+	}
+	var b incusModel
+	diags := m.Incus.As(ctx, &b, basetypes.ObjectAsOptions{})
+	return &b, diags
+}
+
+// openstack decodes the openstack block; nil when it is null or unknown.
+func (m *imageResourceModel) openstack(ctx context.Context) (*openstackModel, diag.Diagnostics) {
+	if m.OpenStack.IsNull() || m.OpenStack.IsUnknown() {
+		return nil, nil
+	}
+	var b openstackModel
+	diags := m.OpenStack.As(ctx, &b, basetypes.ObjectAsOptions{})
+	return &b, diags
+}
+
 // localFiles returns the local files of a file or split source, metadata (or the
-// unified tarball) first; none for the other sources.
+// unified tarball, or the disk) first; none for the other sources.
 func (m *imageResourceModel) localFiles() (metadata, rootfs string, ok bool) {
 	switch {
 	case !m.File.IsNull():
@@ -75,43 +131,102 @@ func (m *imageResourceModel) localFiles() (metadata, rootfs string, ok bool) {
 	return "", "", false
 }
 
-// attrs turns the in-place arguments into what the backend changes. public,
-// auto_update and expires_at are always sent, since unset means false or "never";
-// properties and profiles left unset stay as the server has them.
+func known(v attr.Value) bool { return !v.IsNull() && !v.IsUnknown() }
+
+// attrs turns the arguments that change in place into what the backend changes. A
+// family block left out leaves its settings as the server has them; inside a block,
+// public, auto_update and expires_at are always sent, since unset means false or
+// "never"; properties and profiles left unset stay as the server has them.
 func (m *imageResourceModel) attrs(ctx context.Context) (backend.ImageAttrs, diag.Diagnostics) {
 	var a backend.ImageAttrs
-	var diags diag.Diagnostics
-	public, autoUpdate := m.Public.ValueBool(), m.AutoUpdate.ValueBool()
-	a.Public, a.AutoUpdate = &public, &autoUpdate
-	if !m.Properties.IsNull() && !m.Properties.IsUnknown() {
+	var diags, d diag.Diagnostics
+	if known(m.Name) {
+		name := m.Name.ValueString()
+		a.Name = &name
+	}
+	if known(m.Properties) {
 		a.Properties = map[string]string{}
 		diags.Append(m.Properties.ElementsAs(ctx, &a.Properties, false)...)
 	}
-	if !m.Profiles.IsNull() && !m.Profiles.IsUnknown() {
-		a.Profiles = []string{}
-		diags.Append(m.Profiles.ElementsAs(ctx, &a.Profiles, false)...)
+	in, d := m.incus(ctx)
+	diags.Append(d...)
+	if in != nil {
+		if known(in.Public) {
+			public := in.Public.ValueBool()
+			a.Public = &public
+		}
+		if known(in.AutoUpdate) {
+			autoUpdate := in.AutoUpdate.ValueBool()
+			a.AutoUpdate = &autoUpdate
+		}
+		if known(in.Profiles) {
+			a.Profiles = []string{}
+			diags.Append(in.Profiles.ElementsAs(ctx, &a.Profiles, false)...)
+		}
+		if !in.ExpiresAt.IsUnknown() {
+			var expires time.Time
+			if !in.ExpiresAt.IsNull() {
+				expires, _ = time.Parse(time.RFC3339, in.ExpiresAt.ValueString())
+			}
+			a.ExpiresAt = &expires
+		}
 	}
-	var expires time.Time
-	if !m.ExpiresAt.IsNull() {
-		expires, _ = time.Parse(time.RFC3339, m.ExpiresAt.ValueString())
+	glance, d := m.openstack(ctx)
+	diags.Append(d...)
+	if glance != nil {
+		o := &backend.OpenStackAttrs{DiskFormat: glance.DiskFormat.ValueString(), ContainerFormat: glance.ContainerFormat.ValueString()}
+		if known(glance.Visibility) {
+			v := glance.Visibility.ValueString()
+			o.Visibility = &v
+		}
+		o.Protected, o.Hidden, o.Deactivated = boolPtr(glance.Protected), boolPtr(glance.Hidden), boolPtr(glance.Deactivated)
+		o.MinDiskGB, o.MinRAMMB = int64Ptr(glance.MinDiskGB), int64Ptr(glance.MinRAMMB)
+		if known(glance.Tags) {
+			o.Tags = []string{}
+			diags.Append(glance.Tags.ElementsAs(ctx, &o.Tags, false)...)
+		}
+		a.OpenStack = o
 	}
-	a.ExpiresAt = &expires
 	return a, diags
+}
+
+func boolPtr(v types.Bool) *bool {
+	if !known(v) {
+		return nil
+	}
+	b := v.ValueBool()
+	return &b
+}
+
+func int64Ptr(v types.Int64) *int64 {
+	if !known(v) {
+		return nil
+	}
+	i := v.ValueInt64()
+	return &i
 }
 
 // attrsDiffer reports whether any attribute the server holds differs from prior, so an
 // update that only renames a source path or edits aliases sends no image update.
-func (m *imageResourceModel) attrsDiffer(prior *imageResourceModel) bool {
-	return !m.Public.Equal(prior.Public) || !m.AutoUpdate.Equal(prior.AutoUpdate) || !m.Properties.Equal(prior.Properties) ||
-		!m.Profiles.Equal(prior.Profiles) || !m.ExpiresAt.Equal(prior.ExpiresAt)
+func (m *imageResourceModel) attrsDiffer(ctx context.Context, prior *imageResourceModel) bool {
+	if !m.Name.Equal(prior.Name) || !m.Properties.Equal(prior.Properties) || !m.OpenStack.Equal(prior.OpenStack) {
+		return true
+	}
+	a, _ := m.incus(ctx)
+	b, _ := prior.incus(ctx)
+	if a == nil || b == nil {
+		return (a == nil) != (b == nil)
+	}
+	return !a.Public.Equal(b.Public) || !a.AutoUpdate.Equal(b.AutoUpdate) || !a.ExpiresAt.Equal(b.ExpiresAt) || !a.Profiles.Equal(b.Profiles)
 }
 
 func (m *imageResourceModel) aliases(ctx context.Context) ([]backend.ImageAlias, diag.Diagnostics) {
-	if m.Aliases.IsNull() || m.Aliases.IsUnknown() {
-		return nil, nil
+	in, diags := m.incus(ctx)
+	if in == nil || !known(in.Aliases) {
+		return nil, diags
 	}
 	var as []aliasModel
-	diags := m.Aliases.ElementsAs(ctx, &as, false)
+	diags.Append(in.Aliases.ElementsAs(ctx, &as, false)...)
 	out := make([]backend.ImageAlias, 0, len(as))
 	for _, a := range as {
 		// A name unknown at plan time is known, and handled, at apply.
@@ -123,52 +238,129 @@ func (m *imageResourceModel) aliases(ctx context.Context) ([]backend.ImageAlias,
 	return out, diags
 }
 
-// setFromServer refreshes everything the server holds. Of the image's aliases only
-// those the model lists are refreshed (see the aliases attribute): the others belong
-// to imagefleet_image_alias, to another configuration, or to no one.
-func (m *imageResourceModel) setFromServer(ctx context.Context, img *backend.Image) diag.Diagnostics {
+// setFromServer refreshes everything the server holds. family is the image-setting
+// family of the endpoint: its block is refreshed from the server, and the blocks of
+// other families are kept as configured, since they do not apply there.
+func (m *imageResourceModel) setFromServer(ctx context.Context, img *backend.Image, family string) diag.Diagnostics {
 	var diags, d diag.Diagnostics
-	m.ID = types.StringValue(img.Fingerprint)
-	m.Fingerprint = types.StringValue(img.Fingerprint)
+	m.ID = types.StringValue(img.ID)
+	m.Fingerprint = optString(img.Fingerprint)
 	m.Size = types.Int64Value(img.Size)
-	m.Architecture = types.StringValue(img.Architecture)
-	m.Type = types.StringValue(img.Type)
+	m.Architecture = optString(img.Architecture)
+	m.Type = optString(img.Type)
 	m.CreatedAt = tfvalue.Time(img.CreatedAt)
 	m.UploadedAt = tfvalue.Time(img.UploadedAt)
-	m.Public = types.BoolValue(img.Public)
-	m.AutoUpdate = types.BoolValue(img.AutoUpdate)
-	// An expiry written with another offset or precision is kept as written while it
-	// names the same instant.
-	if prior, err := time.Parse(time.RFC3339, m.ExpiresAt.ValueString()); m.ExpiresAt.IsNull() || err != nil || !prior.Equal(img.ExpiresAt) {
-		m.ExpiresAt = tfvalue.Time(img.ExpiresAt)
+	m.Name = optString(img.Name)
+	props := img.Properties
+	if props == nil {
+		props = map[string]string{}
 	}
-	m.Properties, d = types.MapValueFrom(ctx, types.StringType, img.Properties)
+	m.Properties, d = types.MapValueFrom(ctx, types.StringType, props)
 	diags.Append(d...)
+	if m.SourceSHA256.IsNull() || m.SourceSHA256.IsUnknown() {
+		m.SourceSHA256 = optString(img.SHA256)
+	}
+	m.Checksum, m.OSHashAlgo, m.OSHashValue = types.StringNull(), types.StringNull(), types.StringNull()
+	switch family {
+	case "incus":
+		diags.Append(m.setIncusFromServer(ctx, img)...)
+	case "openstack":
+		diags.Append(m.setOpenStackFromServer(ctx, img)...)
+	}
+	// What the server did not fill in (a block of another family planned while the
+	// endpoint was unknown) is nothing.
+	m.Incus = settle(m.Incus, incusType)
+	m.OpenStack = settle(m.OpenStack, openstackType)
+	return diags
+}
+
+// settle turns an unknown block into null, and the unknown values of a known one too.
+func settle(block types.Object, typ types.ObjectType) types.Object {
+	if block.IsUnknown() {
+		return types.ObjectNull(typ.AttrTypes)
+	}
+	return nullUnknowns(block, types.ObjectNull(typ.AttrTypes))
+}
+
+func (m *imageResourceModel) setIncusFromServer(ctx context.Context, img *backend.Image) diag.Diagnostics {
+	var diags, d diag.Diagnostics
+	prior, d := m.incus(ctx)
+	diags.Append(d...)
+	b := incusModel{Public: types.BoolValue(img.Public), AutoUpdate: types.BoolValue(img.AutoUpdate),
+		ExpiresAt: tfvalue.Time(img.ExpiresAt), Aliases: types.SetNull(aliasType), Architecture: types.StringNull()}
 	profiles := img.Profiles
 	if profiles == nil {
 		profiles = []string{}
 	}
-	m.Profiles, d = types.ListValueFrom(ctx, types.StringType, profiles)
+	b.Profiles, d = types.ListValueFrom(ctx, types.StringType, profiles)
 	diags.Append(d...)
-	if m.SourceSHA256.IsNull() || m.SourceSHA256.IsUnknown() {
-		m.SourceSHA256 = types.StringValue(img.Fingerprint)
+	if prior != nil {
+		// An expiry written with another offset or precision is kept as written
+		// while it names the same instant.
+		if t, err := time.Parse(time.RFC3339, prior.ExpiresAt.ValueString()); err == nil && t.Equal(img.ExpiresAt) {
+			b.ExpiresAt = prior.ExpiresAt
+		}
+		// The architecture asked for generated metadata is an input, not a
+		// server attribute: the top-level architecture reports the image's.
+		b.Architecture = prior.Architecture
+		b.Aliases, d = trackedAliases(ctx, prior.Aliases, img.Aliases)
+		diags.Append(d...)
 	}
-	if m.Aliases.IsNull() || m.Aliases.IsUnknown() {
-		return diags
+	m.Incus, d = types.ObjectValueFrom(ctx, incusType.AttrTypes, b)
+	diags.Append(d...)
+	return diags
+}
+
+// trackedAliases refreshes, of the image's aliases, only those the block lists (see
+// the aliases attribute): the others belong to imagefleet_image_alias, to another
+// configuration, or to no one.
+func trackedAliases(ctx context.Context, listedSet types.Set, have []backend.ImageAlias) (types.Set, diag.Diagnostics) {
+	if !known(listedSet) {
+		return listedSet, nil
 	}
 	var listed []aliasModel
-	diags.Append(m.Aliases.ElementsAs(ctx, &listed, false)...)
+	diags := listedSet.ElementsAs(ctx, &listed, false)
 	tracked := map[string]bool{}
 	for _, a := range listed {
 		tracked[a.Name.ValueString()] = true
 	}
 	aliases := []aliasModel{}
-	for _, a := range img.Aliases {
+	for _, a := range have {
 		if tracked[a.Name] {
 			aliases = append(aliases, aliasModel{Name: types.StringValue(a.Name), Description: types.StringValue(a.Description)})
 		}
 	}
-	m.Aliases, d = types.SetValueFrom(ctx, aliasType, aliases)
+	out, d := types.SetValueFrom(ctx, aliasType, aliases)
+	diags.Append(d...)
+	return out, diags
+}
+
+func (m *imageResourceModel) setOpenStackFromServer(ctx context.Context, img *backend.Image) diag.Diagnostics {
+	o := img.OpenStack
+	if o == nil {
+		return nil
+	}
+	m.Checksum, m.OSHashAlgo, m.OSHashValue = optString(o.Checksum), optString(o.OSHashAlgo), optString(o.OSHashValue)
+	tags := o.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	tagSet, diags := types.SetValueFrom(ctx, types.StringType, tags)
+	b := openstackModel{
+		DiskFormat: optString(o.DiskFormat), ContainerFormat: optString(o.ContainerFormat), Visibility: optString(o.Visibility),
+		Protected: types.BoolValue(o.Protected), Hidden: types.BoolValue(o.Hidden),
+		MinDiskGB: types.Int64Value(o.MinDiskGB), MinRAMMB: types.Int64Value(o.MinRAMMB),
+		Tags: tagSet, Deactivated: types.BoolValue(img.Status == "deactivated"),
+	}
+	var d diag.Diagnostics
+	m.OpenStack, d = types.ObjectValueFrom(ctx, openstackType.AttrTypes, b)
 	diags.Append(d...)
 	return diags
+}
+
+func optString(s string) types.String {
+	if s == "" {
+		return types.StringNull()
+	}
+	return types.StringValue(s)
 }

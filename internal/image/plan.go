@@ -1,37 +1,46 @@
 package image
 
 import (
+	"crypto/md5"
+	"encoding/hex"
+	"io"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfendpoints"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/transfer"
 )
 
 // ModifyPlan does the checks that need the provider's endpoints or the local files:
-// the endpoint exists and can hold what is asked, local files are images, and their
-// digest (from cache when they are unchanged) decides whether the image is replaced.
+// the endpoint exists and can hold what is asked, local files are images that fit
+// the endpoint, and their digest (from cache when they are unchanged) decides
+// whether the image is replaced. It also plans the family blocks: a block of
+// another family than the endpoint's is kept as configured, and a block left out
+// keeps what the server has.
 func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() || r.reg == nil {
 		return
 	}
-	var plan imageResourceModel
+	var plan, config imageResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
 	var state *imageResourceModel
 	if !req.State.Raw.IsNull() {
 		state = &imageResourceModel{}
@@ -40,7 +49,11 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(r.checkEndpoints(&plan)...)
+	family := ""
+	if !plan.Endpoint.IsUnknown() {
+		family = r.reg.Family(plan.Endpoint.ValueString())
+	}
+	resp.Diagnostics.Append(r.checkEndpoints(ctx, &plan)...)
 	// An endpoint unknown until apply may name another server: replace.
 	if state != nil && (plan.Endpoint.IsUnknown() || !r.reg.Same(state.Endpoint.ValueString(), plan.Endpoint.ValueString())) {
 		resp.RequiresReplace.Append(path.Root("endpoint"))
@@ -53,46 +66,247 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 			resp.RequiresReplace.Append(p)
 		}
 	}
-	if !plan.ExpiresAt.IsNull() && !plan.ExpiresAt.IsUnknown() && (state == nil || !state.ExpiresAt.Equal(plan.ExpiresAt)) {
-		if t, err := time.Parse(time.RFC3339, plan.ExpiresAt.ValueString()); err == nil && !t.After(time.Now()) {
-			resp.Diagnostics.Append(expiryDiag(plan.ExpiresAt.ValueString()))
+	resp.Diagnostics.Append(planFamilyBlocks(ctx, &plan, &config, state, family)...)
+	if family == "openstack" && !plan.URL.IsNull() {
+		// Glance must know the format before it downloads, and the provider cannot
+		// look at what the URL serves.
+		if glance, _ := config.openstack(ctx); glance == nil || glance.DiskFormat.IsNull() {
+			resp.Diagnostics.Append(urlDiskFormatDiag(plan.Endpoint.ValueString()))
 		}
 	}
+	resp.Diagnostics.Append(r.checkProperties(ctx, &plan)...)
+	resp.Diagnostics.Append(checkExpiry(ctx, &plan, state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(r.checkAliasesFree(ctx, req, &plan, state)...)
+	if family == "incus" {
+		resp.Diagnostics.Append(r.checkAliasesFree(ctx, req, &plan, state)...)
+	}
+	resp.Diagnostics.Append(r.planLocalSource(ctx, req, resp, &plan, state, family)...)
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+	if state != nil {
+		for _, p := range replacedSettings(ctx, &plan, state) {
+			resp.RequiresReplace.Append(p)
+		}
+	}
+}
 
+// planLocalSource checks local files against the endpoint and plans their digest.
+func (r *imageResource) planLocalSource(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, plan, state *imageResourceModel, family string) diag.Diagnostics {
+	var diags diag.Diagnostics
 	meta, rootfs, local := plan.localFiles()
 	if !local {
-		return
+		return nil
 	}
 	if plan.File.IsUnknown() || (plan.Split != nil && (plan.Split.MetadataFile.IsUnknown() || plan.Split.RootfsFile.IsUnknown())) {
 		// The content cannot be compared before the path is known: replace.
-		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("source_sha256"), types.StringUnknown())...)
+		plan.SourceSHA256 = types.StringUnknown()
 		if state != nil {
 			resp.RequiresReplace.Append(path.Root("source_sha256"))
 		}
-		return
+		return nil
 	}
-	digest, stamps, diags := r.localDigest(ctx, req, meta, rootfs, state)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() || digest == "" {
-		return
+	ins, stamps, d := r.localDigest(ctx, req, meta, rootfs, state)
+	diags.Append(d...)
+	if diags.HasError() || ins == nil {
+		return diags
+	}
+	diags.Append(r.checkContentFits(ctx, plan, ins)...)
+	if ins.SHA256 == "" {
+		return diags
 	}
 	// The stamps of the files this digest was taken from go to the apply, which keeps
 	// them only if the files are still the same then (see Update).
-	resp.Diagnostics.Append(saveStamps(ctx, resp.Private, stamps)...)
-	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("source_sha256"), digest)...)
-	if state != nil && state.SourceSHA256.ValueString() != digest {
-		tflog.Info(ctx, "image content changed; the image will be replaced", map[string]any{"was": state.SourceSHA256.ValueString(), "now": digest})
+	diags.Append(saveStamps(ctx, resp.Private, stamps, string(ins.DiskFormat))...)
+	plan.SourceSHA256 = types.StringValue(ins.SHA256)
+	if state != nil && state.SourceSHA256.IsNull() && known(state.Checksum) && rootfs == "" {
+		// An image made elsewhere (imported) has no recorded sha256, but Glance
+		// knows the md5 of its data: the same file is recorded, not re-uploaded.
+		same, err := fileHasMD5(ctx, meta, state.Checksum.ValueString())
+		if err != nil {
+			diags.Append(sourceDiag(path.Root("file"), err))
+		}
+		if same {
+			return diags
+		}
+	}
+	if state != nil && state.SourceSHA256.ValueString() != ins.SHA256 {
+		tflog.Info(ctx, "image content changed; the image will be replaced", map[string]any{"was": state.SourceSHA256.ValueString(), "now": ins.SHA256})
 		resp.RequiresReplace.Append(path.Root("source_sha256"))
 	}
+	return diags
+}
+
+// checkContentFits refuses, at plan time, content the endpoint's kind cannot hold,
+// and fills in the Glance disk format the file has when none is set.
+func (r *imageResource) checkContentFits(ctx context.Context, plan *imageResourceModel, ins *transfer.Inspected) diag.Diagnostics {
+	var diags diag.Diagnostics
+	_, kindName, err := r.reg.Resolve(plan.Endpoint.ValueString())
+	if err != nil || plan.Endpoint.IsUnknown() {
+		return nil
+	}
+	kind, _ := endpoints.KindOf(kindName)
+	format := string(ins.DiskFormat)
+	switch {
+	case format == "" && !kind.IncusTarballs:
+		diags.Append(tarballRefusedDiag(plan.Endpoint.ValueString(), kindName, plan.File.ValueString()))
+	case format != "" && !kind.TakesDisk(format):
+		diags.Append(diskRefusedDiag(plan.Endpoint.ValueString(), kindName, plan.File.ValueString(), format, kind.DiskFormats))
+	}
+	glance, d := plan.openstack(ctx)
+	diags.Append(d...)
+	if format != "" && glance != nil && glance.DiskFormat.IsUnknown() {
+		diags.Append(setBlockAttr(ctx, &plan.OpenStack, "disk_format", types.StringValue(format))...)
+	}
+	return diags
+}
+
+// planFamilyBlocks plans the incus and openstack blocks (see ModifyPlan).
+func planFamilyBlocks(ctx context.Context, plan, config, state *imageResourceModel, family string) diag.Diagnostics {
+	var diags diag.Diagnostics
+	blocks := []struct {
+		family          string
+		plan, config, s *types.Object
+		typ             types.ObjectType
+	}{
+		{"incus", &plan.Incus, &config.Incus, nil, incusType},
+		{"openstack", &plan.OpenStack, &config.OpenStack, nil, openstackType},
+	}
+	if state != nil {
+		blocks[0].s, blocks[1].s = &state.Incus, &state.OpenStack
+	}
+	for _, b := range blocks {
+		switch {
+		case family == "":
+			// The endpoint is not known yet: the apply decides.
+		case b.config.IsNull() && b.family != family:
+			*b.plan = types.ObjectNull(b.typ.AttrTypes)
+		case b.config.IsNull():
+			if b.s != nil && !b.s.IsNull() {
+				*b.plan = *b.s
+			}
+		case b.family != family:
+			// Configured for another family: kept as written, with nothing the
+			// server would fill in.
+			*b.plan = nullUnknowns(*b.plan, *b.config)
+		}
+	}
+	return diags
+}
+
+// replacedSettings names the settings fixed when the image was made whose change
+// replaces it: Glance's disk and container formats, and the architecture of the
+// metadata generated for a disk on Incus.
+func replacedSettings(ctx context.Context, plan, state *imageResourceModel) []path.Path {
+	var out []path.Path
+	p, _ := plan.openstack(ctx)
+	s, _ := state.openstack(ctx)
+	if p != nil && s != nil {
+		if known(p.DiskFormat) && !s.DiskFormat.IsNull() && !p.DiskFormat.Equal(s.DiskFormat) {
+			out = append(out, path.Root("openstack").AtName("disk_format"))
+		}
+		if known(p.ContainerFormat) && !s.ContainerFormat.IsNull() && !p.ContainerFormat.Equal(s.ContainerFormat) {
+			out = append(out, path.Root("openstack").AtName("container_format"))
+		}
+	}
+	pi, _ := plan.incus(ctx)
+	si, _ := state.incus(ctx)
+	if pi != nil && si != nil && !pi.Architecture.Equal(si.Architecture) && !si.Architecture.IsNull() {
+		out = append(out, path.Root("incus").AtName("architecture"))
+	}
+	return out
+}
+
+// nullUnknowns turns the values of a planned object that the configuration left
+// out and the plan left unknown into nulls.
+func nullUnknowns(planned, config types.Object) types.Object {
+	if planned.IsNull() || planned.IsUnknown() {
+		return planned
+	}
+	attrs := planned.Attributes()
+	cfg := config.Attributes()
+	out := make(map[string]attr.Value, len(attrs))
+	for k, v := range attrs {
+		if v.IsUnknown() && (cfg[k] == nil || cfg[k].IsNull()) {
+			v = nullOf(v)
+		}
+		out[k] = v
+	}
+	return types.ObjectValueMust(planned.AttributeTypes(context.Background()), out)
+}
+
+func nullOf(v attr.Value) attr.Value {
+	switch t := v.Type(context.Background()).(type) {
+	case basetypes.StringType:
+		return types.StringNull()
+	case basetypes.BoolType:
+		return types.BoolNull()
+	case basetypes.Int64Type:
+		return types.Int64Null()
+	case basetypes.SetType:
+		return types.SetNull(t.ElemType)
+	case basetypes.ListType:
+		return types.ListNull(t.ElemType)
+	}
+	return v
+}
+
+// setBlockAttr sets one attribute of a known block.
+func setBlockAttr(ctx context.Context, block *types.Object, name string, v attr.Value) diag.Diagnostics {
+	attrs := block.Attributes()
+	out := make(map[string]attr.Value, len(attrs))
+	for k, a := range attrs {
+		out[k] = a
+	}
+	out[name] = v
+	o, diags := types.ObjectValue(block.AttributeTypes(ctx), out)
+	*block = o
+	return diags
+}
+
+// checkExpiry refuses an incus expiry in the past when it is set or changed.
+func checkExpiry(ctx context.Context, plan, state *imageResourceModel) diag.Diagnostics {
+	in, diags := plan.incus(ctx)
+	if in == nil || !known(in.ExpiresAt) {
+		return diags
+	}
+	if state != nil {
+		if was, _ := state.incus(ctx); was != nil && was.ExpiresAt.Equal(in.ExpiresAt) {
+			return diags
+		}
+	}
+	if t, err := time.Parse(time.RFC3339, in.ExpiresAt.ValueString()); err == nil && !t.After(time.Now()) {
+		diags.Append(expiryDiag(in.ExpiresAt.ValueString()))
+	}
+	return diags
+}
+
+// checkProperties refuses keys the endpoint's server owns, and "name", which is the
+// name argument.
+func (r *imageResource) checkProperties(ctx context.Context, plan *imageResourceModel) diag.Diagnostics {
+	if !known(plan.Properties) || plan.Endpoint.IsUnknown() {
+		return nil
+	}
+	_, kindName, err := r.reg.Resolve(plan.Endpoint.ValueString())
+	if err != nil {
+		return nil
+	}
+	kind, _ := endpoints.KindOf(kindName)
+	var diags diag.Diagnostics
+	for key := range plan.Properties.Elements() {
+		switch {
+		case key == "name":
+			diags.Append(nameProperty())
+		case kind.ReservedProperty != nil && kind.ReservedProperty(key):
+			diags.Append(reservedPropertyDiag(plan.Endpoint.ValueString(), kindName, key))
+		}
+	}
+	return diags
 }
 
 // checkEndpoints rejects, at plan time, endpoints that are not configured or whose
 // type cannot do what the configuration asks.
-func (r *imageResource) checkEndpoints(plan *imageResourceModel) diag.Diagnostics {
+func (r *imageResource) checkEndpoints(ctx context.Context, plan *imageResourceModel) diag.Diagnostics {
 	var diags diag.Diagnostics
 	if plan.Endpoint.IsUnknown() {
 		return nil
@@ -102,16 +316,8 @@ func (r *imageResource) checkEndpoints(plan *imageResourceModel) diag.Diagnostic
 		diags.Append(tfendpoints.EndpointDiag(path.Root("endpoint"), err))
 		return diags
 	}
+	family := r.reg.Family(name)
 	need := map[string]backend.Capability{}
-	if !plan.Aliases.IsNull() && !plan.Aliases.IsUnknown() && len(plan.Aliases.Elements()) > 0 {
-		need["aliases"] = backend.CapImageAliases
-	}
-	if !plan.Profiles.IsNull() && !plan.Profiles.IsUnknown() {
-		need["profiles"] = backend.CapImageProfiles
-	}
-	if !plan.AutoUpdate.IsNull() && !plan.AutoUpdate.IsUnknown() {
-		need["auto_update"] = backend.CapImageAutoUpdate
-	}
 	if plan.Remote != nil {
 		need["remote"] = backend.CapRemoteImages
 	}
@@ -120,30 +326,58 @@ func (r *imageResource) checkEndpoints(plan *imageResourceModel) diag.Diagnostic
 			diags.Append(tfendpoints.EndpointDiag(path.Root(attr), err))
 		}
 	}
+	if plan.Split != nil && family != "incus" {
+		diags.Append(splitDiag(name, kind))
+	}
 	if plan.Remote != nil && kind == backend.KindLXD && plan.Remote.Protocol.ValueString() == "incus" {
 		diags.Append(protocolDiag(name))
 	}
 	if plan.CopyFrom != nil && !plan.CopyFrom.Endpoint.IsUnknown() {
 		if _, _, err := r.reg.Require(plan.CopyFrom.Endpoint.ValueString(), backend.CapImageExport); err != nil {
 			diags.Append(tfendpoints.EndpointDiag(path.Root("copy_from").AtName("endpoint"), err))
+		} else {
+			diags.Append(r.checkCopyFits(ctx, plan, family)...)
 		}
 	}
 	return diags
+}
+
+// checkCopyFits refuses, at plan time, a copy whose content the destination cannot
+// hold: a container image to Glance. It needs the source image, so it asks the
+// source endpoint; when that cannot answer yet, the apply checks again.
+func (r *imageResource) checkCopyFits(ctx context.Context, plan *imageResourceModel, family string) diag.Diagnostics {
+	from := plan.CopyFrom
+	if from.Image.IsUnknown() || family != "openstack" || r.reg.Family(from.Endpoint.ValueString()) != "incus" {
+		return nil
+	}
+	src, err := r.reg.Get(ctx, from.Endpoint.ValueString())
+	if err != nil {
+		return nil
+	}
+	img, err := src.Images.GetImage(ctx, from.Image.ValueString())
+	if err != nil || img.Type != "container" {
+		return nil
+	}
+	return diag.Diagnostics{containerCopyDiag(from.Endpoint.ValueString(), img.ID)}
 }
 
 const privateStampsKey = "source_stamps"
 
 type stampRecord struct {
 	Stamps []transfer.FileStamp `json:"stamps"`
+	// DiskFormat is what the files were found to be ("" for an Incus tarball), so
+	// unchanged files are not even opened.
+	DiskFormat string `json:"disk_format,omitempty"`
 }
 
-// localDigest checks the local source and returns its sha256. On create it only
-// checks the files and returns "": the server fingerprints the upload, and a full
-// read of a large image at plan time would only slow the apply down. When state exists
-// and every file has the path, size, modification and change times recorded at the last
-// upload, the recorded digest is used and nothing is read; otherwise the files are
-// checked and hashed, so a content change shows in the plan.
-func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlanRequest, meta, rootfs string, state *imageResourceModel) (string, []transfer.FileStamp, diag.Diagnostics) {
+// localDigest checks the local source and returns what it is and its sha256. On
+// create it only checks the files and returns no digest: the server fingerprints the
+// upload, and a full read of a large image at plan time would only slow the apply
+// down. When state exists and every file has the path, size, modification and change
+// times recorded at the last upload, the recorded digest is used and nothing is
+// read; otherwise the files are checked and hashed, so a content change shows in the
+// plan.
+func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlanRequest, meta, rootfs string, state *imageResourceModel) (*transfer.Inspected, []transfer.FileStamp, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	files := []string{meta}
 	attrs := []path.Path{path.Root("file")}
@@ -159,7 +393,7 @@ func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlan
 			if state != nil && !state.SourceSHA256.IsNull() {
 				// The image exists: a plan or a destroy must not need its file.
 				diags.Append(sourceGoneDiag(attrs[i], err))
-				return state.SourceSHA256.ValueString(), nil, diags
+				return nil, nil, diags
 			}
 			diags.Append(sourceDiag(attrs[i], err))
 			continue
@@ -167,7 +401,7 @@ func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlan
 		current = append(current, st)
 	}
 	if diags.HasError() {
-		return "", nil, diags
+		return nil, nil, diags
 	}
 	if state != nil && !state.SourceSHA256.IsNull() {
 		raw, d := req.Private.GetKey(ctx, privateStampsKey)
@@ -175,7 +409,7 @@ func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlan
 		var rec stampRecord
 		if raw != nil && json.Unmarshal(raw, &rec) == nil && slices.Equal(rec.Stamps, current) {
 			tflog.Debug(ctx, "local image files unchanged since the upload; using the recorded digest", map[string]any{"files": files})
-			return state.SourceSHA256.ValueString(), current, diags
+			return &transfer.Inspected{SHA256: state.SourceSHA256.ValueString(), DiskFormat: transfer.DiskFormat(rec.DiskFormat)}, current, diags
 		}
 	}
 	ins, err := transfer.Inspect(ctx, meta, rootfs, state != nil)
@@ -186,19 +420,19 @@ func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlan
 			at = attrs[1]
 		}
 		diags.Append(sourceDiag(at, err))
-		return "", nil, diags
+		return nil, nil, diags
 	}
-	return ins.SHA256, current, diags
+	return ins, current, diags
 }
 
 // saveStamps records the files' stamps, so later plans can trust the state's digest.
 func saveStamps(ctx context.Context, private interface {
 	SetKey(context.Context, string, []byte) diag.Diagnostics
-}, stamps []transfer.FileStamp) diag.Diagnostics {
+}, stamps []transfer.FileStamp, diskFormat string) diag.Diagnostics {
 	if len(stamps) == 0 {
 		return nil
 	}
-	raw, err := json.Marshal(stampRecord{Stamps: stamps})
+	raw, err := json.Marshal(stampRecord{Stamps: stamps, DiskFormat: diskFormat})
 	if err != nil {
 		return diag.Diagnostics{stampsDiag(err)}
 	}
@@ -233,6 +467,20 @@ func keepStampsIfUnchanged(ctx context.Context, private interface {
 	return diags
 }
 
+// fileHasMD5 reads the file once to compare its md5 with want.
+func fileHasMD5(ctx context.Context, p, want string) (bool, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	h := md5.New()
+	if _, err := io.Copy(h, transfer.ContextReader(ctx, f)); err != nil {
+		return false, err
+	}
+	return hex.EncodeToString(h.Sum(nil)) == want, nil
+}
+
 func stampPath(p string) (transfer.FileStamp, error) {
 	abs, err := filepath.Abs(p)
 	if err != nil {
@@ -244,18 +492,11 @@ func stampPath(p string) (transfer.FileStamp, error) {
 
 func baseName(p string) string { return filepath.Base(p) }
 
-// isQCOW2 peeks at the magic of an open file and rewinds it.
-func isQCOW2(f *os.File) bool {
-	head := make([]byte, 4)
-	n, _ := io.ReadFull(f, head)
-	_, _ = f.Seek(0, io.SeekStart)
-	return n == 4 && string(head) == "QFI\xfb"
-}
-
 // markUnknownsNull clears what the server never reported, so a partly created image
 // can be saved to state.
 func (m *imageResourceModel) markUnknownsNull() {
-	for _, s := range []*types.String{&m.Architecture, &m.Type, &m.CreatedAt, &m.UploadedAt, &m.ExpiresAt, &m.SourceSHA256} {
+	for _, s := range []*types.String{&m.Name, &m.Architecture, &m.Type, &m.CreatedAt, &m.UploadedAt, &m.SourceSHA256,
+		&m.Fingerprint, &m.Checksum, &m.OSHashAlgo, &m.OSHashValue} {
 		if s.IsUnknown() {
 			*s = types.StringNull()
 		}
@@ -263,21 +504,11 @@ func (m *imageResourceModel) markUnknownsNull() {
 	if m.Size.IsUnknown() {
 		m.Size = types.Int64Null()
 	}
-	if m.Public.IsUnknown() {
-		m.Public = types.BoolNull()
-	}
-	if m.AutoUpdate.IsUnknown() {
-		m.AutoUpdate = types.BoolNull()
-	}
 	if m.Properties.IsUnknown() {
 		m.Properties = types.MapNull(types.StringType)
 	}
-	if m.Profiles.IsUnknown() {
-		m.Profiles = types.ListNull(types.StringType)
-	}
-	if m.Aliases.IsUnknown() {
-		m.Aliases = types.SetNull(aliasType)
-	}
+	m.Incus = settle(m.Incus, incusType)
+	m.OpenStack = settle(m.OpenStack, openstackType)
 }
 
 type rfc3339Validator struct{}
@@ -323,7 +554,7 @@ func replacedSource(plan, state *imageResourceModel) (path.Path, bool) {
 		return path.Root("remote"), !a.Server.Equal(b.Server) || !a.Protocol.Equal(b.Protocol) || !a.Alias.Equal(b.Alias) ||
 			!a.Type.Equal(b.Type) || !a.Architecture.Equal(b.Architecture) || !a.Certificate.Equal(b.Certificate)
 	case now == "copy_from":
-		return path.Root("copy_from"), !plan.CopyFrom.Endpoint.Equal(state.CopyFrom.Endpoint) || !plan.CopyFrom.Fingerprint.Equal(state.CopyFrom.Fingerprint)
+		return path.Root("copy_from"), !plan.CopyFrom.Endpoint.Equal(state.CopyFrom.Endpoint) || !plan.CopyFrom.Image.Equal(state.CopyFrom.Image)
 	}
 	return path.Path{}, false
 }

@@ -40,11 +40,13 @@ resource "imagefleet_image" "test" {
   endpoint    = terraform_data.src.output.endpoint
   file        = terraform_data.src.output.file
   properties  = { tier = terraform_data.in.output.tier }
-  public      = terraform_data.in.output.public
-  auto_update = terraform_data.in.output.public
-  expires_at  = terraform_data.in.output.expires
-  profiles    = [terraform_data.in.output.profile]
-  aliases     = [{ name = terraform_data.in.output.alias, description = terraform_data.in.output.tier }]
+  incus = {
+    public      = terraform_data.in.output.public
+    auto_update = terraform_data.in.output.public
+    expires_at  = terraform_data.in.output.expires
+    profiles    = [terraform_data.in.output.profile]
+    aliases     = [{ name = terraform_data.in.output.alias, description = terraform_data.in.output.tier }]
+  }
 }
 `, file, b.Endpoint, srcTrigger, tier, alias)
 		}
@@ -84,7 +86,7 @@ resource "imagefleet_image" "test" {
 					}},
 					ConfigStateChecks: []statecheck.StateCheck{
 						statecheck.ExpectKnownValue(addr, tfjsonpath.New("fingerprint"), knownvalue.StringExact(fp2)),
-						statecheck.ExpectKnownValue(addr, tfjsonpath.New("aliases"), knownvalue.SetExact([]knownvalue.Check{
+						statecheck.ExpectKnownValue(addr, tfjsonpath.New("incus").AtMapKey("aliases"), knownvalue.SetExact([]knownvalue.Check{
 							knownvalue.ObjectExact(map[string]knownvalue.Check{"name": knownvalue.StringExact(alias), "description": knownvalue.StringExact("c")}),
 						})),
 					},
@@ -119,7 +121,9 @@ func TestAccImage_aliasOwnership(t *testing.T) {
 			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
 resource "imagefleet_image" "test" {
   file    = %q
-  aliases = %s
+  incus = {
+    aliases = %s
+  }
 }
 resource "imagefleet_image_alias" "res" {
   name   = %q
@@ -153,7 +157,9 @@ resource "imagefleet_image_alias" "res" {
 					Config: image(fmt.Sprintf(`[{ name = %q }]`, inline)) + fmt.Sprintf(`
 resource "imagefleet_image" "second" {
   file    = %q
-  aliases = [{ name = %q }]
+  incus = {
+    aliases = [{ name = %q }]
+  }
 }`, third, inline),
 					ExpectError: regexp.MustCompile(`Alias already exists`),
 				},

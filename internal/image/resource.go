@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
@@ -21,10 +22,12 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -79,42 +82,50 @@ func (r *imageResource) Configure(_ context.Context, req resource.ConfigureReque
 func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	keep := stringplanmodifier.UseStateForUnknown()
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "An image on an Incus or LXD endpoint, uploaded from local files (streamed, never held in memory), " +
-			"downloaded by the server from a URL, pulled from an image server, or copied from another endpoint.\n\n" +
-			"Exactly one source is set: `file`, `split`, `url`, `remote` or `copy_from`. For local files the plan " +
+		MarkdownDescription: "An image on any kind of endpoint: Incus and LXD servers, OpenStack clouds (Glance). One configuration publishes the same image " +
+			"everywhere with `for_each` over endpoints of different kinds: the arguments every kind understands sit at the top, and what only one " +
+			"family of endpoints has sits in a block named for it (`incus` for incus and lxd endpoints, `openstack`), which applies on that family's " +
+			"endpoints and is ignored on the others.\n\n" +
+			"Exactly one source is set: `file`, `split`, `url`, `remote` or `copy_from`. `file` is a unified Incus image tarball or a bare disk " +
+			"image (qcow2, raw, vmdk, vhd, vhdx, vdi, iso), told apart by its first bytes. Uploads stream from disk, never held in memory. For local files the plan " +
 			"shows a replacement when the file's content changes; the digest is cached by path, size, modification time and status change time " +
 			"so unchanged files are not read again on every plan.\n\n" +
-			"Import reads back everything the server holds except aliases (see `aliases`). The server cannot know the source " +
+			"Import takes `[endpoint:]id` (an Incus fingerprint or a unique prefix of one, a Glance image UUID) and reads back everything the server holds except Incus aliases (see `incus.aliases`). The server cannot know the source " +
 			"(a local path, a URL), so the first plan after an import that adds one records it: an in-place update that changes " +
 			"nothing on the server, unless the content differs. A configuration without a source (as `terraform plan -generate-config-out` " +
 			"writes one) is accepted for an imported image, which is then kept as the server holds it; only a new image needs a source.",
 		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The image's fingerprint.", PlanModifiers: []planmodifier.String{keep}},
+			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "What the endpoint's API addresses the image by: the fingerprint on Incus and LXD, the image UUID on Glance.", PlanModifiers: []planmodifier.String{keep}},
 			"endpoint": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "Name of the provider endpoint that holds the image. Defaults to the provider's `default_endpoint`. Changing it, or a value unknown until apply, replaces the image.",
 			},
 			"file": schema.StringAttribute{
 				Optional: true,
-				MarkdownDescription: "Path of a unified image tarball (metadata.yaml and rootfs/ in one tarball). A path unknown until apply replaces the image, since its content cannot be compared at plan time. " +
+				MarkdownDescription: "Path of a unified Incus image tarball (metadata.yaml and rootfs/ in one tarball), or of a bare disk image (qcow2, raw, vmdk, vhd, vhdx, vdi, iso), " +
+					"recognised by its first bytes, never by its name. On incus and lxd endpoints a disk image becomes a virtual-machine image whose metadata the provider generates " +
+					"(architecture from `incus.architecture` or the server's, creation date from the file's modification time, so the same file gives the same fingerprint); " +
+					"Incus takes only qcow2 disks. A container tarball cannot go to an openstack endpoint. " +
+					"A path unknown until apply replaces the image, since its content cannot be compared at plan time. " +
 					"A file that is gone once the image exists only gets a warning: the image is kept and plans and destroys go on.",
 			},
 			"split": schema.SingleNestedAttribute{
 				Optional:            true,
-				MarkdownDescription: "A split image: a metadata tarball and a rootfs (squashfs or tarball for a container, qcow2 for a virtual machine).",
+				MarkdownDescription: "A split Incus image: a metadata tarball and a rootfs (squashfs or tarball for a container, qcow2 for a virtual machine). Incus and LXD endpoints only.",
 				Attributes: map[string]schema.Attribute{
 					"metadata_file": schema.StringAttribute{Required: true, MarkdownDescription: "Path of the metadata tarball."},
 					"rootfs_file":   schema.StringAttribute{Required: true, MarkdownDescription: "Path of the rootfs: squashfs or tarball, or a qcow2 disk for a virtual-machine image."},
 				},
 			},
 			"url": schema.StringAttribute{
-				Optional:            true,
-				MarkdownDescription: "URL the server downloads the image from itself (the server's `url` image source). Changing it replaces the image.",
-				Validators:          []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^https?://`), "must be an http:// or https:// URL")},
+				Optional: true,
+				MarkdownDescription: "URL the server downloads the image from itself: the `url` image source on Incus and LXD, the interoperable image import `web-download` on Glance " +
+					"(the cloud must offer it; its operators decide which hosts and ports it may reach). Changing it replaces the image.",
+				Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^https?://`), "must be an http:// or https:// URL")},
 			},
 			"remote": schema.SingleNestedAttribute{
 				Optional:            true,
-				MarkdownDescription: "An image the server pulls from an image server. Changing it replaces the image.",
+				MarkdownDescription: "An image the server pulls from an image server. Incus and LXD endpoints only. Changing it replaces the image.",
 				Attributes: map[string]schema.Attribute{
 					"server":       schema.StringAttribute{Required: true, MarkdownDescription: "Image server URL, such as `https://images.linuxcontainers.org`."},
 					"protocol":     schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("simplestreams"), MarkdownDescription: "`simplestreams` (default), `incus` or `lxd`.", Validators: []validator.String{stringvalidator.OneOf("simplestreams", "incus", "lxd")}},
@@ -125,19 +136,55 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 				},
 			},
 			"copy_from": schema.SingleNestedAttribute{
-				Optional:            true,
-				MarkdownDescription: "An image another endpoint of this provider holds, streamed from that endpoint to this one (never through a temporary file). Changing it replaces the image.",
+				Optional: true,
+				MarkdownDescription: "An image another endpoint of this provider holds, streamed from that endpoint to this one (never through a temporary file). " +
+					"Works across kinds where the content fits: between Incus and LXD endpoints, an Incus or LXD virtual-machine image to Glance (its disk), " +
+					"a Glance image to Incus or LXD (as a virtual-machine image with generated metadata; qcow2 only), Glance to Glance. A container image cannot go to Glance. Changing it replaces the image.",
 				Attributes: map[string]schema.Attribute{
-					"endpoint":    schema.StringAttribute{Required: true, MarkdownDescription: "The endpoint that holds the image."},
-					"fingerprint": schema.StringAttribute{Required: true, MarkdownDescription: "Fingerprint (or unique prefix) of the image there."},
+					"endpoint": schema.StringAttribute{Required: true, MarkdownDescription: "The endpoint that holds the image."},
+					"image":    schema.StringAttribute{Required: true, MarkdownDescription: "The image there: an Incus fingerprint (or unique prefix), a Glance image UUID."},
 				},
+			},
+			"name": schema.StringAttribute{
+				Optional: true, Computed: true,
+				MarkdownDescription: "The image's name: Glance's image name; on Incus and LXD, which have no image names, the image property `name`. Left unset, the image keeps the name it has. Changed in place.",
+				PlanModifiers:       []planmodifier.String{keep},
+				Validators:          []validator.String{stringvalidator.LengthBetween(1, 255)},
 			},
 			"properties": schema.MapAttribute{
 				ElementType: types.StringType, Optional: true, Computed: true,
-				MarkdownDescription: "Image properties. When set, the image has exactly these properties (those from metadata.yaml are replaced) and changes made outside Terraform show in the plan; left unset, the image keeps its own. Changed in place.",
-				PlanModifiers:       []planmodifier.Map{mapplanmodifier.UseStateForUnknown()},
-				Validators:          []validator.Map{mapvalidator.KeysAre(stringvalidator.LengthAtLeast(1))},
+				MarkdownDescription: "Image properties (`os_distro`, `hw_*` and any key of your own). When set, the image has exactly these properties (on Incus, those from metadata.yaml are replaced) " +
+					"and changes made outside Terraform show in the plan; left unset, the image keeps its own. Keys the server owns (on Glance `os_glance*`, `os_hash_*`, `checksum`, `stores`, `direct_url`, `locations` " +
+					"and those import plugins add) are neither shown nor sent, and setting one is an error; so is `name`, which is the `name` argument. Changed in place.",
+				PlanModifiers: []planmodifier.Map{mapplanmodifier.UseStateForUnknown()},
+				Validators:    []validator.Map{mapvalidator.KeysAre(stringvalidator.LengthAtLeast(1))},
 			},
+			"incus":         incusBlock(),
+			"openstack":     openstackBlock(),
+			"source_sha256": schema.StringAttribute{Computed: true, MarkdownDescription: "sha256 of the content the provider sent, on every kind of endpoint, for comparing copies across kinds: the file's (for a split image, of the metadata then the rootfs). For local files of an existing image it is computed at plan time, and a change forces a replacement. On Incus and LXD it is the fingerprint when the image was uploaded as is; on Glance the provider records it in the image property `imagefleet_sha256`. Null when unknown (an image imported from elsewhere).", PlanModifiers: []planmodifier.String{keep}},
+			"fingerprint":   schema.StringAttribute{Computed: true, MarkdownDescription: "Incus and LXD: the image's fingerprint (sha256 of what the server stores).", PlanModifiers: []planmodifier.String{keep}},
+			"checksum":      schema.StringAttribute{Computed: true, MarkdownDescription: "Glance: md5 of the image data, as Glance computed it.", PlanModifiers: []planmodifier.String{keep}},
+			"os_hash_algo":  schema.StringAttribute{Computed: true, MarkdownDescription: "Glance: the algorithm of `os_hash_value` (sha512 unless the cloud says otherwise).", PlanModifiers: []planmodifier.String{keep}},
+			"os_hash_value": schema.StringAttribute{Computed: true, MarkdownDescription: "Glance: the multihash of the image data, checked against what the provider sent.", PlanModifiers: []planmodifier.String{keep}},
+			"size":          schema.Int64Attribute{Computed: true, MarkdownDescription: "Size in bytes.", PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()}},
+			"architecture":  schema.StringAttribute{Computed: true, MarkdownDescription: "Incus and LXD: architecture, from the image's metadata.", PlanModifiers: []planmodifier.String{keep}},
+			"type":          schema.StringAttribute{Computed: true, MarkdownDescription: "Incus and LXD: `container` or `virtual-machine`.", PlanModifiers: []planmodifier.String{keep}},
+			"created_at":    schema.StringAttribute{Computed: true, MarkdownDescription: "When the image was built (Incus) or created (Glance), RFC 3339.", PlanModifiers: []planmodifier.String{keep}},
+			"uploaded_at":   schema.StringAttribute{Computed: true, MarkdownDescription: "When the image reached the server (RFC 3339).", PlanModifiers: []planmodifier.String{keep}},
+			"timeouts":      timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
+		},
+	}
+}
+
+// familyNote is the rule every family block follows, written once for the docs.
+const familyNote = " Applies only on endpoints of this family and is ignored on the others, so one configuration can name every family's settings. " +
+	"Left out, the provider does not manage these settings and shows what the server has; inside the block, an argument left out means its default."
+
+func incusBlock() schema.SingleNestedAttribute {
+	return schema.SingleNestedAttribute{
+		Optional: true, Computed: true,
+		MarkdownDescription: "Settings of images on incus and lxd endpoints." + familyNote,
+		Attributes: map[string]schema.Attribute{
 			"public": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
 				MarkdownDescription: "Whether untrusted clients may download the image. Unset means `false`, so removing it makes the image private again, and a change made outside Terraform shows in the plan. Changed in place."},
 			"auto_update": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
@@ -167,18 +214,51 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 					"description": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), MarkdownDescription: "Alias description."},
 				}},
 			},
-			"source_sha256": schema.StringAttribute{Computed: true, MarkdownDescription: "sha256 of the source content. For local files of an existing image it is computed at plan time, and a change forces a replacement; " +
-				"for a new image, and for the other sources, it is the fingerprint the server computed (known after apply).", PlanModifiers: []planmodifier.String{keep}},
-			"fingerprint":  schema.StringAttribute{Computed: true, MarkdownDescription: "The image's fingerprint (sha256 of its content).", PlanModifiers: []planmodifier.String{keep}},
-			"size":         schema.Int64Attribute{Computed: true, MarkdownDescription: "Size in bytes.", PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()}},
-			"architecture": schema.StringAttribute{Computed: true, MarkdownDescription: "Architecture, from the image's metadata.", PlanModifiers: []planmodifier.String{keep}},
-			"type":         schema.StringAttribute{Computed: true, MarkdownDescription: "`container` or `virtual-machine`.", PlanModifiers: []planmodifier.String{keep}},
-			"created_at":   schema.StringAttribute{Computed: true, MarkdownDescription: "When the image was built (RFC 3339).", PlanModifiers: []planmodifier.String{keep}},
-			"uploaded_at":  schema.StringAttribute{Computed: true, MarkdownDescription: "When the image reached the server (RFC 3339).", PlanModifiers: []planmodifier.String{keep}},
-			"timeouts":     timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
+			"architecture": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Architecture written into the metadata the provider generates for a bare disk image (`x86_64`, `aarch64`, ...). Defaults to the server's own. " +
+					"Not used for tarballs, which carry their own. Changing it replaces an image made from a disk.",
+			},
 		},
 	}
 }
+
+func openstackBlock() schema.SingleNestedAttribute {
+	return schema.SingleNestedAttribute{
+		Optional: true, Computed: true,
+		MarkdownDescription: "Settings of images on openstack endpoints (Glance)." + familyNote,
+		Attributes: map[string]schema.Attribute{
+			"disk_format": schema.StringAttribute{Optional: true, Computed: true,
+				MarkdownDescription: "Glance disk format. Detected from the file's first bytes when unset. Changing it replaces the image (Glance fixes it at upload).",
+				Validators:          []validator.String{stringvalidator.OneOf(glanceDiskFormats...)}},
+			"container_format": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("bare"),
+				MarkdownDescription: "Glance container format; `bare` (default) for a plain disk. Changing it replaces the image.",
+				Validators:          []validator.String{stringvalidator.OneOf("bare", "ovf", "ova", "aki", "ari", "ami", "docker", "compressed")}},
+			"visibility": schema.StringAttribute{Optional: true, Computed: true,
+				MarkdownDescription: "`private`, `shared`, `community` or `public` (public usually needs an admin). Unset keeps what the server has: a new Glance image is `shared`, which is not drift. Changed in place.",
+				Validators:          []validator.String{stringvalidator.OneOf("private", "shared", "community", "public")},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"protected": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				MarkdownDescription: "Whether Glance refuses to delete the image. A protected image cannot be destroyed: set it to `false` and apply first. Changed in place."},
+			"hidden": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				MarkdownDescription: "Whether the image is left out of default image lists (`os_hidden`). Changed in place."},
+			"min_disk_gb": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(0),
+				MarkdownDescription: "Smallest root disk, in GB, an instance of this image needs. Changed in place.",
+				Validators:          []validator.Int64{int64validator.AtLeast(0)}},
+			"min_ram_mb": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(0),
+				MarkdownDescription: "Smallest RAM, in MB, an instance of this image needs. Changed in place.",
+				Validators:          []validator.Int64{int64validator.AtLeast(0)}},
+			"tags": schema.SetAttribute{ElementType: types.StringType, Optional: true, Computed: true,
+				Default:             setdefault.StaticValue(types.SetValueMust(types.StringType, nil)),
+				MarkdownDescription: "Image tags (a set). Changed in place."},
+			"deactivated": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				MarkdownDescription: "Whether the image is deactivated (its data cannot be downloaded or booted). Deactivated and reactivated in place; the cloud's policy may reserve this to admins."},
+		},
+	}
+}
+
+// glanceDiskFormats are the disk formats Glance knows.
+var glanceDiskFormats = []string{"ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"}
 
 // ConfigValidators allows no source (an imported image kept as it is); ModifyPlan
 // requires one for a new image.
@@ -208,11 +288,10 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	spec := backend.ImageCreate{}
 	spec.Attrs, d = plan.attrs(ctx)
 	resp.Diagnostics.Append(d...)
-	want, d := plan.aliases(ctx)
-	resp.Diagnostics.Append(d...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	family := r.reg.Family(name)
 	var stamps []transfer.FileStamp
 	closeSource, object, err := r.openSource(ctx, &plan, &spec, &stamps)
 	if err != nil {
@@ -223,14 +302,12 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	tflog.Info(ctx, "creating image", map[string]any{"endpoint": ep.Name, "server": ep.Server, "source": object})
 	spec.Progress = uploadProgress(ctx, object)
 	img, err := ep.Images.CreateImage(ctx, spec)
-	if img != nil && img.Fingerprint != "" {
-		// Saved whatever happens next: a later failure leaves a tainted resource
-		// that the next apply replaces, never an orphan.
-		plan.ID = types.StringValue(img.Fingerprint)
-		plan.Fingerprint = plan.ID
-	}
 	if err != nil {
-		if img != nil && img.Fingerprint != "" {
+		var created *backend.CreatedError
+		if errors.As(err, &created) && created.ID != "" {
+			// Saved whatever happens next: a later failure leaves a tainted
+			// resource that the next apply replaces, never an orphan.
+			plan.ID = types.StringValue(created.ID)
 			plan.markUnknownsNull()
 			resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		}
@@ -238,27 +315,49 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 		return
 	}
 	if plan.SourceSHA256.IsUnknown() {
-		plan.SourceSHA256 = types.StringValue(img.Fingerprint)
+		plan.SourceSHA256 = optString(sentDigest(img, spec.Source.Content))
 	}
-	listed := plan.Aliases
-	resp.Diagnostics.Append(plan.setFromServer(ctx, img)...)
-	resp.Diagnostics.Append(saveStamps(ctx, resp.Private, stamps)...)
+	want, d := plan.aliases(ctx)
+	resp.Diagnostics.Append(d...)
+	planned := plan.Incus
+	resp.Diagnostics.Append(plan.setFromServer(ctx, img, family)...)
+	diskFormat := ""
+	if c := spec.Source.Content; c != nil {
+		diskFormat = c.DiskFormat
+	}
+	resp.Diagnostics.Append(saveStamps(ctx, resp.Private, stamps, diskFormat)...)
 	// The image is recorded before its aliases are made, so a refused alias leaves a
 	// tainted image in state, not an orphan.
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	if len(want) == 0 {
+	if len(want) == 0 || family != "incus" {
 		return
 	}
-	owned, d := syncAliases(ctx, ep, img.Fingerprint, want, map[string]bool{})
+	owned, d := syncAliases(ctx, ep, img.ID, want, map[string]bool{})
 	resp.Diagnostics.Append(d...)
 	resp.Diagnostics.Append(saveOwnedAliases(ctx, resp.Private, owned)...)
-	if img, err = ep.Images.GetImage(ctx, img.Fingerprint); err != nil {
+	if img, err = ep.Images.GetImage(ctx, img.ID); err != nil {
 		resp.Diagnostics.Append(apiDiag("read image", ep.Name, "image "+plan.ID.ValueString(), err))
 		return
 	}
-	plan.Aliases = listed
-	resp.Diagnostics.Append(plan.setFromServer(ctx, img)...)
+	// The aliases to refresh are the ones planned, not the none found at first.
+	plan.Incus = planned
+	resp.Diagnostics.Append(plan.setFromServer(ctx, img, family)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// sentDigest is the sha256 of what was sent, as far as it is known after a create:
+// what the server recorded, else the digest the upload computed, else (an Incus
+// image made from its own tarball) the fingerprint.
+func sentDigest(img *backend.Image, content *backend.ImageContent) string {
+	switch {
+	case img.SHA256 != "":
+		return img.SHA256
+	case content != nil && content.SHA256 != "":
+		return content.SHA256
+	case content != nil && content.Disk == nil:
+		return img.Fingerprint
+	}
+	return ""
 }
 
 // openSource fills spec.Source from the plan. It returns what to close afterwards and
@@ -277,17 +376,7 @@ func (r *imageResource) openSource(ctx context.Context, m *imageResourceModel, s
 		}
 		return noop, fmt.Sprintf("image %q on %s", spec.Source.Remote.Alias, spec.Source.Remote.Server), nil
 	case m.CopyFrom != nil:
-		object := fmt.Sprintf("image %s of endpoint %q", m.CopyFrom.Fingerprint.ValueString(), m.CopyFrom.Endpoint.ValueString())
-		src, err := r.reg.Get(ctx, m.CopyFrom.Endpoint.ValueString())
-		if err != nil {
-			return noop, object, err
-		}
-		exp, err := src.Exporter.ExportImage(ctx, m.CopyFrom.Fingerprint.ValueString())
-		if err != nil {
-			return noop, object, err
-		}
-		spec.Source.Content = &exp.Content
-		return func() { _ = exp.Close() }, object, nil
+		return r.openCopy(ctx, m, spec)
 	}
 	meta, rootfs, _ := m.localFiles()
 	object := "file " + meta
@@ -317,7 +406,11 @@ func (r *imageResource) openSource(ctx context.Context, m *imageResourceModel, s
 			return noop, object, err
 		}
 		files = append(files, f)
-		vm := i == 1 && isQCOW2(f)
+		format, err := transfer.DiskFormatOf(f)
+		if err != nil {
+			closeAll()
+			return noop, object, err
+		}
 		// The reader fails the upload if the file changes while it is sent, so its
 		// stamp, saved after a clean upload, describes what was sent.
 		r, err := transfer.NewFileReader(f)
@@ -326,14 +419,59 @@ func (r *imageResource) openSource(ctx context.Context, m *imageResourceModel, s
 			return noop, object, err
 		}
 		*stamps = append(*stamps, r.Stamp())
-		if i == 0 {
+		switch {
+		case i == 1:
+			content.Rootfs, content.RootfsName, content.Size, content.VM = r, baseName(p), 0, format == transfer.DiskQCOW2
+		case format != "":
+			content.Disk, content.DiskFormat, content.Size = r, string(format), r.Size()
+			content.CreatedAt = time.Unix(r.Stamp().ModTime/int64(time.Second), 0).UTC()
+			content.Architecture = m.incusArchitecture(ctx)
+		default:
 			content.Metadata, content.MetadataName, content.Size = r, baseName(p), r.Size()
-		} else {
-			content.Rootfs, content.RootfsName, content.Size, content.VM = r, baseName(p), 0, vm
 		}
 	}
 	spec.Source.Content = content
 	return closeAll, object, nil
+}
+
+// openCopy streams the copy_from image out of its endpoint. An Incus virtual-machine
+// image goes to a kind that takes bare disks as its disk.
+func (r *imageResource) openCopy(ctx context.Context, m *imageResourceModel, spec *backend.ImageCreate) (func(), string, error) {
+	noop := func() {}
+	from := m.CopyFrom
+	object := fmt.Sprintf("image %s of endpoint %q", from.Image.ValueString(), from.Endpoint.ValueString())
+	src, err := r.reg.Get(ctx, from.Endpoint.ValueString())
+	if err != nil {
+		return noop, object, err
+	}
+	exp, err := src.Exporter.ExportImage(ctx, from.Image.ValueString())
+	if err != nil {
+		return noop, object, err
+	}
+	c := exp.Content
+	if r.reg.Family(m.Endpoint.ValueString()) != "incus" && c.Disk == nil {
+		if !c.VM {
+			_ = exp.Close()
+			return noop, object, fmt.Errorf("%s is a container image: only disk images (an Incus virtual-machine image's disk) can be copied to this endpoint", object)
+		}
+		c.Disk, c.DiskFormat, c.Size = c.Rootfs, "qcow2", 0
+		c.Metadata, c.Rootfs = nil, nil
+	}
+	if c.Disk != nil && c.Architecture == "" {
+		c.Architecture = m.incusArchitecture(ctx)
+	}
+	spec.Source.Content = &c
+	return func() { _ = exp.Close() }, object, nil
+}
+
+// incusArchitecture is the architecture asked for generated Incus metadata, "" for
+// the server's own.
+func (m *imageResourceModel) incusArchitecture(ctx context.Context) string {
+	in, _ := m.incus(ctx)
+	if in == nil {
+		return ""
+	}
+	return in.Architecture.ValueString()
 }
 
 func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -357,7 +495,7 @@ func (r *imageResource) Read(ctx context.Context, req resource.ReadRequest, resp
 		resp.Diagnostics.Append(apiDiag("read image", ep.Name, "image "+state.ID.ValueString(), err))
 		return
 	}
-	resp.Diagnostics.Append(state.setFromServer(ctx, img)...)
+	resp.Diagnostics.Append(state.setFromServer(ctx, img, r.reg.Family(state.Endpoint.ValueString()))...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -384,26 +522,29 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if plan.attrsDiffer(&state) {
+	if plan.attrsDiffer(ctx, &state) {
 		if err := ep.Images.UpdateImage(ctx, fp, attrs); err != nil {
 			resp.Diagnostics.Append(apiDiag("update image", ep.Name, object, err))
 			return
 		}
 	}
-	owned, d := ownedAliases(ctx, req.Private)
-	resp.Diagnostics.Append(d...)
-	want, d := plan.aliases(ctx)
-	resp.Diagnostics.Append(d...)
-	owned, d = syncAliases(ctx, ep, fp, want, owned)
-	resp.Diagnostics.Append(d...)
-	resp.Diagnostics.Append(saveOwnedAliases(ctx, resp.Private, owned)...)
+	family := r.reg.Family(plan.Endpoint.ValueString())
+	if family == "incus" {
+		owned, d := ownedAliases(ctx, req.Private)
+		resp.Diagnostics.Append(d...)
+		want, d := plan.aliases(ctx)
+		resp.Diagnostics.Append(d...)
+		owned, d = syncAliases(ctx, ep, fp, want, owned)
+		resp.Diagnostics.Append(d...)
+		resp.Diagnostics.Append(saveOwnedAliases(ctx, resp.Private, owned)...)
+	}
 	img, err := ep.Images.GetImage(ctx, fp)
 	if err != nil {
 		resp.Diagnostics.Append(apiDiag("read image", ep.Name, object, err))
 		return
 	}
 	plan.ID = state.ID
-	resp.Diagnostics.Append(plan.setFromServer(ctx, img)...)
+	resp.Diagnostics.Append(plan.setFromServer(ctx, img, family)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	resp.Diagnostics.Append(keepStampsIfUnchanged(ctx, resp.Private, &plan)...)
 }
@@ -429,7 +570,7 @@ func (r *imageResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	}
 }
 
-// ImportState takes [endpoint:]fingerprint; a unique fingerprint prefix is expanded.
+// ImportState takes [endpoint:]id; a unique Incus fingerprint prefix is expanded.
 func (r *imageResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	name, fp := endpoints.SplitID(req.ID)
 	if fp == "" || strings.ContainsAny(fp, "/ ") {
@@ -446,7 +587,7 @@ func (r *imageResource) ImportState(ctx context.Context, req resource.ImportStat
 		resp.Diagnostics.Append(apiDiag("import image", ep.Name, "image "+fp, err))
 		return
 	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), img.Fingerprint)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), img.ID)...)
 	if name != "" && !r.reg.IsDefault(name) {
 		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("endpoint"), name)...)
 	}

@@ -42,8 +42,10 @@ func fileImageConfig(b acctest.Backend, file, tier, aliasName, aliasDesc string)
 resource "imagefleet_image" "test" {
   file       = %q
   properties = { os = "busybox", tier = %q }
-  public     = false
-  aliases    = [{ name = %q, description = %q }]
+  incus = {
+    public  = false
+    aliases = [{ name = %q, description = %q }]
+  }
 }
 `, file, tier, aliasName, aliasDesc)
 }
@@ -79,10 +81,10 @@ func TestAccImage_lifecycle(t *testing.T) {
 						statecheck.ExpectKnownValue(addr, tfjsonpath.New("properties"), knownvalue.MapExact(map[string]knownvalue.Check{
 							"os": knownvalue.StringExact("busybox"), "tier": knownvalue.StringExact("test"),
 						})),
-						statecheck.ExpectKnownValue(addr, tfjsonpath.New("aliases"), knownvalue.SetExact([]knownvalue.Check{
+						statecheck.ExpectKnownValue(addr, tfjsonpath.New("incus").AtMapKey("aliases"), knownvalue.SetExact([]knownvalue.Check{
 							knownvalue.ObjectExact(map[string]knownvalue.Check{"name": knownvalue.StringExact(alias), "description": knownvalue.StringExact("first")}),
 						})),
-						statecheck.ExpectKnownValue(addr, tfjsonpath.New("profiles"), knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("default")})),
+						statecheck.ExpectKnownValue(addr, tfjsonpath.New("incus").AtMapKey("profiles"), knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("default")})),
 					},
 					Check: resource.ComposeTestCheckFunc(
 						resource.TestCheckResourceAttrWith(addr, "fingerprint", record(&fp)),
@@ -129,7 +131,7 @@ func TestAccImage_lifecycle(t *testing.T) {
 					ImportStateVerify: true,
 					// The local path is not something the server can know, and an
 					// imported image owns no alias until the configuration lists it.
-					ImportStateVerifyIgnore: []string{"file", "aliases"},
+					ImportStateVerifyIgnore: []string{"file", "incus.aliases"},
 				},
 				{
 					// A property changed outside Terraform shows in the plan and is repaired.
@@ -336,7 +338,7 @@ resource "imagefleet_image" "src" {
 }
 resource "imagefleet_image" "copy" {
   endpoint   = "lxd"
-  copy_from  = { endpoint = "incus", fingerprint = imagefleet_image.src.fingerprint }
+  copy_from  = { endpoint = "incus", image = imagefleet_image.src.fingerprint }
   properties = { copied = "yes" }
 }
 resource "imagefleet_image" "split" {
@@ -344,7 +346,7 @@ resource "imagefleet_image" "split" {
   split    = { metadata_file = %q, rootfs_file = %q }
 }
 resource "imagefleet_image" "split_copy" {
-  copy_from = { endpoint = "lxd", fingerprint = imagefleet_image.split.fingerprint }
+  copy_from = { endpoint = "lxd", image = imagefleet_image.split.fingerprint }
 }`, file, meta, rootfs),
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue("imagefleet_image.copy", tfjsonpath.New("fingerprint"), knownvalue.StringExact(want)),
@@ -421,10 +423,12 @@ func TestAccImage_attributes(t *testing.T) {
 			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
 resource "imagefleet_image" "test" {
   file        = %q
-  expires_at  = %q
-  profiles    = %s
-  auto_update = %t
-  public      = %t
+  incus = {
+    expires_at  = %q
+    profiles    = %s
+    auto_update = %t
+    public      = %t
+  }
 }`, file, expires.Format(time.RFC3339), profiles, flags, flags)
 		}
 		show := func() string { return b.Run(t, "image", "show", fp) }
@@ -436,7 +440,7 @@ resource "imagefleet_image" "test" {
 				{
 					Config: config(first, `["default"]`, false),
 					ConfigStateChecks: []statecheck.StateCheck{
-						statecheck.ExpectKnownValue(addr, tfjsonpath.New("expires_at"), knownvalue.StringExact(first.Format(time.RFC3339))),
+						statecheck.ExpectKnownValue(addr, tfjsonpath.New("incus").AtMapKey("expires_at"), knownvalue.StringExact(first.Format(time.RFC3339))),
 					},
 					Check: func(*terraform.State) error {
 						if out := show(); !strings.Contains(out, "expires_at: "+first.Format("2006-01-02T15:04:05")) {

@@ -102,8 +102,10 @@ provider "imagefleet" {
 }
 resource "imagefleet_image" "published" {
   file    = %[3]q
-  public  = true
-  aliases = [{ name = %[4]q }]
+  incus = {
+    public  = true
+    aliases = [{ name = %[4]q }]
+  }
 }
 resource "imagefleet_image" "test" {
   endpoint = "puller"

@@ -22,7 +22,9 @@ func config(b acctest.Backend, one, two, inline, name, target, desc string) stri
 	return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
 resource "imagefleet_image" "one" {
   file    = %q
-  aliases = [{ name = %q }]
+  incus = {
+    aliases = [{ name = %q }]
+  }
 }
 resource "imagefleet_image" "two" {
   file = %q
@@ -79,7 +81,7 @@ func TestAccImageAlias_lifecycle(t *testing.T) {
 							statecheck.ExpectKnownValue(addr, tfjsonpath.New("type"), knownvalue.StringExact("container")),
 							// Coexistence: the image lists only its inline alias, not the
 							// one this resource manages, though both point at it.
-							statecheck.ExpectKnownValue("imagefleet_image.one", tfjsonpath.New("aliases"), knownvalue.SetExact([]knownvalue.Check{
+							statecheck.ExpectKnownValue("imagefleet_image.one", tfjsonpath.New("incus").AtMapKey("aliases"), knownvalue.SetExact([]knownvalue.Check{
 								knownvalue.ObjectExact(map[string]knownvalue.Check{"name": knownvalue.StringExact(inline), "description": knownvalue.StringExact("")}),
 							})),
 							statecheck.CompareValuePairs(addr, tfjsonpath.New("target"), "imagefleet_image.one", tfjsonpath.New("fingerprint"), compare.ValuesSame()),

@@ -31,8 +31,10 @@ func TestAccInstance_importPlansClean(t *testing.T) {
 		config := acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
 resource "imagefleet_image" "base" {
   file    = %[1]q
-  public  = true
-  aliases = [{ name = %[2]q }]
+  incus = {
+    public  = true
+    aliases = [{ name = %[2]q }]
+  }
 }
 resource "imagefleet_instance" "plain" {
   name  = %[3]q
@@ -120,8 +122,10 @@ func TestAccInstance_importAdoptsOnce(t *testing.T) {
 		base := acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
 resource "imagefleet_image" "base" {
   file    = %q
-  public  = true
-  aliases = [{ name = %q }]
+  incus = {
+    public  = true
+    aliases = [{ name = %q }]
+  }
 }`, file, alias)
 		instance := func(res, name, image, remote string) string {
 			return fmt.Sprintf(`

@@ -30,7 +30,9 @@ func TestAccInstance_exec(t *testing.T) {
 			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
 resource "imagefleet_image" "base" {
   file    = %q
-  aliases = [{ name = %q }]
+  incus = {
+    aliases = [{ name = %q }]
+  }
 }
 resource "imagefleet_instance" "test" {
   name   = %q

@@ -61,13 +61,17 @@ func TestAccInstance_remoteImageChanged(t *testing.T) {
 			return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
 resource "imagefleet_image" "first" {
   file    = %[1]q
-  public  = true
-  aliases = [{ name = "%[3]s-1" }]
+  incus = {
+    public  = true
+    aliases = [{ name = "%[3]s-1" }]
+  }
 }
 resource "imagefleet_image" "second" {
   file    = %[2]q
-  public  = true
-  aliases = [{ name = "%[3]s-2" }]
+  incus = {
+    public  = true
+    aliases = [{ name = "%[3]s-2" }]
+  }
 }
 resource "imagefleet_instance" "test" {
   name   = %[4]q

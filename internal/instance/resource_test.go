@@ -67,7 +67,9 @@ func instanceConfig(b acctest.Backend, file, name, dir string, a instanceArgs) s
 	return acctest.ProviderConfig(b.Endpoint) + fmt.Sprintf(`
 resource "imagefleet_image" "base" {
   file    = %q
-  aliases = [{ name = "%s-img" }]
+  incus = {
+    aliases = [{ name = "%s-img" }]
+  }
 }
 resource "imagefleet_instance" "test" {
   name   = %q

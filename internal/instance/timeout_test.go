@@ -238,8 +238,10 @@ provider "imagefleet" {
 resource "imagefleet_image" "base" {
   endpoint = "other"
   file    = %[3]q
-  public  = true
-  aliases = [{ name = %[4]q }]
+  incus = {
+    public  = true
+    aliases = [{ name = %[4]q }]
+  }
 }
 resource "imagefleet_instance" "test" {
   endpoint   = "slow"

@@ -91,8 +91,10 @@ resource "terraform_data" "value" {
 }
 resource "imagefleet_image" "base" {
   file    = %[4]q
-  public  = true
-  aliases = [{ name = %[5]q }]
+  incus = {
+    public  = true
+    aliases = [{ name = %[5]q }]
+  }
 }
 resource "imagefleet_image" "other" {
   file = %[6]q

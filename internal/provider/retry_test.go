@@ -63,7 +63,9 @@ provider "imagefleet" {
 }
 resource "imagefleet_image" "test" {
   file     = %q
-  profiles = %s
+  incus = {
+    profiles = %s
+  }
 }
 `, b.Kind, address, file, profiles)
 		}

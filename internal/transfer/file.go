@@ -1,10 +1,15 @@
 package transfer
 
 import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -165,3 +170,59 @@ func (c *Counter) Cut(err error) (whole bool) {
 	}
 	return c.whole
 }
+
+// DigestError is what a DigestReader fails with when the content's sha256 is not the
+// one expected.
+type DigestError struct {
+	Want, Got string
+}
+
+func (e *DigestError) Error() string {
+	return fmt.Sprintf("the content read has sha256 %s, not %s as expected", e.Got, e.Want)
+}
+
+// DigestReader passes a reader through and computes its sha256. When a digest is
+// expected and the content's differs, it fails with a *DigestError instead of
+// returning the last bytes, so a body built from it is never complete and a server
+// that receives it keeps nothing.
+type DigestReader struct {
+	br   *bufio.Reader
+	h    hash.Hash
+	want string
+	sum  string
+}
+
+// NewDigestReader reads r; want is the sha256 (hex) r's content must have, or empty
+// to compute it without a check.
+func NewDigestReader(r io.Reader, want string) *DigestReader {
+	return &DigestReader{br: bufio.NewReaderSize(r, bufSize), h: sha256.New(), want: strings.ToLower(want)}
+}
+
+func (d *DigestReader) Read(p []byte) (int, error) {
+	if d.sum != "" {
+		return 0, io.EOF
+	}
+	n, err := d.br.Read(p)
+	d.h.Write(p[:n])
+	if err == nil {
+		// Whether these are the last bytes is known only by looking ahead; an error
+		// other than the end is left to the next Read.
+		if _, perr := d.br.Peek(1); perr != io.EOF {
+			return n, nil
+		}
+	} else if err != io.EOF {
+		return n, err
+	}
+	sum := hex.EncodeToString(d.h.Sum(nil))
+	if d.want != "" && sum != d.want {
+		return 0, &DigestError{Want: d.want, Got: sum}
+	}
+	d.sum = sum
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// Sum is the sha256 (hex) of the content once it has been read to its end, else "".
+func (d *DigestReader) Sum() string { return d.sum }

@@ -3,11 +3,15 @@ package transfer
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -179,5 +183,63 @@ func TestCounterCut(t *testing.T) {
 	}
 	if !c.Cut(stop) || !c.Whole() {
 		t.Fatal("a cut after EOF must report the stream whole")
+	}
+}
+
+// TestDigestReader passes content through whole when its digest is the expected one
+// (or none is expected), and otherwise never returns all of it.
+func TestDigestReader(t *testing.T) {
+	data := make([]byte, 3*bufSize+11)
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256(data)
+	good := hex.EncodeToString(h[:])
+	empty := sha256.Sum256(nil)
+	for name, tc := range map[string]struct {
+		data []byte
+		want string
+		fail bool
+		r    func(io.Reader) io.Reader
+	}{
+		"expected digest":                 {data: data, want: good},
+		"expected digest, in capitals":    {data: data, want: strings.ToUpper(good)},
+		"no digest expected":              {data: data},
+		"one byte at a time":              {data: data[:5000], want: hex.EncodeToString(empty[:]), fail: true, r: iotest.OneByteReader},
+		"data with its last read at EOF":  {data: data, want: good, r: iotest.DataErrReader},
+		"empty":                           {want: hex.EncodeToString(empty[:])},
+		"wrong digest":                    {data: data, want: strings.Repeat("0", 64), fail: true},
+		"wrong digest, data with its EOF": {data: data, want: strings.Repeat("0", 64), fail: true, r: iotest.DataErrReader},
+		"wrong digest of empty content":   {want: good, fail: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var src io.Reader = bytes.NewReader(tc.data)
+			if tc.r != nil {
+				src = tc.r(src)
+			}
+			d := NewDigestReader(src, tc.want)
+			got, err := io.ReadAll(d)
+			if tc.fail {
+				var derr *DigestError
+				real := sha256.Sum256(tc.data)
+				if !errors.As(err, &derr) || derr.Got != hex.EncodeToString(real[:]) || derr.Want != tc.want {
+					t.Fatalf("error %v, want a DigestError expecting %s, reading %x", err, tc.want, real)
+				}
+				if len(got) >= len(tc.data) && len(tc.data) > 0 {
+					t.Fatalf("returned all %d bytes of content with the wrong digest", len(got))
+				}
+				if d.Sum() != "" {
+					t.Fatalf("Sum %q after a mismatch", d.Sum())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantSum := sha256.Sum256(tc.data)
+			if !bytes.Equal(got, tc.data) || d.Sum() != hex.EncodeToString(wantSum[:]) {
+				t.Fatalf("read %d bytes, sum %s; want %d bytes, sum %x", len(got), d.Sum(), len(tc.data), wantSum)
+			}
+		})
 	}
 }

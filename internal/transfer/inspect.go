@@ -20,7 +20,7 @@ import (
 
 // Errors Inspect returns, wrapped with the file's path.
 var (
-	ErrNotImage   = errors.New("is not an image file")
+	ErrNotImage   = errors.New("is not an image this provider knows")
 	ErrNoMetadata = errors.New("holds no metadata.yaml")
 	ErrNoArch     = errors.New("metadata.yaml names no architecture")
 )
@@ -62,15 +62,6 @@ func Stamp(p string) (FileStamp, error) {
 	return StampOf(p, fi), nil
 }
 
-// Format is what kind of file an image part is.
-type Format string
-
-const (
-	FormatTarball  Format = "tarball"
-	FormatSquashfs Format = "squashfs"
-	FormatQCOW2    Format = "qcow2"
-)
-
 type compression int
 
 const (
@@ -82,53 +73,106 @@ const (
 	compOpaque
 )
 
-func sniff(head []byte) (Format, compression, bool) {
+// sniffed is what a file's first bytes say it is: a tarball (with its compression),
+// a squashfs, a disk image, or none of these.
+type sniffed struct {
+	tarball  bool
+	comp     compression
+	squashfs bool
+	disk     DiskFormat
+}
+
+func sniff(head, tail []byte) sniffed {
 	switch {
 	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
-		return FormatTarball, compGzip, true
+		return sniffed{tarball: true, comp: compGzip}
 	case bytes.HasPrefix(head, []byte("BZh")):
-		return FormatTarball, compBzip2, true
+		return sniffed{tarball: true, comp: compBzip2}
 	case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0}),
 		bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}),
 		bytes.HasPrefix(head, []byte{0x5d, 0, 0}):
-		return FormatTarball, compOpaque, true
+		return sniffed{tarball: true, comp: compOpaque}
 	case len(head) >= 262 && bytes.Equal(head[257:262], []byte("ustar")):
-		return FormatTarball, compNone, true
+		return sniffed{tarball: true, comp: compNone}
 	case bytes.HasPrefix(head, []byte("hsqs")):
-		return FormatSquashfs, compNone, true
-	case bytes.HasPrefix(head, []byte{'Q', 'F', 'I', 0xfb}):
-		return FormatQCOW2, compNone, true
+		return sniffed{squashfs: true}
 	}
-	return "", 0, false
+	disk, _ := detectDisk(head, tail)
+	return sniffed{disk: disk}
 }
+
+// ImageKind is how an image's files are laid out.
+type ImageKind string
+
+const (
+	// ImageUnified is one Incus tarball holding metadata.yaml and rootfs/.
+	ImageUnified ImageKind = "unified"
+	// ImageSplit is an Incus metadata tarball and a separate rootfs (squashfs,
+	// tarball, or a qcow2 disk for a virtual machine).
+	ImageSplit ImageKind = "split"
+	// ImageDisk is a bare disk image; Inspected.DiskFormat names its format.
+	ImageDisk ImageKind = "disk"
+)
 
 // Inspected is what Inspect learned of an image's files.
 type Inspected struct {
-	// SHA256 is empty when Inspect was asked only to check the files.
+	Kind ImageKind
+	// DiskFormat is the format of a bare disk image (Kind ImageDisk), else empty.
+	DiskFormat DiskFormat
+	// SHA256 is the sha256 of the file, or of the metadata file then the rootfs of a
+	// split image (the Incus fingerprint of an uploaded Incus image); empty when
+	// Inspect was asked only to check the files.
 	SHA256 string
-	// VM is true when the rootfs is a disk image, so the image is a VM image.
+	// VM is true when the image is a virtual-machine image as far as the files
+	// tell: a bare disk, or a split image whose rootfs is a qcow2 disk. A unified
+	// tarball is whatever its metadata says, reported as false.
 	VM bool
+	// Size is the size of the file, or the sum of both files of a split image.
+	Size int64
 }
 
-// Inspect checks that the files make an image, a unified tarball alone or a metadata
-// tarball then a rootfs. With digest set it also computes their combined sha256 (the
-// Incus fingerprint) in the same single pass over each file; without, it reads only
-// as far as the checks need (up to metadata.yaml), which is cheap whatever the size.
-func Inspect(ctx context.Context, metadata, rootfs string, digest bool) (*Inspected, error) {
-	out := &Inspected{}
+// part is the role a file plays in an image.
+type part int
+
+const (
+	partWhole part = iota // the image's only file: a unified tarball or a bare disk
+	partMetadata
+	partRootfs
+)
+
+// Inspect checks that the files make an image: one file alone (rootfs empty), which is
+// a unified Incus tarball or a bare disk image, or a metadata tarball then a rootfs.
+// What a file is comes from its first bytes (and, for a fixed VHD, its last 512),
+// never from its name. With digest set it also computes the sha256 of the files in
+// the same single pass over each file; without, it reads only as far as the checks
+// need (up to metadata.yaml of a tarball, the head and footer of a disk), which is
+// cheap whatever the size. A failed check is a *FileError naming the file, worded for
+// the user.
+func Inspect(ctx context.Context, file, rootfs string, digest bool) (*Inspected, error) {
+	out := &Inspected{Kind: ImageUnified}
 	var h hash.Hash
 	if digest {
 		h = sha256.New()
 	}
-	if err := inspectFile(ctx, h, metadata, true, nil); err != nil {
+	role := partWhole
+	if rootfs != "" {
+		role, out.Kind = partMetadata, ImageSplit
+	}
+	got, size, err := inspectFile(ctx, h, file, role)
+	if err != nil {
 		return nil, err
 	}
+	out.Size = size
+	if got.disk != "" {
+		out.Kind, out.DiskFormat, out.VM = ImageDisk, got.disk, true
+	}
 	if rootfs != "" {
-		var format Format
-		if err := inspectFile(ctx, h, rootfs, false, &format); err != nil {
+		got, size, err := inspectFile(ctx, h, rootfs, partRootfs)
+		if err != nil {
 			return nil, err
 		}
-		out.VM = format == FormatQCOW2
+		out.Size += size
+		out.VM = got.disk == DiskQCOW2
 	}
 	if digest {
 		out.SHA256 = hex.EncodeToString(h.Sum(nil))
@@ -136,63 +180,97 @@ func Inspect(ctx context.Context, metadata, rootfs string, digest bool) (*Inspec
 	return out, nil
 }
 
-func inspectFile(ctx context.Context, h hash.Hash, p string, wantMetadata bool, format *Format) error {
-	if err := inspectOne(ctx, h, p, wantMetadata, format); err != nil {
-		return &FileError{Path: p, Err: err}
+func inspectFile(ctx context.Context, h hash.Hash, p string, role part) (sniffed, int64, error) {
+	got, size, err := inspectOne(ctx, h, p, role)
+	if err != nil {
+		return got, 0, &FileError{Path: p, Err: err}
 	}
-	return nil
+	return got, size, nil
 }
 
-func inspectOne(ctx context.Context, h hash.Hash, p string, wantMetadata bool, format *Format) error {
+// refuse says why a file cannot play its role in an image; nil when it can.
+func refuse(p string, got sniffed, head []byte, role part) error {
+	switch role {
+	case partWhole:
+		switch {
+		case got.tarball, got.disk != "":
+			return nil
+		case got.squashfs:
+			return fmt.Errorf("%s is a squashfs, which is only the rootfs of a split image: give it together with its metadata tarball, or give a unified Incus tarball or a disk image alone", p)
+		}
+		return fmt.Errorf("%s %w: expected a unified Incus tarball (metadata.yaml and rootfs/) or a disk image (%s); %s", p, ErrNotImage, diskFormatList(), firstBytes(head))
+	case partMetadata:
+		switch {
+		case got.tarball:
+			return nil
+		case got.disk != "":
+			return fmt.Errorf("%s is a %s disk image, not the metadata tarball of a split image: a disk image is a whole image, given alone", p, got.disk)
+		}
+		return fmt.Errorf("%s %w: the metadata of a split image is a tarball (tar, gzip, bzip2, xz or zstd) holding metadata.yaml; %s", p, ErrNotImage, firstBytes(head))
+	default:
+		switch {
+		case got.tarball, got.squashfs, got.disk == DiskQCOW2:
+			return nil
+		case got.disk != "":
+			return fmt.Errorf("%s is a %s disk image: the rootfs of a split image is a squashfs, a tarball or a qcow2 disk image (convert it with qemu-img convert -O qcow2, or give it alone as a disk image)", p, got.disk)
+		}
+		return fmt.Errorf("%s %w: the rootfs of a split image is a squashfs, a tarball or a qcow2 disk image; %s", p, ErrNotImage, firstBytes(head))
+	}
+}
+
+func inspectOne(ctx context.Context, h hash.Hash, p string, role part) (sniffed, int64, error) {
 	st, err := Stamp(p)
 	if err != nil {
-		return err
+		return sniffed{}, 0, err
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		return err
+		return sniffed{}, 0, err
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(ctxReader{ctx, f}, bufSize)
-	head, _ := br.Peek(512)
-	fmtKind, comp, ok := sniff(head)
-	if !ok || (wantMetadata && fmtKind != FormatTarball) {
-		want := "a tarball (tar, gzip, bzip2, xz or zstd)"
-		if !wantMetadata {
-			want = "a squashfs, qcow2 or tarball"
-		}
-		return fmt.Errorf("%s %w: expected %s", p, ErrNotImage, want)
+	head, err := br.Peek(headSize)
+	if err != nil && err != io.EOF {
+		return sniffed{}, 0, fmt.Errorf("reading %s: %w", p, err)
 	}
-	if format != nil {
-		*format = fmtKind
+	var tail []byte
+	if st.Size >= tailSize {
+		tail = make([]byte, tailSize)
+		if _, err := f.ReadAt(tail, st.Size-tailSize); err != nil {
+			return sniffed{}, 0, fmt.Errorf("reading %s: %w", p, err)
+		}
+	}
+	got := sniff(head, tail)
+	if err := refuse(p, got, head, role); err != nil {
+		return got, 0, err
 	}
 	var tee io.Reader = br
 	if h != nil {
 		tee = io.TeeReader(br, h)
 	}
-	if wantMetadata && comp != compOpaque {
-		found, err := hasMetadata(tee, comp)
+	if got.tarball && role != partRootfs && got.comp != compOpaque {
+		found, err := hasMetadata(tee, got.comp)
 		if errors.Is(err, ErrNoArch) {
-			return fmt.Errorf("%s: its %w", p, err)
+			return got, 0, fmt.Errorf("%s: its %w", p, err)
 		}
 		if err != nil {
-			return fmt.Errorf("%s %w: %v", p, ErrNotImage, err)
+			return got, 0, fmt.Errorf("%s %w: it starts as a tarball but cannot be read as one (%v)", p, ErrNotImage, err)
 		}
 		if !found {
-			return fmt.Errorf("%s %w at its top level", p, ErrNoMetadata)
+			return got, 0, fmt.Errorf("%s %w at its top level", p, ErrNoMetadata)
 		}
 	}
 	if h == nil {
-		return nil
+		return got, st.Size, nil
 	}
 	if _, err := io.CopyBuffer(io.Discard, tee, make([]byte, bufSize)); err != nil {
-		return fmt.Errorf("reading %s: %w", p, err)
+		return got, 0, fmt.Errorf("reading %s: %w", p, err)
 	}
 	// A file that changed while it was read has a digest of neither version.
 	if again, err := Stamp(p); err != nil || again != st {
-		return fmt.Errorf("%s changed while it was being read", p)
+		return got, 0, fmt.Errorf("%s changed while it was being read", p)
 	}
-	return nil
+	return got, st.Size, nil
 }
 
 // hasMetadata walks the tarball until it meets metadata.yaml; it stops there, and the

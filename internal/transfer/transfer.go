@@ -61,3 +61,6 @@ func Multipart(ctx context.Context, parts []Part) (contentType string, body io.R
 	}()
 	return mw.FormDataContentType(), pr
 }
+
+// ContextReader stops reads from r once ctx is done.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }

@@ -1,22 +1,37 @@
-# A unified image tarball built locally, hashed while it uploads. When the file's
-# content changes later, the plan replaces the image.
+# One disk image published to every kind of endpoint: on incus and lxd endpoints it
+# becomes a virtual-machine image with generated metadata, on openstack endpoints a
+# Glance image. Each family block applies only on endpoints of its family.
 resource "imagefleet_image" "base" {
-  file = "${path.module}/build/base.tar.gz"
+  for_each = toset(["local", "old", "cloud"])
+
+  endpoint = each.key
+  name     = "base-2026.11"
+  file     = "${path.module}/build/base.qcow2"
 
   properties = {
-    os      = "debian"
-    release = "12"
-    build   = "2026-11-23"
+    os_distro  = "debian"
+    os_version = "12"
   }
-  public = false
 
-  aliases = [
-    { name = "base-latest", description = "Newest base image" },
-  ]
+  incus = {
+    public  = false
+    aliases = [{ name = "base-latest", description = "Newest base image" }]
+  }
+  openstack = {
+    visibility  = "shared"
+    min_disk_gb = 4
+    tags        = ["base"]
+  }
 
   timeouts = {
     create = "1h"
   }
+}
+
+# A unified container image tarball, hashed while it uploads. When the file's
+# content changes later, the plan replaces the image.
+resource "imagefleet_image" "container" {
+  file = "${path.module}/build/base.tar.gz"
 }
 
 # A split virtual-machine image: metadata tarball and a qcow2 disk.
@@ -27,12 +42,18 @@ resource "imagefleet_image" "vm" {
   }
 }
 
-# Publish the same image to several endpoints, streamed from the first.
-resource "imagefleet_image" "published" {
-  for_each = toset(["lab", "old"])
+# Copy an image from one endpoint to another, streamed: here the Incus VM image's
+# disk becomes a Glance image.
+resource "imagefleet_image" "copied" {
+  endpoint  = "cloud"
+  copy_from = { endpoint = "local", image = imagefleet_image.vm.id }
+}
 
-  endpoint  = each.key
-  copy_from = { endpoint = "local", fingerprint = imagefleet_image.base.fingerprint }
+# Glance downloads the image itself (interoperable import, web-download).
+resource "imagefleet_image" "downloaded" {
+  endpoint = "cloud"
+  name     = "cirros"
+  url      = "https://download.cirros-cloud.net/0.6.2/cirros-0.6.2-x86_64-disk.img"
 }
 
 # An image the server pulls from an image server.
@@ -42,5 +63,5 @@ resource "imagefleet_image" "upstream" {
     alias  = "debian/12"
     type   = "container"
   }
-  auto_update = true
+  incus = { auto_update = true }
 }

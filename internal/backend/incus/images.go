@@ -1,16 +1,19 @@
 package incus
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -54,7 +57,7 @@ type apiAlias struct {
 
 func (a apiImage) toBackend() *backend.Image {
 	img := &backend.Image{
-		ID: a.Fingerprint, Fingerprint: a.Fingerprint, Name: a.Filename, Type: a.Type,
+		ID: a.Fingerprint, Fingerprint: a.Fingerprint, Name: a.Properties[nameProperty], SHA256: a.Fingerprint, Type: a.Type,
 		Architecture: a.Architecture, Size: a.Size, Public: a.Public, AutoUpdate: a.AutoUpdate,
 		Properties: a.Properties, Profiles: a.Profiles, CreatedAt: a.CreatedAt, UploadedAt: a.UploadedAt,
 		Status: "active",
@@ -65,11 +68,25 @@ func (a apiImage) toBackend() *backend.Image {
 	for _, al := range a.Aliases {
 		img.Aliases = append(img.Aliases, backend.ImageAlias{Name: al.Name, Description: al.Description})
 	}
-	if img.Properties == nil {
-		img.Properties = map[string]string{}
+	if sha, ok := a.Properties[sha256Property]; ok {
+		img.SHA256 = sha
+	}
+	img.Properties = map[string]string{}
+	for k, v := range a.Properties {
+		if k != nameProperty && k != sha256Property {
+			img.Properties[k] = v
+		}
 	}
 	return img
 }
+
+// Incus and LXD images have no name of their own, and their fingerprint covers the
+// metadata the provider generates for a bare disk: these properties hold the name
+// and the disk's sha256. Neither is among the properties the user manages.
+const (
+	nameProperty   = "name"
+	sha256Property = "imagefleet_sha256"
+)
 
 // neverExpires spots the API's "no expiry": Incus reports the zero time (sometimes in
 // an odd zone) and, once an expiry was cleared, the Unix epoch, as LXD always does.
@@ -113,7 +130,20 @@ func (c *Client) UpdateImage(ctx context.Context, id string, attrs backend.Image
 		put.AutoUpdate = *attrs.AutoUpdate
 	}
 	if attrs.Properties != nil {
-		put.Properties = attrs.Properties
+		// The name and the digest live among the properties: replacing them keeps both.
+		own := attrs.Properties
+		put.Properties = maps.Clone(own)
+		for _, k := range []string{nameProperty, sha256Property} {
+			if v, ok := cur.Properties[k]; ok {
+				put.Properties[k] = v
+			}
+		}
+	}
+	if attrs.Name != nil {
+		if put.Properties == nil {
+			put.Properties = map[string]string{}
+		}
+		put.Properties[nameProperty] = *attrs.Name
 	}
 	if attrs.Profiles != nil {
 		put.Profiles = attrs.Profiles
@@ -137,6 +167,30 @@ func (c *Client) UpdateImage(ctx context.Context, id string, attrs backend.Image
 	return err
 }
 
+// setProperty sets one property of an image, keeping the others.
+func (c *Client) setProperty(ctx context.Context, fp, key, value string) error {
+	var cur apiImage
+	r, err := c.do(ctx, http.MethodGet, "/1.0/images/"+url.PathEscape(fp), nil, &cur)
+	if err != nil {
+		return err
+	}
+	props := maps.Clone(cur.Properties)
+	if props == nil {
+		props = map[string]string{}
+	}
+	props[key] = value
+	put := apiImagePut{AutoUpdate: cur.AutoUpdate, Properties: props, Public: cur.Public, ExpiresAt: cur.ExpiresAt, Profiles: cur.Profiles}
+	req, err := c.jsonRequest(ctx, http.MethodPut, c.url("/1.0/images/"+url.PathEscape(fp)), put)
+	if err != nil {
+		return err
+	}
+	if r.etag != "" {
+		req.Header.Set("If-Match", r.etag)
+	}
+	_, err = c.finish(req, nil, c.http.Do)
+	return err
+}
+
 // DeleteImage removes an image and waits until it is gone.
 func (c *Client) DeleteImage(ctx context.Context, id string) error {
 	r, err := c.do(ctx, http.MethodDelete, "/1.0/images/"+url.PathEscape(id), nil, nil)
@@ -150,11 +204,11 @@ func (c *Client) DeleteImage(ctx context.Context, id string) error {
 // CreateImage uploads content, or asks the server to fetch a URL or pull from an
 // image server; then it applies the attributes.
 func (c *Client) CreateImage(ctx context.Context, spec backend.ImageCreate) (*backend.Image, error) {
-	var fp string
+	var fp, diskSHA256 string
 	var err error
 	switch src := spec.Source; {
 	case src.Content != nil:
-		fp, err = c.upload(ctx, src.Content, spec.Progress)
+		fp, diskSHA256, err = c.upload(ctx, src.Content, spec.Progress)
 	case src.URL != "":
 		fp, err = c.pull(ctx, map[string]any{"type": "url", "url": src.URL})
 	case src.Remote != nil:
@@ -166,34 +220,28 @@ func (c *Client) CreateImage(ctx context.Context, spec backend.ImageCreate) (*ba
 		return nil, errors.New("image source: nothing to create the image from")
 	}
 	if err != nil {
-		var created *CreatedError
-		if errors.As(err, &created) {
-			return &backend.Image{ID: created.Fingerprint, Fingerprint: created.Fingerprint}, err
-		}
 		return nil, err
+	}
+	if diskSHA256 != "" {
+		// The fingerprint covers the generated metadata too: the disk's own digest
+		// is recorded as a property, so an import can compare it with the file.
+		if err := c.setProperty(ctx, fp, sha256Property, diskSHA256); err != nil {
+			return nil, backend.Created(fp, fmt.Errorf("recording the disk's sha256 on image %s: %w", fp, err))
+		}
 	}
 	img, err := c.finishCreate(ctx, fp, spec)
 	if err != nil {
-		return &backend.Image{ID: fp, Fingerprint: fp}, err
+		return nil, backend.Created(fp, err)
 	}
 	if r := spec.Source.Remote; r != nil && r.Architecture != "" && img.Architecture != r.Architecture {
-		return img, fmt.Errorf("%s resolved alias %q to a %s image, not %s", r.Server, r.Alias, img.Architecture, r.Architecture)
+		return nil, backend.Created(fp, fmt.Errorf("%s resolved alias %q to a %s image, not %s", r.Server, r.Alias, img.Architecture, r.Architecture))
 	}
 	return img, nil
 }
 
-// CreatedError reports a failure that happened after the image was created, so the
-// caller can record it and let the next apply replace it rather than orphan it.
-type CreatedError struct {
-	Fingerprint string
-	Err         error
-}
-
-func (e *CreatedError) Error() string { return e.Err.Error() }
-func (e *CreatedError) Unwrap() error { return e.Err }
 
 func (c *Client) finishCreate(ctx context.Context, fp string, spec backend.ImageCreate) (*backend.Image, error) {
-	if a := spec.Attrs; a.Public != nil || a.AutoUpdate != nil || a.Properties != nil || a.Profiles != nil || a.ExpiresAt != nil {
+	if a := spec.Attrs; a.Name != nil || a.Public != nil || a.AutoUpdate != nil || a.Properties != nil || a.Profiles != nil || a.ExpiresAt != nil {
 		if err := c.UpdateImage(ctx, fp, a); err != nil {
 			return nil, fmt.Errorf("setting attributes of image %s: %w", fp, err)
 		}
@@ -223,7 +271,7 @@ func (c *Client) pull(ctx context.Context, source map[string]any) (string, error
 }
 
 // upload streams content to POST /1.0/images and returns the fingerprint of the image
-// the server stored.
+// the server stored, and for a bare disk the sha256 of the disk as sent.
 //
 // The client does not hash what it sends. When the caller knows the digest (a file's
 // digest from the plan, the source fingerprint of a copy), it goes in the
@@ -237,15 +285,21 @@ func (c *Client) pull(ctx context.Context, source map[string]any) (string, error
 // reader to ensure (transfer.FileReader fails before the last byte when the file
 // changed). A client-side sha256 would only check the transport again, for about a
 // second of CPU per GiB taken from the daemon on a small machine.
-func (c *Client) upload(ctx context.Context, content *backend.ImageContent, progress func(int64)) (string, error) {
+//
+// A bare disk is the exception: its digest is not the image's fingerprint, which
+// covers the metadata generated here too, so it is hashed while it is sent, checked
+// against the caller's before its last byte goes out, and returned, as nothing else
+// records it.
+func (c *Client) upload(ctx context.Context, content *backend.ImageContent, progress func(int64)) (fp, diskSHA256 string, err error) {
 	var (
 		body        io.Reader
 		contentType string
 		size        int64
+		want        = content.SHA256
+		disk        *transfer.DigestReader
 	)
-	if content.Rootfs == nil {
-		body, contentType, size = content.Metadata, "application/octet-stream", content.Size
-	} else {
+	switch {
+	case content.Rootfs != nil:
 		// The fingerprint of a split image is the sha256 of metadata then rootfs.
 		rootfsField := "rootfs"
 		if content.VM {
@@ -258,6 +312,21 @@ func (c *Client) upload(ctx context.Context, content *backend.ImageContent, prog
 		})
 		defer mp.Close()
 		body = mp
+	case content.Disk != nil:
+		meta, err := c.diskMetadata(content)
+		if err != nil {
+			return "", "", err
+		}
+		disk, want = transfer.NewDigestReader(content.Disk, content.SHA256), ""
+		var mp io.ReadCloser
+		contentType, mp = transfer.Multipart(ctx, []transfer.Part{
+			{Field: "metadata", FileName: "metadata.tar", Body: bytes.NewReader(meta)},
+			{Field: "rootfs.img", FileName: "rootfs.img", Body: disk},
+		})
+		defer mp.Close()
+		body = mp
+	default:
+		body, contentType, size = content.Metadata, "application/octet-stream", content.Size
 	}
 	sent := transfer.NewCounter(body, size, progress)
 	// The body is out when its last byte is: cutting it otherwise means the server
@@ -266,32 +335,78 @@ func (c *Client) upload(ctx context.Context, content *backend.ImageContent, prog
 	defer done()
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, c.url("/1.0/images"), io.NopCloser(sent))
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	req.Header.Set("Content-Type", contentType)
 	if size > 0 {
 		req.ContentLength = size
 	}
-	if content.MetadataName != "" && content.Rootfs == nil {
+	if content.MetadataName != "" && content.Rootfs == nil && content.Disk == nil {
 		req.Header.Set(c.header("filename"), content.MetadataName)
 	}
-	if content.SHA256 != "" {
-		req.Header.Set(c.header("fingerprint"), content.SHA256)
+	if want != "" {
+		req.Header.Set(c.header("fingerprint"), want)
 	}
 	r, err := c.finish(req, nil, c.http.Stream)
 	if err != nil {
-		return "", c.uploadFailed(ctx, err, sent, content.SHA256)
+		return "", "", c.uploadFailed(ctx, err, sent, want)
 	}
-	return c.waitCreate(ctx, r, content.SHA256)
+	fp, err = c.waitCreate(ctx, r, want)
+	if disk != nil {
+		diskSHA256 = disk.Sum()
+	}
+	return fp, diskSHA256, err
+}
+
+// DiskFormats are the bare disk formats Incus and LXD can make a virtual-machine
+// image of. Both unpack a VM image's rootfs.img with qemu-img forced to qcow2 (Incus's
+// ImageUnpack: "we only support qcow2 images anyway"); a disk of another format is
+// stored at upload, and fails only when an instance is created from it.
+var DiskFormats = []string{string(transfer.DiskQCOW2)}
+
+// AcceptsDiskFormat reports whether a bare disk image of format (a Glance
+// disk_format name) can be uploaded to Incus or LXD, so a resource can refuse
+// another at plan time.
+func AcceptsDiskFormat(format string) bool { return slices.Contains(DiskFormats, format) }
+
+// defaultCreated is the creation date of a VM image made from a bare disk whose
+// caller gives none. It is fixed, not the upload's time, so the generated metadata
+// and with it the fingerprint depend on the disk and the architecture alone, and the
+// same disk uploaded again is recognised as the image already there.
+var defaultCreated = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// diskMetadata is the metadata part of a VM image made from a bare disk. Its
+// properties are left empty: CreateImage sets them right after the upload, as for any
+// image, and kept out of the metadata they cannot change the fingerprint.
+func (c *Client) diskMetadata(content *backend.ImageContent) ([]byte, error) {
+	if !AcceptsDiskFormat(content.DiskFormat) {
+		return nil, fmt.Errorf("%s cannot make a virtual-machine image of a %s disk image: it takes %s only (convert it with qemu-img convert -O qcow2)",
+			c.endpoint, content.DiskFormat, strings.Join(DiskFormats, ", "))
+	}
+	arch := content.Architecture
+	if arch == "" {
+		if len(c.server.Environment.Architectures) == 0 {
+			return nil, fmt.Errorf("%s did not report its architecture, so the architecture of the disk image must be given", c.endpoint)
+		}
+		arch = c.server.Environment.Architectures[0]
+	}
+	created := content.CreatedAt
+	if created.IsZero() {
+		created = defaultCreated
+	}
+	return transfer.VMMetadata(arch, created, nil)
 }
 
 // uploadFailed explains a POST that got no operation back.
 func (c *Client) uploadFailed(ctx context.Context, err error, sent *transfer.Counter, want string) error {
 	var changed *transfer.FileError
+	var mismatch *transfer.DigestError
 	var refused *backend.APIError
 	switch {
 	case errors.As(err, &changed) && errors.Is(err, transfer.ErrFileChanged):
 		return fmt.Errorf("%w (%w: the upload was stopped short, so %s keeps none of it)", changed, backend.ErrDigest, c.endpoint)
+	case errors.As(err, &mismatch):
+		return fmt.Errorf("the disk image is not the content expected: %w (%w: the upload was stopped short, so %s keeps none of it)", mismatch, backend.ErrDigest, c.endpoint)
 	case errors.As(err, &refused):
 		return err
 	case ctx.Err() != nil && !sent.Whole():
@@ -299,7 +414,7 @@ func (c *Client) uploadFailed(ctx context.Context, err error, sent *transfer.Cou
 	case ctx.Err() != nil:
 		msg := fmt.Errorf("the upload to %s was interrupted (%w) after the whole image was sent, and the server did not answer within %s: it may store the image", c.endpoint, backend.Interrupted(ctx), cleanupTimeout)
 		if want != "" {
-			return &CreatedError{Fingerprint: want, Err: msg}
+			return backend.Created(want, msg)
 		}
 		return msg
 	}
@@ -320,7 +435,7 @@ func (c *Client) waitCreate(ctx context.Context, r *response, want string) (stri
 	case want != "":
 		// The server may still store the image: recorded, it is replaced by the next
 		// apply rather than refused as a duplicate.
-		return "", &CreatedError{Fingerprint: want, Err: err}
+		return "", backend.Created(want, err)
 	default:
 		return "", err
 	}
@@ -333,7 +448,7 @@ func (c *Client) waitCreate(ctx context.Context, r *response, want string) (stri
 		// server that ignores it.
 		derr := &backend.DigestError{Algorithm: "sha256", Local: want, Server: fp}
 		if err := c.DeleteImage(ctx, fp); err != nil {
-			return "", &CreatedError{Fingerprint: fp, Err: fmt.Errorf("%w (and removing the image failed: %v)", derr, err)}
+			return "", backend.Created(fp, fmt.Errorf("%w (and removing the image failed: %v)", derr, err))
 		}
 		return "", derr
 	}
@@ -371,7 +486,7 @@ func (c *Client) createFailed(ctx context.Context, r *response, op *operation, e
 // refuse on both daemons; pulls may accept while they download), waits for it to
 // end with a detached, bounded context, and removes the image it created. The error
 // wraps ctx's, so callers tell an interruption from a failure; when the image
-// cannot be removed it comes back as a CreatedError, to be recorded and replaced.
+// cannot be removed it comes back as a backend.CreatedError, to be recorded and replaced.
 func (c *Client) abandonCreate(ctx context.Context, r *response, want string) error {
 	stopped := backend.Interrupted(ctx)
 	cctx, cancel := afterInterruption(ctx)
@@ -387,7 +502,7 @@ func (c *Client) abandonCreate(ctx context.Context, r *response, want string) er
 	case err != nil:
 		msg := fmt.Errorf("creating the image on %s was interrupted (%w); operation %s did not end within %s (%v), and may still store an image", c.endpoint, stopped, opPath, cleanupTimeout, err)
 		if want != "" {
-			return &CreatedError{Fingerprint: want, Err: msg}
+			return backend.Created(want, msg)
 		}
 		return msg
 	}
@@ -397,7 +512,7 @@ func (c *Client) abandonCreate(ctx context.Context, r *response, want string) er
 	}
 	img, err := c.GetImage(cctx, fp)
 	if err != nil {
-		return &CreatedError{Fingerprint: fp, Err: fmt.Errorf("creating the image on %s was interrupted (%w); the server stored image %s, which could not be read to remove it: %v", c.endpoint, stopped, fp, err)}
+		return backend.Created(fp, fmt.Errorf("creating the image on %s was interrupted (%w); the server stored image %s, which could not be read to remove it: %v", c.endpoint, stopped, fp, err))
 	}
 	// A download of an image the server already held reports that image: it is not
 	// this operation's to remove.
@@ -408,13 +523,20 @@ func (c *Client) abandonCreate(ctx context.Context, r *response, want string) er
 		return fmt.Errorf("creating the image on %s was interrupted (%w); the server already held image %s before, and keeps it", c.endpoint, stopped, fp)
 	}
 	if err := c.DeleteImage(cctx, fp); err != nil && !errors.Is(err, backend.ErrNotFound) {
-		return &CreatedError{Fingerprint: fp, Err: fmt.Errorf("creating the image on %s was interrupted (%w); the server finished storing image %s, and removing it failed: %v", c.endpoint, stopped, fp, err)}
+		return backend.Created(fp, fmt.Errorf("creating the image on %s was interrupted (%w); the server finished storing image %s, and removing it failed: %v", c.endpoint, stopped, fp, err))
 	}
 	return fmt.Errorf("creating the image on %s was interrupted (%w); the server finished storing image %s afterwards, and it was removed", c.endpoint, stopped, fp)
 }
 
 // ExportImage streams an image's content out of the server: one file for a unified
 // image, or the metadata and rootfs parts of a split one, read in that order.
+//
+// A virtual-machine image is offered two ways at once, and the consumer reads one:
+// as a split image (Metadata, Rootfs, VM), which another Incus or LXD stores with the
+// same fingerprint, and as a bare qcow2 disk (Disk, the same reader as Rootfs, with
+// DiskFormat, Architecture and CreatedAt) for a platform that takes disk images. Its
+// SHA256 is left empty: the fingerprint covers metadata and rootfs, so it is no digest
+// of the disk, and a consumer of the disk must not check it against one.
 func (c *Client) ExportImage(ctx context.Context, id string) (*backend.ImageExport, error) {
 	img, err := c.GetImage(ctx, id)
 	if err != nil {
@@ -448,10 +570,17 @@ func (c *Client) ExportImage(ctx context.Context, id string) (*backend.ImageExpo
 		return nil, fmt.Errorf("reading the export of image %s: %w", img.Fingerprint, err)
 	}
 	exp.Content.Metadata, exp.Content.MetadataName = meta, meta.FileName()
-	exp.Content.VM = img.Type == "virtual-machine"
 	exp.Content.RootfsName = "rootfs"
-	// The rootfs part can only be reached once the metadata part is read through.
-	exp.Content.Rootfs = &nextPart{mr: mr}
+	// The rootfs part can only be reached once the metadata part is read through
+	// (NextPart skips what is left of it).
+	rootfs := &nextPart{mr: mr}
+	exp.Content.Rootfs = rootfs
+	if img.Type == "virtual-machine" {
+		exp.Content.VM = true
+		exp.Content.Disk, exp.Content.DiskFormat = rootfs, string(transfer.DiskQCOW2)
+		exp.Content.Architecture, exp.Content.CreatedAt = img.Architecture, img.CreatedAt
+		exp.Content.SHA256 = ""
+	}
 	return exp, nil
 }
 
