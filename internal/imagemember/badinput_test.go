@@ -17,7 +17,7 @@ func TestAccImageMember_badInput(t *testing.T) {
 	preCheck(t)
 	private := ownerImage(t, "private")
 	shared := ownerImage(t, "shared")
-	member := projectID(t, "FLEET_B_PROJECT_ID")
+	member := acctest.Partner.ProjectID(t)
 	const missing = "00000000-0000-4000-8000-000000000000"
 	cases := map[string]struct {
 		config string
@@ -26,14 +26,14 @@ func TestAccImageMember_badInput(t *testing.T) {
 		"private image": {
 			memberConfig(private, member, ""),
 			acctest.Diagnostic("Error: Image not shared",
-				fmt.Sprintf(`Endpoint "owner", image %q has visibility "private", and Glance gives members only to images whose visibility is "shared".`, private),
+				fmt.Sprintf(`Endpoint "cloud", image %q has visibility "private", and Glance gives members only to images whose visibility is "shared".`, private),
 				fmt.Sprintf(`Set openstack = { visibility = "shared" } on the imagefleet_image that manages it (or run openstack image set --shared %s).`, private),
 				`If this configuration sets it already, the image becomes shared only when that change is applied: apply the image first (terraform apply -target=<its address>).`),
 		},
 		"missing image": {
 			memberConfig(missing, member, ""),
 			acctest.Diagnostic("Error: Image not found",
-				fmt.Sprintf(`Endpoint "owner" sees no image %q: check the image ID, and that the endpoint is authenticated as the project that owns it.`, missing)),
+				fmt.Sprintf(`Endpoint "cloud" sees no image %q: check the image ID, and that the endpoint is authenticated as the project that owns it.`, missing)),
 		},
 		"status without member_endpoint": {
 			memberConfig(shared, member, `  status = "accepted"`+"\n"),
@@ -48,11 +48,15 @@ func TestAccImageMember_badInput(t *testing.T) {
 		},
 		"member with a slash": {
 			memberConfig(shared, member+"/x", ""),
-			acctest.Diagnostic("Error: Invalid Attribute Value Match", fmt.Sprintf(`Attribute member must be an ID, not empty and without "/", got: "%s/x"`, member)),
+			acctest.Diagnostic("Error: Invalid Attribute Value Match", `Attribute member must be an ID, not empty and without "/", got: `+member+"/x"),
+		},
+		"endpoint of another kind": {
+			memberConfig(shared, member, `  endpoint = "incus"`+"\n"),
+			acctest.Diagnostic("Error: Unusable endpoint", `endpoint "incus" is of type incus, which does not support image members; use an endpoint of type openstack.`),
 		},
 		"member_endpoint not configured": {
 			memberConfig(shared, member, `  status          = "accepted"`+"\n"+`  member_endpoint = "nowhere"`+"\n"),
-			acctest.Diagnostic("Error: Unusable endpoint", `endpoint "nowhere" is not configured in the provider's endpoints (configured: owner, partner).`),
+			acctest.Diagnostic("Error: Unusable endpoint", `endpoint "nowhere" is not configured in the provider's endpoints (configured: cloud, incus, lxd, partner).`),
 		},
 	}
 	for name, c := range cases {
@@ -71,7 +75,7 @@ func TestAccImageMember_badInput(t *testing.T) {
 func TestAccImageMember_ownerSetsStatus(t *testing.T) {
 	preCheck(t)
 	image := ownerImage(t, "shared")
-	member := projectID(t, "FLEET_B_PROJECT_ID")
+	member := acctest.Partner.ProjectID(t)
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy: func(*terraform.State) error {
@@ -81,9 +85,9 @@ func TestAccImageMember_ownerSetsStatus(t *testing.T) {
 			return nil
 		},
 		Steps: []resource.TestStep{{
-			Config: memberConfig(image, member, `  status          = "accepted"`+"\n"+`  member_endpoint = "owner"`+"\n"),
+			Config: memberConfig(image, member, `  status          = "accepted"`+"\n"+`  member_endpoint = "cloud"`+"\n"),
 			ExpectError: acctest.Diagnostic("Error: Could not set image member status",
-				fmt.Sprintf(`Member endpoint "owner", image %q, member %q, status "accepted":`, image, member),
+				fmt.Sprintf(`Member endpoint "cloud", image %q, member %q, status "accepted":`, image, member),
 				fmt.Sprintf(`Glance lets only the member project (or an admin) set the status: member_endpoint must be authenticated as project %q, not as the image's owner.`, member)),
 		}},
 	})

@@ -73,7 +73,8 @@ func (r *imageMemberResource) Schema(_ context.Context, _ resource.SchemaRequest
 			"and a member can boot a shared image by id whatever its status).\n\n" +
 			"Glance gives members only to images whose visibility is `shared`: set `openstack = { visibility = \"shared\" }` on the " +
 			"`imagefleet_image`. When `image` is known at plan time, the plan reads the image and refuses any other visibility; when " +
-			"the image is created in the same apply, the same check happens at apply.\n\n" +
+			"the image is created in the same apply, the same check happens at apply. The plan sees the image as it is before the " +
+			"apply: when the same plan makes an existing image shared, apply the image first (`terraform apply -target`).\n\n" +
 			"Glance lets only the member project change the status (or an owner with the admin role). To accept or reject the image " +
 			"in the same configuration, without a second provider, set `status` and name, in `member_endpoint`, an endpoint of the " +
 			"provider that is authenticated as the member project. `status` without `member_endpoint` is refused at plan time, " +

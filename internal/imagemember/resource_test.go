@@ -68,7 +68,7 @@ func serverStatus(t *testing.T, image, member, want string) resource.TestCheckFu
 func TestAccImageMember_lifecycle(t *testing.T) {
 	preCheck(t)
 	image := ownerImage(t, "shared")
-	member := projectID(t, "FLEET_B_PROJECT_ID")
+	member := acctest.Partner.ProjectID(t)
 	importStep := func(config, id string) resource.TestStep {
 		return resource.TestStep{
 			Config:          config,
@@ -99,7 +99,7 @@ func TestAccImageMember_lifecycle(t *testing.T) {
 				},
 				Check: serverStatus(t, image, member, "pending"),
 			},
-			importStep(memberConfig(image, member, ""), "owner:"+image+"/"+member),
+			importStep(memberConfig(image, member, ""), "cloud:"+image+"/"+member),
 			{
 				// Accepted through the member's endpoint, in place.
 				Config: memberConfig(image, member, accept),
@@ -114,11 +114,11 @@ func TestAccImageMember_lifecycle(t *testing.T) {
 			},
 			// The member endpoint in the ID: a configuration that sets status
 			// imports without a change.
-			importStep(memberConfig(image, member, accept), "owner:"+image+"/"+member+"/partner"),
+			importStep(memberConfig(image, member, accept), "cloud:"+image+"/"+member+"/partner"),
 			{
 				// Rejected by the member outside Terraform: the plan shows it and
 				// accepts again.
-				PreConfig: func() { osRun(t, memberCloud, "image", "set", "--reject", image) },
+				PreConfig: func() { acctest.Partner.Run(t, "image", "set", "--reject", image) },
 				Config:    memberConfig(image, member, accept),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
@@ -128,7 +128,7 @@ func TestAccImageMember_lifecycle(t *testing.T) {
 			},
 			{
 				// Removed by the owner outside Terraform: added and accepted again.
-				PreConfig: func() { osRun(t, ownerCloud, "image", "remove", "project", image, member) },
+				PreConfig: func() { acctest.Owner.Run(t, "image", "remove", "project", image, member) },
 				Config:    memberConfig(image, member, accept),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionCreate),
@@ -150,9 +150,9 @@ func TestAccImageMember_lifecycle(t *testing.T) {
 				ResourceName:    addr,
 				ImportState:     true,
 				ImportStateKind: resource.ImportBlockWithID,
-				ImportStateId:   "owner:" + image,
+				ImportStateId:   "cloud:" + image,
 				ExpectError: acctest.Diagnostic("Error: Invalid import ID",
-					fmt.Sprintf(`"owner:%s" is not [endpoint:]image_id/member_id[/member_endpoint]:`, image)),
+					fmt.Sprintf(`"cloud:%s" is not [endpoint:]image_id/member_id[/member_endpoint]:`, image)),
 			},
 		},
 	})
@@ -163,7 +163,7 @@ func TestAccImageMember_lifecycle(t *testing.T) {
 // image, and refuses a private one with the plan's advice.
 func TestAccImageMember_imageKnownAtApply(t *testing.T) {
 	preCheck(t)
-	member := projectID(t, "FLEET_B_PROJECT_ID")
+	member := acctest.Partner.ProjectID(t)
 	config := func(image string) string {
 		return providerConfig + fmt.Sprintf(`
 resource "terraform_data" "image" {
@@ -205,9 +205,69 @@ resource "imagefleet_image_member" "test" {
 			Steps: []resource.TestStep{{
 				Config: config(image),
 				ExpectError: acctest.Diagnostic("Error: Image not shared",
-					fmt.Sprintf(`Endpoint "owner", image %q has visibility "private", and Glance gives members only to images whose visibility is "shared".`, image),
+					fmt.Sprintf(`Endpoint "cloud", image %q has visibility "private", and Glance gives members only to images whose visibility is "shared".`, image),
 					fmt.Sprintf(`Set openstack = { visibility = "shared" } on the imagefleet_image that manages it (or run openstack image set --shared %s).`, image)),
 			}},
 		})
+	})
+}
+
+// TestAccImageMember_withImage shares an image made by imagefleet_image in the same
+// apply, so the image ID is unknown at plan time, and accepts it; a new image
+// content replaces the image and with it the member.
+func TestAccImageMember_withImage(t *testing.T) {
+	preCheck(t)
+	member := acctest.Partner.ProjectID(t)
+	dir := acctest.TempDir(t)
+	first, second := acctest.Disk(t, dir, "qcow2", acctest.Name("one")), acctest.Disk(t, dir, "qcow2", acctest.Name("two"))
+	name := acctest.Name("imagefleet-member")
+	config := func(file string) string {
+		return providerConfig + fmt.Sprintf(`
+resource "imagefleet_image" "shared" {
+  name      = %q
+  file      = %q
+  openstack = { visibility = "shared" }
+}
+resource "imagefleet_image_member" "test" {
+  image  = imagefleet_image.shared.id
+  member = %q
+%s}
+`, name, file, member, accept)
+	}
+	var images []string
+	recordImage := func(s *terraform.State) error {
+		images = append(images, s.RootModule().Resources["imagefleet_image.shared"].Primary.ID)
+		return nil
+	}
+	accepted := func(s *terraform.State) error {
+		return serverStatus(t, images[len(images)-1], member, "accepted")(s)
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			for _, id := range images {
+				if out, err := acctest.Owner.Try("image", "show", "-f", "value", "-c", "status", id); err == nil && out != "deleted" {
+					return fmt.Errorf("image %s is still on Glance after destroy (status %s)", id, out)
+				}
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{
+				Config: config(first),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectUnknownValue(addr, tfjsonpath.New("image")),
+				}},
+				Check: resource.ComposeTestCheckFunc(recordImage, accepted),
+			},
+			{
+				Config: config(second),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("imagefleet_image.shared", plancheck.ResourceActionDestroyBeforeCreate),
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionDestroyBeforeCreate),
+				}},
+				Check: resource.ComposeTestCheckFunc(recordImage, accepted),
+			},
+		},
 	})
 }
