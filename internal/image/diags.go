@@ -104,7 +104,7 @@ func sourceGoneDiag(p path.Path, err error) diag.Diagnostic {
 }
 
 func tarballRefusedDiag(endpoint string, kind backend.Kind, file string) diag.Diagnostic {
-	return diag.NewAttributeErrorDiagnostic(path.Root("file"), "Incus image tarball on a "+string(kind)+" endpoint",
+	return diag.NewAttributeErrorDiagnostic(path.Root("file"), "Incus image tarball on an endpoint of type "+string(kind),
 		fmt.Sprintf("Endpoint %q is of type %s, which takes disk images (qcow2, raw, vmdk, vhd, vhdx, vdi, iso), and %s is an Incus image tarball: a container's root file system cannot boot there. "+
 			"Build a disk image for this endpoint, or leave the endpoint out of this image's for_each.", endpoint, kind, file))
 }
@@ -119,9 +119,15 @@ func diskRefusedDiag(endpoint string, kind backend.Kind, file, format string, ta
 			file, format, endpoint, kind, strings.Join(takes, ", "), takes[0]))
 }
 
-func containerCopyDiag(endpoint, id string) diag.Diagnostic {
-	return diag.NewAttributeErrorDiagnostic(path.Root("copy_from"), "Container image cannot be copied to Glance",
-		fmt.Sprintf("Image %s of endpoint %q is a container image: Glance holds disk images only. Copy a virtual-machine image, or upload a disk image with file.", id, endpoint))
+func containerCopyDiag(from, id, to string, kind backend.Kind) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(path.Root("copy_from"), "Container image cannot be copied there",
+		fmt.Sprintf("Image %s of endpoint %q is a container image; endpoint %q is of type %s, which holds disk images only. Copy a virtual-machine image, or upload a disk image with file.", id, from, to, kind))
+}
+
+func copyFormatDiag(from, id, format, to string, kind backend.Kind, takes []string) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(path.Root("copy_from"), "Disk format not supported by the endpoint",
+		fmt.Sprintf("Image %s of endpoint %q is a %s disk; endpoint %q is of type %s, which takes disks in %s only. Convert the image first, or copy another one.",
+			id, from, format, to, kind, strings.Join(takes, ", ")))
 }
 
 func splitDiag(endpoint string, kind backend.Kind) diag.Diagnostic {

@@ -49,6 +49,10 @@ func glanceShow(t *testing.T, c acctest.Cloud, id string) glanceImage {
 		t.Fatal(err)
 	}
 	sort.Strings(img.Tags)
+	// The CLI prints os_hidden among the properties.
+	if h, ok := img.Properties["os_hidden"].(bool); ok {
+		img.Hidden = h
+	}
 	return img
 }
 
@@ -202,7 +206,8 @@ func TestAccImageOpenStack_lifecycle(t *testing.T) {
 
 // TestAccImageOpenStack_interop: what the provider uploads, `openstack image save`
 // downloads byte for byte; an image made with `openstack image create --file` (a
-// raw disk here) is imported with an import block and plans clean.
+// raw disk here) is imported with an import block, recorded without a replacement,
+// and plans clean afterwards.
 func TestAccImageOpenStack_interop(t *testing.T) {
 	acctest.PreCheckOpenStack(t)
 	dir := acctest.TempDir(t)
@@ -252,14 +257,21 @@ resource "imagefleet_image" "test" {
 				),
 			},
 			{
-				Config:          config,
-				ResourceName:    cliAddr,
-				ImportState:     true,
-				ImportStateKind: resource.ImportBlockWithID,
-				ImportStateId:   "cloud:" + cliID,
-				ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(cliAddr, plancheck.ResourceActionNoop),
+				// An import block in the configuration. The server cannot know the
+				// file, so the import records it in place: the same md5 as Glance's
+				// checksum, no replacement and no change on the server.
+				Config: config + fmt.Sprintf(`
+import {
+  to = %s
+  id = "cloud:%s"
+}`, cliAddr, cliID),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(cliAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(cliAddr, tfjsonpath.New("source_sha256"), knownvalue.StringExact(acctest.SHA256(t, made))),
 				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(cliAddr, tfjsonpath.New("source_sha256"), knownvalue.StringExact(acctest.SHA256(t, made))),
+				},
 			},
 		},
 	})
@@ -342,40 +354,43 @@ resource "imagefleet_image" "from_glance" {
 }
 `, disk)
 	ids := map[string]*string{"incus": new(string), "lxd": new(string), "cloud": new(string), "to_glance": new(string), "from_glance": new(string)}
+	base := func(k string) string { return fmt.Sprintf("imagefleet_image.base[%q]", k) }
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t, incus); acctest.PreCheck(t, lxd); acctest.PreCheckOpenStack(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
-		CheckDestroy: resource.ComposeTestCheckFunc(checkGone(incus, ids["incus"]), checkGone(lxd, ids["lxd"]), checkGone(lxd, ids["from_glance"]),
-			checkGlanceGone(t, ids["cloud"], ids["to_glance"])),
-		Steps: []resource.TestStep{{
-			Config: config,
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue(`imagefleet_image.base["incus"]`, tfjsonpath.New("type"), knownvalue.StringExact("virtual-machine")),
-				statecheck.ExpectKnownValue(`imagefleet_image.base["incus"]`, tfjsonpath.New("source_sha256"), knownvalue.StringExact(sha)),
-				statecheck.ExpectKnownValue(`imagefleet_image.base["lxd"]`, tfjsonpath.New("source_sha256"), knownvalue.StringExact(sha)),
-				statecheck.ExpectKnownValue(`imagefleet_image.base["cloud"]`, tfjsonpath.New("source_sha256"), knownvalue.StringExact(sha)),
-				statecheck.ExpectKnownValue(`imagefleet_image.base["incus"]`, tfjsonpath.New("incus").AtMapKey("public"), knownvalue.Bool(true)),
-				statecheck.ExpectKnownValue(`imagefleet_image.base["cloud"]`, tfjsonpath.New("openstack").AtMapKey("min_disk_gb"), knownvalue.Int64Exact(4)),
-				statecheck.ExpectKnownValue(`imagefleet_image.base["cloud"]`, tfjsonpath.New("name"), knownvalue.StringExact("base-2026.11")),
-				statecheck.ExpectKnownValue(`imagefleet_image.base["lxd"]`, tfjsonpath.New("name"), knownvalue.StringExact("base-2026.11")),
-				// The Incus VM image's disk is the file itself.
-				statecheck.ExpectKnownValue("imagefleet_image.to_glance", tfjsonpath.New("checksum"), knownvalue.StringExact(md5sum)),
-				statecheck.ExpectKnownValue("imagefleet_image.from_glance", tfjsonpath.New("type"), knownvalue.StringExact("virtual-machine")),
-			},
-			Check: resource.ComposeTestCheckFunc(
-				resource.TestCheckResourceAttrWith(`imagefleet_image.base["incus"]`, "id", record(ids["incus"])),
-				resource.TestCheckResourceAttrWith(`imagefleet_image.base["lxd"]`, "id", record(ids["lxd"])),
-				resource.TestCheckResourceAttrWith(`imagefleet_image.base["cloud"]`, "id", record(ids["cloud"])),
-				resource.TestCheckResourceAttrWith("imagefleet_image.to_glance", "id", record(ids["to_glance"])),
-				resource.TestCheckResourceAttrWith("imagefleet_image.from_glance", "id", record(ids["from_glance"])),
-				func(*terraform.State) error {
-					if got := incus.Run(t, "image", "get-property", *ids["incus"], "os_version"); got != "12" {
-						return fmt.Errorf("incus image property os_version=%q", got)
-					}
-					return nil
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(base("incus"), tfjsonpath.New("type"), knownvalue.StringExact("virtual-machine")),
+					statecheck.ExpectKnownValue(base("incus"), tfjsonpath.New("source_sha256"), knownvalue.StringExact(sha)),
+					statecheck.ExpectKnownValue(base("lxd"), tfjsonpath.New("source_sha256"), knownvalue.StringExact(sha)),
+					statecheck.ExpectKnownValue(base("cloud"), tfjsonpath.New("source_sha256"), knownvalue.StringExact(sha)),
+					statecheck.ExpectKnownValue(base("incus"), tfjsonpath.New("incus").AtMapKey("public"), knownvalue.Bool(true)),
+					statecheck.ExpectKnownValue(base("cloud"), tfjsonpath.New("openstack").AtMapKey("min_disk_gb"), knownvalue.Int64Exact(4)),
+					statecheck.ExpectKnownValue(base("cloud"), tfjsonpath.New("name"), knownvalue.StringExact("base-2026.11")),
+					statecheck.ExpectKnownValue(base("lxd"), tfjsonpath.New("name"), knownvalue.StringExact("base-2026.11")),
+					statecheck.ExpectKnownValue(base("lxd"), tfjsonpath.New("properties"), knownvalue.MapExact(map[string]knownvalue.Check{
+						"os_distro": knownvalue.StringExact("debian"), "os_version": knownvalue.StringExact("12"),
+					})),
+					// The Incus VM image's disk is the file itself.
+					statecheck.ExpectKnownValue("imagefleet_image.to_glance", tfjsonpath.New("checksum"), knownvalue.StringExact(md5sum)),
+					statecheck.ExpectKnownValue("imagefleet_image.from_glance", tfjsonpath.New("type"), knownvalue.StringExact("virtual-machine")),
+					acctest.Record(base("incus"), "id", ids["incus"]),
+					acctest.Record(base("lxd"), "id", ids["lxd"]),
+					acctest.Record(base("cloud"), "id", ids["cloud"]),
+					acctest.Record("imagefleet_image.to_glance", "id", ids["to_glance"]),
+					acctest.Record("imagefleet_image.from_glance", "id", ids["from_glance"]),
 				},
-			),
-		}},
+			},
+			{
+				// The legacy destroy check cannot read for_each state: destroy by
+				// emptying the configuration, then ask every server.
+				Config: acctest.ProviderConfigAll("incus"),
+				Check: resource.ComposeTestCheckFunc(checkGone(incus, ids["incus"]), checkGone(lxd, ids["lxd"]), checkGone(lxd, ids["from_glance"]),
+					checkGlanceGone(t, ids["cloud"], ids["to_glance"])),
+			},
+		},
 	})
 }
 
@@ -392,7 +407,7 @@ func TestAccImageOpenStack_badInput(t *testing.T) {
 	}{
 		"container tarball": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" { file = %q }`, tarball),
-			acctest.Diagnostic("Error: Incus image tarball on a openstack endpoint", `Endpoint "cloud" is of type openstack, which takes disk images`),
+			acctest.Diagnostic("Error: Incus image tarball on an endpoint of type openstack", `Endpoint "cloud" is of type openstack, which takes disk images`),
 		},
 		"invalid visibility": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" {
@@ -441,4 +456,53 @@ func TestAccImageOpenStack_badInput(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestAccImageOpenStack_copyRefused: a copy whose content the destination cannot hold
+// is refused at plan time, naming both ends.
+func TestAccImageOpenStack_copyRefused(t *testing.T) {
+	incus := acctest.Backends[0]
+	dir := acctest.TempDir(t)
+	tarball := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("ctr")})
+	raw := acctest.Disk(t, dir, "raw", acctest.Name("raw"))
+	var fp, id string
+	base := acctest.ProviderConfigAll("incus") + fmt.Sprintf(`
+resource "imagefleet_image" "container" {
+  file = %q
+}
+resource "imagefleet_image" "raw" {
+  endpoint = "cloud"
+  file     = %q
+}
+`, tarball, raw)
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t, incus); acctest.PreCheckOpenStack(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             resource.ComposeTestCheckFunc(checkGone(incus, &fp), checkGlanceGone(t, &id)),
+		Steps: []resource.TestStep{
+			{
+				Config: base,
+				Check: resource.ComposeTestCheckFunc(
+					resource.TestCheckResourceAttrWith("imagefleet_image.container", "id", record(&fp)),
+					resource.TestCheckResourceAttrWith("imagefleet_image.raw", "id", record(&id)),
+				),
+			},
+			{
+				Config: base + `
+resource "imagefleet_image" "to_glance" {
+  endpoint  = "cloud"
+  copy_from = { endpoint = "incus", image = imagefleet_image.container.id }
+}`,
+				ExpectError: acctest.Diagnostic("Error: Container image cannot be copied there", `of endpoint "incus" is a container image; endpoint "cloud" is of type openstack, which holds disk images only.`),
+			},
+			{
+				Config: base + `
+resource "imagefleet_image" "to_lxd" {
+  endpoint  = "lxd"
+  copy_from = { endpoint = "cloud", image = imagefleet_image.raw.id }
+}`,
+				ExpectError: acctest.Diagnostic("Error: Disk format not supported by the endpoint", `of endpoint "cloud" is a raw disk; endpoint "lxd" is of type lxd, which takes disks in qcow2 only.`),
+			},
+		},
+	})
 }

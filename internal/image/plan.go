@@ -71,7 +71,8 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 		// Glance must know the format before it downloads, and the provider cannot
 		// look at what the URL serves.
 		if glance, _ := config.openstack(ctx); glance == nil || glance.DiskFormat.IsNull() {
-			resp.Diagnostics.Append(urlDiskFormatDiag(plan.Endpoint.ValueString()))
+			name, _, _ := r.reg.Resolve(plan.Endpoint.ValueString())
+			resp.Diagnostics.Append(urlDiskFormatDiag(name))
 		}
 	}
 	resp.Diagnostics.Append(r.checkProperties(ctx, &plan)...)
@@ -141,17 +142,20 @@ func (r *imageResource) planLocalSource(ctx context.Context, req resource.Modify
 // and fills in the Glance disk format the file has when none is set.
 func (r *imageResource) checkContentFits(ctx context.Context, plan *imageResourceModel, ins *transfer.Inspected) diag.Diagnostics {
 	var diags diag.Diagnostics
-	_, kindName, err := r.reg.Resolve(plan.Endpoint.ValueString())
-	if err != nil || plan.Endpoint.IsUnknown() {
+	if plan.Endpoint.IsUnknown() {
+		return nil
+	}
+	name, kindName, err := r.reg.Resolve(plan.Endpoint.ValueString())
+	if err != nil {
 		return nil
 	}
 	kind, _ := endpoints.KindOf(kindName)
 	format := string(ins.DiskFormat)
 	switch {
 	case format == "" && !kind.IncusTarballs:
-		diags.Append(tarballRefusedDiag(plan.Endpoint.ValueString(), kindName, plan.File.ValueString()))
+		diags.Append(tarballRefusedDiag(name, kindName, plan.File.ValueString()))
 	case format != "" && !kind.TakesDisk(format):
-		diags.Append(diskRefusedDiag(plan.Endpoint.ValueString(), kindName, plan.File.ValueString(), format, kind.DiskFormats))
+		diags.Append(diskRefusedDiag(name, kindName, plan.File.ValueString(), format, kind.DiskFormats))
 	}
 	glance, d := plan.openstack(ctx)
 	diags.Append(d...)
@@ -287,7 +291,7 @@ func (r *imageResource) checkProperties(ctx context.Context, plan *imageResource
 	if !known(plan.Properties) || plan.Endpoint.IsUnknown() {
 		return nil
 	}
-	_, kindName, err := r.reg.Resolve(plan.Endpoint.ValueString())
+	name, kindName, err := r.reg.Resolve(plan.Endpoint.ValueString())
 	if err != nil {
 		return nil
 	}
@@ -298,7 +302,7 @@ func (r *imageResource) checkProperties(ctx context.Context, plan *imageResource
 		case key == "name":
 			diags.Append(nameProperty())
 		case kind.ReservedProperty != nil && kind.ReservedProperty(key):
-			diags.Append(reservedPropertyDiag(plan.Endpoint.ValueString(), kindName, key))
+			diags.Append(reservedPropertyDiag(name, kindName, key))
 		}
 	}
 	return diags
@@ -336,29 +340,48 @@ func (r *imageResource) checkEndpoints(ctx context.Context, plan *imageResourceM
 		if _, _, err := r.reg.Require(plan.CopyFrom.Endpoint.ValueString(), backend.CapImageExport); err != nil {
 			diags.Append(tfendpoints.EndpointDiag(path.Root("copy_from").AtName("endpoint"), err))
 		} else {
-			diags.Append(r.checkCopyFits(ctx, plan, family)...)
+			diags.Append(r.checkCopyFits(ctx, plan)...)
 		}
 	}
 	return diags
 }
 
-// checkCopyFits refuses, at plan time, a copy whose content the destination cannot
-// hold: a container image to Glance. It needs the source image, so it asks the
-// source endpoint; when that cannot answer yet, the apply checks again.
-func (r *imageResource) checkCopyFits(ctx context.Context, plan *imageResourceModel, family string) diag.Diagnostics {
+// checkCopyFits refuses, at plan time, a copy whose content the destination's kind
+// cannot hold: a container image to Glance, a Glance disk in a format Incus cannot
+// boot. It needs the source image, so it asks the source endpoint; when that cannot
+// answer yet, the backends refuse at apply.
+func (r *imageResource) checkCopyFits(ctx context.Context, plan *imageResourceModel) diag.Diagnostics {
 	from := plan.CopyFrom
-	if from.Image.IsUnknown() || family != "openstack" || r.reg.Family(from.Endpoint.ValueString()) != "incus" {
+	if from.Image.IsUnknown() || r.reg.Same(from.Endpoint.ValueString(), plan.Endpoint.ValueString()) {
 		return nil
 	}
+	name, kindName, err := r.reg.Resolve(plan.Endpoint.ValueString())
+	if err != nil {
+		return nil
+	}
+	kind, _ := endpoints.KindOf(kindName)
 	src, err := r.reg.Get(ctx, from.Endpoint.ValueString())
 	if err != nil {
 		return nil
 	}
 	img, err := src.Images.GetImage(ctx, from.Image.ValueString())
-	if err != nil || img.Type != "container" {
+	if err != nil {
 		return nil
 	}
-	return diag.Diagnostics{containerCopyDiag(from.Endpoint.ValueString(), img.ID)}
+	format := ""
+	switch {
+	case img.OpenStack != nil:
+		format = img.OpenStack.DiskFormat
+	case img.Type == "virtual-machine":
+		format = string(transfer.DiskQCOW2)
+	}
+	switch {
+	case format == "" && !kind.IncusTarballs:
+		return diag.Diagnostics{containerCopyDiag(from.Endpoint.ValueString(), img.ID, name, kindName)}
+	case format != "" && !kind.TakesDisk(format):
+		return diag.Diagnostics{copyFormatDiag(from.Endpoint.ValueString(), img.ID, format, name, kindName, kind.DiskFormats)}
+	}
+	return nil
 }
 
 const privateStampsKey = "source_stamps"

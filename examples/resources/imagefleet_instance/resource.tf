@@ -2,7 +2,7 @@
 # pushed in and a command run once it is up.
 resource "imagefleet_instance" "web" {
   name  = "web-1"
-  image = imagefleet_image.base.fingerprint
+  image = imagefleet_image.container.fingerprint
 
   config = {
     "limits.cpu"    = "2"

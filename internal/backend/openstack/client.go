@@ -35,6 +35,13 @@ type Client struct {
 	hashAlgo string
 }
 
+// What a cloud's client provides.
+var (
+	_ backend.ImageStore    = (*Client)(nil)
+	_ backend.ImageExporter = (*Client)(nil)
+	_ backend.MemberStore   = (*Client)(nil)
+)
+
 // responseTimeout bounds the wait for an answer once a request is sent. Glance
 // answers an upload once it has stored the last byte, and every other call at once.
 const responseTimeout = 2 * time.Minute

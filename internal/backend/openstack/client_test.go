@@ -22,7 +22,7 @@ func TestConnectUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
-	l.Close()
+	_ = l.Close()
 	c, err := New(Config{AuthURL: "http://" + addr + "/v3", Username: "u", Password: "pa55-secret", ProjectName: "p",
 		UserDomainID: "default", ProjectDomainID: "default", Retry: httpclient.Retry{MaxAttempts: 2, MinWait: time.Millisecond, MaxWait: time.Millisecond}})
 	if err != nil {
@@ -41,8 +41,8 @@ func TestConnectUnreachable(t *testing.T) {
 // The messages Glance 25 and Keystone 22 answer errors with, as they send them.
 func TestServerMessage(t *testing.T) {
 	for body, want := range map[string]string{
-		`{"message": "Image 0f20 is protected and cannot be deleted.<br /><br />\n\n\n", "code": "403 Forbidden", "title": "Forbidden"}`: "Image 0f20 is protected and cannot be deleted.",
-		`{"error":{"code":401,"message":"The request you have made requires authentication.","title":"Unauthorized"}}`:                  "The request you have made requires authentication.",
+		`{"message": "Image 0f20 is protected and cannot be deleted.<br /><br />\n\n\n", "code": "403 Forbidden", "title": "Forbidden"}`:                                                                                     "Image 0f20 is protected and cannot be deleted.",
+		`{"error":{"code":401,"message":"The request you have made requires authentication.","title":"Unauthorized"}}`:                                                                                                       "The request you have made requires authentication.",
 		"<html>\n <head>\n  <title>400 Bad Request</title>\n </head>\n <body>\n  <h1>400 Bad Request</h1>\n  URI for web-download does not pass filtering: http://127.0.0.1:8000/x.img<br /><br />\n\n\n\n </body>\n</html>": "URI for web-download does not pass filtering: http://127.0.0.1:8000/x.img",
 		"plain words": "plain words",
 	} {

@@ -106,8 +106,9 @@ func (c *Client) GetImage(ctx context.Context, id string) (*backend.Image, error
 	return toBackend(img), nil
 }
 
-// pageSize is how many images one listing request asks for.
-const pageSize = 200
+// pageSize is how many images one listing request asks for (a variable so tests can
+// make listings take several pages).
+var pageSize = 200
 
 // listQuery is a Glance listing's query string.
 type listQuery url.Values
@@ -340,6 +341,8 @@ func (c *Client) setDeactivated(ctx context.Context, id, status string, deactiva
 	switch {
 	case deactivated && status == statusActive:
 		action = "deactivate"
+	case deactivated && status != statusDeactivated:
+		return fmt.Errorf("image %s is %s: only an active image can be deactivated", id, status)
 	case !deactivated && status == statusDeactivated:
 		action = "reactivate"
 	default:
@@ -362,13 +365,22 @@ func (c *Client) setDeactivated(ctx context.Context, id, status string, deactiva
 // credentials are fine, the image's own setting forbids the delete.
 var ErrProtected = errors.New("image is protected")
 
+// protectedError says which image is protected and what to do; it is ErrProtected.
+type protectedError struct{ id, msg string }
+
+func (e *protectedError) Error() string {
+	return fmt.Sprintf("image %s is protected: set protected = false (openstack block) and apply before destroying (Glance says: %s)", e.id, e.msg)
+}
+
+func (e *protectedError) Is(target error) bool { return target == ErrProtected }
+
 // DeleteImage deletes an image and waits until Glance no longer shows it.
 func (c *Client) DeleteImage(ctx context.Context, id string) error {
 	err := c.fail(ctx, images.Delete(ctx, c.image, id).ExtractErr())
 	var apiErr *backend.APIError
 	switch {
 	case errors.As(err, &apiErr) && apiErr.Status == http.StatusForbidden && strings.Contains(apiErr.Msg, "protected"):
-		return fmt.Errorf("image %s is protected: set protected = false (openstack block) and apply before destroying: %w (%s)", id, ErrProtected, apiErr.Msg)
+		return &protectedError{id: id, msg: apiErr.Msg}
 	case err != nil:
 		return err
 	}

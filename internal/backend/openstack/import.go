@@ -43,7 +43,7 @@ func (c *Client) importURL(ctx context.Context, id, uri string) error {
 		if errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest {
 			// Glance's import filter refuses hosts and ports its operator has not
 			// allowed, and says so itself.
-			return fmt.Errorf("%s refused to import %s: %s (%w)", c.Server(), uri, apiErr.Msg, err)
+			return fmt.Errorf("the image service at %s refused to import %s: %w", c.Server(), uri, err)
 		}
 		return fmt.Errorf("asking %s to import %s: %w", c.Server(), uri, err)
 	}
@@ -96,14 +96,16 @@ func (c *Client) importFailed(ctx context.Context, id, uri, how string) error {
 func (c *Client) taskMessage(ctx context.Context, id string) string {
 	var r struct {
 		Tasks []struct {
-			Message   string    `json:"message"`
-			UpdatedAt time.Time `json:"updated_at"`
+			Message string `json:"message"`
+			// Glance writes its task times without a zone, which time.Time
+			// does not read; in one format, they sort as strings.
+			UpdatedAt string `json:"updated_at"`
 		} `json:"tasks"`
 	}
 	if _, err := c.image.Get(ctx, c.image.ServiceURL("images", id, "tasks"), &r, &gophercloud.RequestOpts{OkCodes: []int{http.StatusOK}}); err != nil || len(r.Tasks) == 0 {
 		return "Glance gives no reason"
 	}
-	sort.Slice(r.Tasks, func(i, j int) bool { return r.Tasks[i].UpdatedAt.After(r.Tasks[j].UpdatedAt) })
+	sort.Slice(r.Tasks, func(i, j int) bool { return r.Tasks[i].UpdatedAt > r.Tasks[j].UpdatedAt })
 	if r.Tasks[0].Message == "" {
 		return "Glance gives no reason"
 	}
@@ -127,8 +129,13 @@ func (c *Client) probe(ctx context.Context, uri string) string {
 		return fmt.Sprintf("from where the provider runs, GET %s fails: %v", uri, err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode >= 300 {
+	switch {
+	case resp.StatusCode >= 300:
 		return fmt.Sprintf("from where the provider runs, GET %s answers %s", uri, resp.Status)
+	case resp.ContentLength < 0:
+		// Glance 25's web-download reads the Content-Length header and fails
+		// without one.
+		return fmt.Sprintf("from where the provider runs, GET %s answers %s but without a Content-Length header, which Glance's web-download needs: serve the file with its length", uri, resp.Status)
 	}
-	return fmt.Sprintf("from where the provider runs, GET %s answers %s, so the image service's own access to it (its proxy, its network, its import filter's allowed hosts and ports) is the likely cause", uri, resp.Status)
+	return fmt.Sprintf("from where the provider runs, GET %s answers %s, so the image service's own access to it (its proxy, its network) is the likely cause", uri, resp.Status)
 }

@@ -47,13 +47,12 @@ type digests struct {
 func newDigests(algo string) *digests {
 	d := &digests{algo: algo, md5: md5.New(), sha256: sha256.New()} //nolint:gosec // see the import
 	d.multi = d.sha256
+	ws := []io.Writer{d.md5, d.sha256}
 	if algo != "sha256" {
 		d.multi = hashes[algo]()
+		ws = append(ws, d.multi)
 	}
-	d.Writer = io.MultiWriter(d.md5, d.sha256, d.multi)
-	if d.multi == d.sha256 {
-		d.Writer = io.MultiWriter(d.md5, d.sha256)
-	}
+	d.Writer = io.MultiWriter(ws...)
 	return d
 }
 
@@ -147,7 +146,7 @@ func (c *Client) upload(ctx context.Context, id string, content *backend.ImageCo
 	resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
-		return "", fmt.Errorf("%s refused the token for the upload of image %s after %d bytes were sent, and an upload is not sent twice: run the apply again (%w)",
+		return "", fmt.Errorf("%s refused the token for the upload of image %s (%d bytes had been read for it), and an upload is not sent twice: run the apply again (%w)",
 			c.Server(), id, sent.N(), backend.NewAPIError(req.Method, req.URL.String(), resp.StatusCode, serverMessage(msg)))
 	case resp.StatusCode >= 300:
 		return "", fmt.Errorf("uploading image %s: %w", id, backend.NewAPIError(req.Method, req.URL.String(), resp.StatusCode, serverMessage(msg)))
