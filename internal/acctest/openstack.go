@@ -3,11 +3,13 @@ package acctest
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // The Keystone + Glance rig scripts/backends.sh starts writes these files: clouds.yaml
@@ -108,4 +110,23 @@ func (c Cloud) ProjectID(t *testing.T) string {
 	}
 	t.Fatalf("%s has no %s", idsFile, c.IDVar)
 	return ""
+}
+
+// WebDownloadListener listens on the web-download test port. Tests of other packages
+// may hold it for a while (go test runs packages side by side), so it waits for it,
+// up to two minutes.
+func WebDownloadListener(t *testing.T) net.Listener {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", WebDownloadPort)
+	var l net.Listener
+	var err error
+	for end := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		if l, err = net.Listen("tcp", addr); err == nil || time.Now().After(end) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("the web-download tests need %s: %v", addr, err)
+	}
+	return l
 }

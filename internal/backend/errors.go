@@ -110,7 +110,7 @@ func Advice(err error) string {
 	case errors.Is(err, ErrUnreachable):
 		return "Check that the endpoint's server is running and its address is right."
 	case errors.Is(err, ErrForbidden):
-		return "Check the endpoint's credentials and that the client is trusted."
+		return "Check the endpoint's credentials (on Incus and LXD, that the server trusts the client certificate) and what they allow."
 	case errors.Is(err, ErrDigest):
 		return "The content changed or was damaged on the way; run the apply again."
 	}

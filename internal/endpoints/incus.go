@@ -49,7 +49,11 @@ func init() {
 
 // connectIncus connects an Incus or LXD server: one client holds every store.
 func connectIncus(ctx context.Context, cfg Config) (*Endpoint, error) {
-	c, err := incus.New(*cfg.Settings.(*incus.Config))
+	settings, ok := cfg.Settings.(*incus.Config)
+	if !ok {
+		return nil, settingsBug(cfg)
+	}
+	c, err := incus.New(*settings)
 	if err != nil {
 		return nil, err
 	}

@@ -118,3 +118,9 @@ func (k Kind) TakesDisk(format string) bool {
 	}
 	return false
 }
+
+// settingsBug reports settings of the wrong type reaching a connector: a bug in the
+// provider, never a user error.
+func settingsBug(cfg Config) error {
+	return fmt.Errorf("endpoint %q (%s) was configured with %T settings: this is a bug in the provider", cfg.Name, cfg.Kind, cfg.Settings)
+}

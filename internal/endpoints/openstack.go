@@ -29,7 +29,11 @@ func init() {
 }
 
 func connectOpenStack(ctx context.Context, cfg Config) (*Endpoint, error) {
-	c, err := openstack.New(*cfg.Settings.(*openstack.Config))
+	settings, ok := cfg.Settings.(*openstack.Config)
+	if !ok {
+		return nil, settingsBug(cfg)
+	}
+	c, err := openstack.New(*settings)
 	if err != nil {
 		return nil, err
 	}

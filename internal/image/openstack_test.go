@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -57,7 +56,7 @@ func glanceShow(t *testing.T, c acctest.Cloud, id string) glanceImage {
 }
 
 // checkGlanceGone asks Glance that the image is gone after destroy.
-func checkGlanceGone(t *testing.T, ids ...*string) resource.TestCheckFunc {
+func checkGlanceGone(ids ...*string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		for _, id := range ids {
 			if *id == "" {
@@ -115,7 +114,7 @@ func TestAccImageOpenStack_lifecycle(t *testing.T) {
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheckOpenStack(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
-		CheckDestroy:             checkGlanceGone(t, &id),
+		CheckDestroy:             checkGlanceGone(&id),
 		Steps: []resource.TestStep{
 			{
 				Config: glanceConfig(name, disk, first),
@@ -231,7 +230,7 @@ resource "imagefleet_image" "cli" {
 	cliAddr := "imagefleet_image.cli"
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
-		CheckDestroy:             checkGlanceGone(t, &id, &cliID),
+		CheckDestroy:             checkGlanceGone(&id, &cliID),
 		Steps: []resource.TestStep{
 			{
 				Config: acctest.ProviderConfigAll("cloud") + fmt.Sprintf(`
@@ -284,10 +283,7 @@ func TestAccImageOpenStack_url(t *testing.T) {
 	acctest.PreCheckOpenStack(t)
 	dir := acctest.TempDir(t)
 	disk := acctest.Disk(t, dir, "qcow2", acctest.Name("web"))
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", acctest.WebDownloadPort))
-	if err != nil {
-		t.Fatalf("the web-download test port is busy: %v", err)
-	}
+	ln := acctest.WebDownloadListener(t)
 	srv := &http.Server{Handler: http.FileServer(http.Dir(dir))}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
@@ -304,7 +300,7 @@ resource "imagefleet_image" "test" {
 	var id string
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
-		CheckDestroy:             checkGlanceGone(t, &id),
+		CheckDestroy:             checkGlanceGone(&id),
 		Steps: []resource.TestStep{
 			{
 				Config: urlConfig(base + filepath.Base(disk)),
@@ -388,7 +384,7 @@ resource "imagefleet_image" "from_glance" {
 				// emptying the configuration, then ask every server.
 				Config: acctest.ProviderConfigAll("incus"),
 				Check: resource.ComposeTestCheckFunc(checkGone(incus, ids["incus"]), checkGone(lxd, ids["lxd"]), checkGone(lxd, ids["from_glance"]),
-					checkGlanceGone(t, ids["cloud"], ids["to_glance"])),
+					checkGlanceGone(ids["cloud"], ids["to_glance"])),
 			},
 		},
 	})
@@ -478,7 +474,7 @@ resource "imagefleet_image" "raw" {
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t, incus); acctest.PreCheckOpenStack(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
-		CheckDestroy:             resource.ComposeTestCheckFunc(checkGone(incus, &fp), checkGlanceGone(t, &id)),
+		CheckDestroy:             resource.ComposeTestCheckFunc(checkGone(incus, &fp), checkGlanceGone(&id)),
 		Steps: []resource.TestStep{
 			{
 				Config: base,

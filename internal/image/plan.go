@@ -1,13 +1,13 @@
 package image
 
 import (
+	"context"
 	"crypto/md5"
 	"encoding/hex"
-	"io"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -66,7 +66,7 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 			resp.RequiresReplace.Append(p)
 		}
 	}
-	resp.Diagnostics.Append(planFamilyBlocks(ctx, &plan, &config, state, family)...)
+	planFamilyBlocks(&plan, &config, state, family)
 	if family == "openstack" && !plan.URL.IsNull() {
 		// Glance must know the format before it downloads, and the provider cannot
 		// look at what the URL serves.
@@ -75,7 +75,7 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 			resp.Diagnostics.Append(urlDiskFormatDiag(name))
 		}
 	}
-	resp.Diagnostics.Append(r.checkProperties(ctx, &plan)...)
+	resp.Diagnostics.Append(r.checkProperties(&plan)...)
 	resp.Diagnostics.Append(checkExpiry(ctx, &plan, state)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -83,7 +83,7 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	if family == "incus" {
 		resp.Diagnostics.Append(r.checkAliasesFree(ctx, req, &plan, state)...)
 	}
-	resp.Diagnostics.Append(r.planLocalSource(ctx, req, resp, &plan, state, family)...)
+	resp.Diagnostics.Append(r.planLocalSource(ctx, req, resp, &plan, state)...)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 	if state != nil {
 		for _, p := range replacedSettings(ctx, &plan, state) {
@@ -93,7 +93,7 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 }
 
 // planLocalSource checks local files against the endpoint and plans their digest.
-func (r *imageResource) planLocalSource(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, plan, state *imageResourceModel, family string) diag.Diagnostics {
+func (r *imageResource) planLocalSource(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, plan, state *imageResourceModel) diag.Diagnostics {
 	var diags diag.Diagnostics
 	meta, rootfs, local := plan.localFiles()
 	if !local {
@@ -166,8 +166,7 @@ func (r *imageResource) checkContentFits(ctx context.Context, plan *imageResourc
 }
 
 // planFamilyBlocks plans the incus and openstack blocks (see ModifyPlan).
-func planFamilyBlocks(ctx context.Context, plan, config, state *imageResourceModel, family string) diag.Diagnostics {
-	var diags diag.Diagnostics
+func planFamilyBlocks(plan, config, state *imageResourceModel, family string) {
 	blocks := []struct {
 		family          string
 		plan, config, s *types.Object
@@ -195,7 +194,6 @@ func planFamilyBlocks(ctx context.Context, plan, config, state *imageResourceMod
 			*b.plan = nullUnknowns(*b.plan, *b.config)
 		}
 	}
-	return diags
 }
 
 // replacedSettings names the settings fixed when the image was made whose change
@@ -287,7 +285,7 @@ func checkExpiry(ctx context.Context, plan, state *imageResourceModel) diag.Diag
 
 // checkProperties refuses keys the endpoint's server owns, and "name", which is the
 // name argument.
-func (r *imageResource) checkProperties(ctx context.Context, plan *imageResourceModel) diag.Diagnostics {
+func (r *imageResource) checkProperties(plan *imageResourceModel) diag.Diagnostics {
 	if !known(plan.Properties) || plan.Endpoint.IsUnknown() {
 		return nil
 	}

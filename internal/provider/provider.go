@@ -80,7 +80,7 @@ func (p *imagefleetProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 					"reading or refreshing objects on it fails, and nothing falls back to a default. Create those resources first " +
 					"(`terraform apply -target=...`) or configure such endpoints from values known at plan time. " +
 					"When no endpoints are configured at all, one endpoint named `local` on the local Incus socket is used.",
-				Validators: []validator.Map{mapvalidator.KeysAre(stringvalidator.RegexMatches(endpointName, "must start with a letter and hold only letters, digits, '_' and '-'"))},
+				Validators:   []validator.Map{mapvalidator.KeysAre(stringvalidator.RegexMatches(endpointName, "must start with a letter and hold only letters, digits, '_' and '-'"))},
 				NestedObject: schema.NestedAttributeObject{Attributes: kindBlocks()},
 			},
 			"retry": schema.SingleNestedAttribute{

@@ -221,9 +221,9 @@ func TestDigestReader(t *testing.T) {
 			got, err := io.ReadAll(d)
 			if tc.fail {
 				var derr *DigestError
-				real := sha256.Sum256(tc.data)
-				if !errors.As(err, &derr) || derr.Got != hex.EncodeToString(real[:]) || derr.Want != tc.want {
-					t.Fatalf("error %v, want a DigestError expecting %s, reading %x", err, tc.want, real)
+				sum := sha256.Sum256(tc.data)
+				if !errors.As(err, &derr) || derr.Got != hex.EncodeToString(sum[:]) || derr.Want != tc.want {
+					t.Fatalf("error %v, want a DigestError expecting %s, reading %x", err, tc.want, sum)
 				}
 				if len(got) >= len(tc.data) && len(tc.data) > 0 {
 					t.Fatalf("returned all %d bytes of content with the wrong digest", len(got))

@@ -39,7 +39,10 @@ func qcow2Disk(t *testing.T) string {
 // diskContent opens p as a bare disk, as the image resource does.
 func diskContent(t *testing.T, p string, created time.Time) *backend.ImageContent {
 	t.Helper()
-	r := fileContent(t, p).Metadata.(*transfer.FileReader)
+	r, ok := fileContent(t, p).Metadata.(*transfer.FileReader)
+	if !ok {
+		t.Fatal("fileContent gave no FileReader")
+	}
 	return &backend.ImageContent{Disk: r, DiskFormat: "qcow2", CreatedAt: created, Size: r.Size()}
 }
 
@@ -233,7 +236,7 @@ func TestAccExportVMImageAsDisk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer exp.Close()
+		defer func() { _ = exp.Close() }()
 		got := exp.Content
 		if got.Disk == nil || got.Disk != got.Rootfs || got.DiskFormat != "qcow2" || !got.VM || got.Architecture != hostArch(t) ||
 			!got.CreatedAt.Equal(created) || got.SHA256 != "" {

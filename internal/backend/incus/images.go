@@ -239,7 +239,6 @@ func (c *Client) CreateImage(ctx context.Context, spec backend.ImageCreate) (*ba
 	return img, nil
 }
 
-
 func (c *Client) finishCreate(ctx context.Context, fp string, spec backend.ImageCreate) (*backend.Image, error) {
 	if a := spec.Attrs; a.Name != nil || a.Public != nil || a.AutoUpdate != nil || a.Properties != nil || a.Profiles != nil || a.ExpiresAt != nil {
 		if err := c.UpdateImage(ctx, fp, a); err != nil {
