@@ -15,6 +15,9 @@ var (
 	ErrForbidden   = errors.New("forbidden")
 	ErrUnreachable = errors.New("endpoint unreachable")
 	ErrDigest      = errors.New("digest mismatch")
+	// ErrProtected is a delete the object's own protection refuses: the
+	// credentials are fine, so ErrForbidden's advice would mislead.
+	ErrProtected = errors.New("protected")
 	// ErrCancelled and ErrTimeout say the caller stopped waiting, so nothing is
 	// known about the endpoint itself: they must not read as ErrUnreachable.
 	ErrCancelled = errors.New("cancelled")
@@ -111,6 +114,8 @@ func Advice(err error) string {
 		return "Check that the endpoint's server is running and its address is right."
 	case errors.Is(err, ErrForbidden):
 		return "Check the endpoint's credentials (on Incus and LXD, that the server trusts the client certificate) and what they allow."
+	case errors.Is(err, ErrProtected):
+		return "Set protected = false in the image's openstack block and apply before destroying or replacing it."
 	case errors.Is(err, ErrDigest):
 		return "The content changed or was damaged on the way; run the apply again."
 	}

@@ -142,7 +142,8 @@ func loadCloud(name, nameFrom string, files []string) (*layer, error) {
 		if len(known) > 0 {
 			found = "it defines " + strings.Join(known, ", ")
 		}
-		return nil, fmt.Errorf("%s is %q, but %s has no such cloud (%s); the first clouds file found is the only one read, looked for in order: %s",
+		return nil, fmt.Errorf("%s is %q, but %s has no such cloud (%s); the first clouds file found is the only one read, looked for in order: %s. "+
+			"Name one of its clouds, or point to the file that defines this one",
 			nameFrom, name, path, found, strings.Join(files, ", "))
 	}
 	spath, secure, err := readClouds(secureFiles(path))

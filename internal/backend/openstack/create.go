@@ -42,7 +42,7 @@ func (c *Client) CreateImage(ctx context.Context, spec backend.ImageCreate) (*ba
 		return nil, errors.New("image source: nothing to create the image from")
 	}
 	if diskFormat == "" {
-		return nil, errors.New("the image's disk format is unknown: set disk_format in the openstack block")
+		return nil, errors.New("the image's disk format is unknown: Glance needs it before the data")
 	}
 	if err := checkProperties(spec.Attrs.Properties); err != nil {
 		return nil, err

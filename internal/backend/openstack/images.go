@@ -221,7 +221,7 @@ func checkProperties(props map[string]string) error {
 		return nil
 	}
 	sort.Strings(bad)
-	return fmt.Errorf("properties %s are Glance's own fields or keys it reserves (or the provider's %s), not user properties: set core fields in the openstack block", strings.Join(bad, ", "), SHA256Property)
+	return fmt.Errorf("properties %s are Glance's own fields or keys it reserves (or the provider's %s), not user properties: they are set through their own fields", strings.Join(bad, ", "), SHA256Property)
 }
 
 // patch lists the operations that make cur what attrs asks for; nothing when it is.
@@ -360,19 +360,14 @@ func (c *Client) setDeactivated(ctx context.Context, id, status string, deactiva
 	return nil
 }
 
-// ErrProtected is what deleting a protected image fails with. It is not
-// backend.ErrForbidden, whose advice (check the credentials) would mislead: the
-// credentials are fine, the image's own setting forbids the delete.
-var ErrProtected = errors.New("image is protected")
-
-// protectedError says which image is protected and what to do; it is ErrProtected.
+// protectedError says which image is protected; it is backend.ErrProtected.
 type protectedError struct{ id, msg string }
 
 func (e *protectedError) Error() string {
-	return fmt.Sprintf("image %s is protected: set protected = false (openstack block) and apply before destroying (Glance says: %s)", e.id, e.msg)
+	return fmt.Sprintf("image %s is protected: it must be unprotected before it is deleted (Glance says: %s)", e.id, e.msg)
 }
 
-func (e *protectedError) Is(target error) bool { return target == ErrProtected }
+func (e *protectedError) Is(target error) bool { return target == backend.ErrProtected }
 
 // DeleteImage deletes an image and waits until Glance no longer shows it.
 func (c *Client) DeleteImage(ctx context.Context, id string) error {

@@ -33,7 +33,7 @@ func (c *Client) AddMember(ctx context.Context, imageID, memberID string) (*back
 		// Glance answers a non-shared image's owner with the same 403 as anyone
 		// else: the image says which it is.
 		if img, gerr := c.get(ctx, imageID); gerr == nil && img.Visibility != "shared" {
-			return nil, fmt.Errorf("adding project %s as a member of image %s: the image's visibility is %q, and only an image whose visibility is \"shared\" has members: set visibility = \"shared\" in the image's openstack block (%w)",
+			return nil, fmt.Errorf("adding project %s as a member of image %s: the image's visibility is %q, and only an image whose visibility is \"shared\" has members (%w)",
 				memberID, imageID, img.Visibility, err)
 		}
 		return nil, fmt.Errorf("adding project %s as a member of image %s: only the project that owns the image (or an admin) adds members (%w)", memberID, imageID, err)
@@ -59,8 +59,8 @@ func (c *Client) UpdateMember(ctx context.Context, imageID, memberID, status str
 	}
 	err = c.fail(ctx, err)
 	if forbidden(err) && c.project != memberID {
-		return nil, fmt.Errorf("setting the status of member %s of image %s to %s: only the member project (or an admin) may set it, and this endpoint is project %s: set member_endpoint to an endpoint authenticated as project %s (%w)",
-			memberID, imageID, status, c.project, memberID, err)
+		return nil, fmt.Errorf("setting the status of member %s of image %s to %s: only the member project (or an admin) may set it, and this client is project %s (%w)",
+			memberID, imageID, status, c.project, err)
 	}
 	return nil, fmt.Errorf("setting the status of member %s of image %s to %s: %w", memberID, imageID, status, err)
 }
