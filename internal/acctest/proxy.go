@@ -109,7 +109,9 @@ func (f *flipper) Read(b []byte) (int, error) {
 // rewriteCatalog points the image service of a token's catalog (POST and GET
 // /v3/auth/tokens) at the proxy's Glance side, and fixes the length.
 func (p *OpenStackProxy) rewriteCatalog(resp *http.Response) error {
-	if resp.Request.URL.Path != "/v3/auth/tokens" || resp.StatusCode >= 300 {
+	// HEAD and DELETE answer with no token document.
+	m := resp.Request.Method
+	if resp.Request.URL.Path != "/v3/auth/tokens" || (m != http.MethodPost && m != http.MethodGet) || resp.StatusCode >= 300 {
 		return nil
 	}
 	body, err := io.ReadAll(resp.Body)
@@ -118,10 +120,8 @@ func (p *OpenStackProxy) rewriteCatalog(resp *http.Response) error {
 		return err
 	}
 	var doc map[string]any
-	if json.Unmarshal(body, &doc) != nil {
-		// No token document (HEAD and DELETE answer with none): passed on as it is.
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-		return nil
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return err
 	}
 	token, _ := doc["token"].(map[string]any)
 	catalog, _ := token["catalog"].([]any)
