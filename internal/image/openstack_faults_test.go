@@ -76,7 +76,7 @@ resource "imagefleet_image" "test" {
 			if left := glanceByName(t, name); len(left) > 0 {
 				return fmt.Errorf("images %v named %s are still on Glance after destroy", left, name)
 			}
-			return checkGlanceGone(t, &damaged, &id)(s)
+			return checkGlanceGone(&damaged, &id)(s)
 		},
 		Steps: []resource.TestStep{
 			{

@@ -90,7 +90,7 @@ func TestAccProviderOpenStack_badEndpoint(t *testing.T) {
 			acctest.Diagnostic("Error: Could not read images",
 				`connecting to endpoint "bad" (openstack): authenticating with Keystone at http://127.0.0.1:5000/v3: it refused the password of user "fleet-a"; `+
 					"check the credentials, and the user's and project's domains (POST http://127.0.0.1:5000/v3/auth/tokens: 401: The request you have made requires authentication.).",
-				"Check the endpoint's credentials and that the client is trusted."),
+				"Check the endpoint's credentials (on Incus and LXD, that the server trusts the client certificate) and what they allow."),
 		},
 		"unknown cloud": {
 			fmt.Sprintf(`cloud = "imagefleet-nowhere"
