@@ -156,12 +156,18 @@ func (c *Client) UpdateImage(ctx context.Context, id string, attrs backend.Image
 			put.ExpiresAt = time.Unix(0, 0).UTC()
 		}
 	}
-	req, err := c.jsonRequest(ctx, http.MethodPut, c.url("/1.0/images/"+url.PathEscape(cur.Fingerprint)), put)
+	return c.putImage(ctx, cur.Fingerprint, r.etag, put)
+}
+
+// putImage replaces what PUT /1.0/images/{fp} replaces, only if the image is still as
+// read (its ETag), so a concurrent change is refused rather than overwritten.
+func (c *Client) putImage(ctx context.Context, fp, etag string, put apiImagePut) error {
+	req, err := c.jsonRequest(ctx, http.MethodPut, c.url("/1.0/images/"+url.PathEscape(fp)), put)
 	if err != nil {
 		return err
 	}
-	if r.etag != "" {
-		req.Header.Set("If-Match", r.etag)
+	if etag != "" {
+		req.Header.Set("If-Match", etag)
 	}
 	_, err = c.finish(req, nil, c.http.Do)
 	return err
@@ -180,15 +186,7 @@ func (c *Client) setProperty(ctx context.Context, fp, key, value string) error {
 	}
 	props[key] = value
 	put := apiImagePut{AutoUpdate: cur.AutoUpdate, Properties: props, Public: cur.Public, ExpiresAt: cur.ExpiresAt, Profiles: cur.Profiles}
-	req, err := c.jsonRequest(ctx, http.MethodPut, c.url("/1.0/images/"+url.PathEscape(fp)), put)
-	if err != nil {
-		return err
-	}
-	if r.etag != "" {
-		req.Header.Set("If-Match", r.etag)
-	}
-	_, err = c.finish(req, nil, c.http.Do)
-	return err
+	return c.putImage(ctx, cur.Fingerprint, r.etag, put)
 }
 
 // DeleteImage removes an image and waits until it is gone.
@@ -250,7 +248,7 @@ func (c *Client) finishCreate(ctx context.Context, fp string, spec backend.Image
 
 func (c *Client) pull(ctx context.Context, source map[string]any) (string, error) {
 	var wrote atomic.Bool
-	reqCtx, done := outlive(ctx, wrote.Load)
+	reqCtx, done := backend.Outlive(ctx, wrote.Load)
 	defer done()
 	reqCtx = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
 		if i.Err == nil {
@@ -264,7 +262,7 @@ func (c *Client) pull(ctx context.Context, source map[string]any) (string, error
 	case ctx.Err() != nil && !wrote.Load():
 		return "", fmt.Errorf("asking %s to download the image was stopped before the request went out: %w", c.endpoint, backend.Interrupted(ctx))
 	case ctx.Err() != nil:
-		return "", fmt.Errorf("asking %s to download the image was interrupted (%w), and the server did not answer within %s: it may still store the image (%v)", c.endpoint, backend.Interrupted(ctx), cleanupTimeout, err)
+		return "", fmt.Errorf("asking %s to download the image was interrupted (%w), and the server did not answer within %s: it may still store the image (%v)", c.endpoint, backend.Interrupted(ctx), backend.CleanupTimeout, err)
 	}
 	return "", err
 }
@@ -330,7 +328,7 @@ func (c *Client) upload(ctx context.Context, content *backend.ImageContent, prog
 	sent := transfer.NewCounter(body, size, progress)
 	// The body is out when its last byte is: cutting it otherwise means the server
 	// never receives a whole image, so there is no operation to miss.
-	reqCtx, done := outlive(ctx, func() bool { return sent.Cut(ctx.Err()) })
+	reqCtx, done := backend.Outlive(ctx, func() bool { return sent.Cut(ctx.Err()) })
 	defer done()
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, c.url("/1.0/images"), io.NopCloser(sent))
 	if err != nil {
@@ -411,7 +409,7 @@ func (c *Client) uploadFailed(ctx context.Context, err error, sent *transfer.Cou
 	case ctx.Err() != nil && !sent.Whole():
 		return fmt.Errorf("the upload to %s was stopped after %d bytes, before its end, so the server keeps none of it: %w", c.endpoint, sent.N(), backend.Interrupted(ctx))
 	case ctx.Err() != nil:
-		msg := fmt.Errorf("the upload to %s was interrupted (%w) after the whole image was sent, and the server did not answer within %s: it may store the image", c.endpoint, backend.Interrupted(ctx), cleanupTimeout)
+		msg := fmt.Errorf("the upload to %s was interrupted (%w) after the whole image was sent, and the server did not answer within %s: it may store the image", c.endpoint, backend.Interrupted(ctx), backend.CleanupTimeout)
 		if want != "" {
 			return backend.Created(want, msg)
 		}
@@ -488,7 +486,7 @@ func (c *Client) createFailed(ctx context.Context, r *response, op *operation, e
 // cannot be removed it comes back as a backend.CreatedError, to be recorded and replaced.
 func (c *Client) abandonCreate(ctx context.Context, r *response, want string) error {
 	stopped := backend.Interrupted(ctx)
-	cctx, cancel := afterInterruption(ctx)
+	cctx, cancel := backend.AfterInterruption(ctx)
 	defer cancel()
 	opPath := operationPath(r)
 	op, cancelled, err := c.cancelAndWait(cctx, r)
@@ -499,7 +497,7 @@ func (c *Client) abandonCreate(ctx context.Context, r *response, want string) er
 	case errors.As(err, &failed):
 		return fmt.Errorf("creating the image on %s was interrupted (%w); operation %s failed without storing an image: %s", c.endpoint, stopped, opPath, failed.Msg)
 	case err != nil:
-		msg := fmt.Errorf("creating the image on %s was interrupted (%w); operation %s did not end within %s (%v), and may still store an image", c.endpoint, stopped, opPath, cleanupTimeout, err)
+		msg := fmt.Errorf("creating the image on %s was interrupted (%w); operation %s did not end within %s (%v), and may still store an image", c.endpoint, stopped, opPath, backend.CleanupTimeout, err)
 		if want != "" {
 			return backend.Created(want, msg)
 		}

@@ -159,7 +159,7 @@ func (c *Client) createInstance(ctx context.Context, spec backend.InstanceCreate
 		path += "?target=" + url.QueryEscape(spec.Target)
 	}
 	var sent atomic.Bool
-	reqCtx, done := outlive(ctx, sent.Load)
+	reqCtx, done := backend.Outlive(ctx, sent.Load)
 	defer done()
 	reqCtx = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
 		if i.Err == nil {
@@ -194,7 +194,7 @@ func (c *Client) createInstance(ctx context.Context, spec backend.InstanceCreate
 // the caller's to record, not someone else's.
 func (c *Client) abandonInstanceCreate(ctx context.Context, r *response) error {
 	stopped := backend.Interrupted(ctx)
-	cctx, cancel := afterInterruption(ctx)
+	cctx, cancel := backend.AfterInterruption(ctx)
 	defer cancel()
 	opPath := operationPath(r)
 	_, cancelled, err := c.cancelAndWait(cctx, r)
@@ -212,7 +212,7 @@ func (c *Client) abandonInstanceCreate(ctx context.Context, r *response) error {
 		// The servers forget an operation a few seconds after it ends.
 		return fmt.Errorf("creating the instance on %s was interrupted (%w); operation %s had already ended", c.endpoint, stopped, opPath)
 	}
-	return fmt.Errorf("creating the instance on %s was interrupted (%w); operation %s did not end within %s (%v), and may still create the instance", c.endpoint, stopped, opPath, cleanupTimeout, err)
+	return fmt.Errorf("creating the instance on %s was interrupted (%w); operation %s did not end within %s (%v), and may still create the instance", c.endpoint, stopped, opPath, backend.CleanupTimeout, err)
 }
 
 // DefaultProject is the endpoint's project; the server's own default when the

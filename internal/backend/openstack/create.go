@@ -7,7 +7,6 @@ import (
 	"net/http/httptrace"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -111,11 +110,11 @@ func createBody(spec backend.ImageCreate, diskFormat string) createOpts {
 }
 
 // post creates the image record. When ctx ends once the request is out, Glance may
-// have made the image: the request gets cleanupTimeout more to return its ID, so
+// have made the image: the request gets backend.CleanupTimeout more to return its ID, so
 // that abandon can delete it rather than leave it unseen.
 func (c *Client) post(ctx context.Context, body createOpts) (string, error) {
 	var wrote atomic.Bool
-	reqCtx, done := outlive(ctx, wrote.Load)
+	reqCtx, done := backend.Outlive(ctx, wrote.Load)
 	defer done()
 	reqCtx = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
 		if i.Err == nil {
@@ -130,7 +129,7 @@ func (c *Client) post(ctx context.Context, body createOpts) (string, error) {
 		return "", fmt.Errorf("creating the image on %s was stopped before the request went out: %w", c.Server(), backend.Interrupted(ctx))
 	case ctx.Err() != nil:
 		return "", fmt.Errorf("creating the image on %s was interrupted (%w), and Glance did not answer within %s: it may hold a new image named %q in status queued (%v)",
-			c.Server(), backend.Interrupted(ctx), cleanupTimeout, body["name"], err)
+			c.Server(), backend.Interrupted(ctx), backend.CleanupTimeout, body["name"], err)
 	}
 	return "", fmt.Errorf("creating the image on %s: %w", c.Server(), c.fail(ctx, err))
 }
@@ -166,33 +165,15 @@ func (c *Client) finishCreate(ctx context.Context, id, sha string, o *backend.Op
 	return c.GetImage(ctx, id)
 }
 
-// cleanupTimeout bounds what is done after ctx ended to leave nothing behind.
-const cleanupTimeout = 60 * time.Second
-
-// outlive makes the context of a request that creates something. Until sent reports
-// that the request is out, ctx ending cancels it; after, the request gets
-// cleanupTimeout more to return what it created.
-func outlive(ctx context.Context, sent func() bool) (context.Context, context.CancelFunc) {
-	reqCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, func() {
-		if !sent() {
-			cancel()
-			return
-		}
-		time.AfterFunc(cleanupTimeout, cancel)
-	})
-	return reqCtx, func() { stop(); cancel() }
-}
-
 // abandon reports a failure after the image came to exist. When ctx ended (the run
 // was interrupted or timed out) it deletes the image with a fresh context bounded
-// by cleanupTimeout, and reports it kept, as a CreatedError, only when that fails;
+// by backend.CleanupTimeout, and reports it kept, as a CreatedError, only when that fails;
 // any other failure leaves the image to the caller to record and replace.
 func (c *Client) abandon(ctx context.Context, id string, err error) error {
 	if ctx.Err() == nil {
 		return backend.Created(id, err)
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	cctx, cancel := backend.AfterInterruption(ctx)
 	defer cancel()
 	if derr := c.DeleteImage(cctx, id); derr != nil && !errors.Is(derr, backend.ErrNotFound) {
 		return backend.Created(id, fmt.Errorf("%w; removing the unfinished image %s failed too: %v", err, id, derr))
