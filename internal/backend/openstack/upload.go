@@ -37,22 +37,24 @@ var hashes = map[string]func() hash.Hash{
 const defaultHashAlgo = "sha512"
 
 // digests hashes what is uploaded, in the same single read: md5 (Glance's
-// checksum), the cloud's os_hash_algo, and sha256 (SHA256Property).
+// checksum), the cloud's os_hash_algo, and sha256 (SHA256Property). Each hash runs
+// in its own goroutine beside the send (transfer.PipeHash): the three cost about
+// as much CPU as Glance spends storing the data.
 type digests struct {
 	algo               string
 	md5, sha256, multi hash.Hash
-	io.Writer
+	*transfer.PipeHash
 }
 
 func newDigests(algo string) *digests {
 	d := &digests{algo: algo, md5: md5.New(), sha256: sha256.New()} //nolint:gosec // see the import
 	d.multi = d.sha256
-	ws := []io.Writer{d.md5, d.sha256}
+	hs := []hash.Hash{d.md5, d.sha256}
 	if algo != "sha256" {
 		d.multi = hashes[algo]()
-		ws = append(ws, d.multi)
+		hs = append(hs, d.multi)
 	}
-	d.Writer = io.MultiWriter(ws...)
+	d.PipeHash = transfer.NewPipeHash(hs...)
 	return d
 }
 
@@ -126,6 +128,8 @@ func (c *Client) upload(ctx context.Context, id string, content *backend.ImageCo
 		return "", err
 	}
 	d := newDigests(c.hashAlgorithm(ctx))
+	// Waited for on every path, so no hashing goroutine outlives the upload.
+	defer d.Wait()
 	sent := transfer.NewCounter(io.TeeReader(content.Disk, d), content.Size, progress)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.image.ServiceURL("images", id, "file"), io.NopCloser(sent))
 	if err != nil {
@@ -154,6 +158,7 @@ func (c *Client) upload(ctx context.Context, id string, content *backend.ImageCo
 		return "", fmt.Errorf("%s accepted the upload of image %s after %d bytes, before the content's end", c.Server(), id, sent.N())
 	}
 	tflog.Debug(ctx, "glance image uploaded", map[string]any{"id": id, "bytes": sent.N()})
+	d.Wait()
 	return c.verify(ctx, id, d, sent.N(), content.SHA256)
 }
 
