@@ -113,6 +113,14 @@ func (r *imageResource) planLocalSource(ctx context.Context, req resource.Modify
 		return diags
 	}
 	diags.Append(r.checkContentFits(ctx, plan, ins)...)
+	if state != nil && ins.DiskFormat != "" {
+		// The metadata generated for a disk names its architecture.
+		pi, _ := plan.incus(ctx)
+		si, _ := state.incus(ctx)
+		if pi != nil && si != nil && !pi.Architecture.IsUnknown() && !pi.Architecture.Equal(si.Architecture) {
+			resp.RequiresReplace.Append(path.Root("incus").AtName("architecture"))
+		}
+	}
 	if ins.SHA256 == "" {
 		return diags
 	}
@@ -197,8 +205,7 @@ func planFamilyBlocks(plan, config, state *imageResourceModel, family string) {
 }
 
 // replacedSettings names the settings fixed when the image was made whose change
-// replaces it: Glance's disk and container formats, and the architecture of the
-// metadata generated for a disk on Incus.
+// replaces it: Glance's disk and container formats.
 func replacedSettings(ctx context.Context, plan, state *imageResourceModel) []path.Path {
 	var out []path.Path
 	p, _ := plan.openstack(ctx)
@@ -210,11 +217,6 @@ func replacedSettings(ctx context.Context, plan, state *imageResourceModel) []pa
 		if known(p.ContainerFormat) && !s.ContainerFormat.IsNull() && !p.ContainerFormat.Equal(s.ContainerFormat) {
 			out = append(out, path.Root("openstack").AtName("container_format"))
 		}
-	}
-	pi, _ := plan.incus(ctx)
-	si, _ := state.incus(ctx)
-	if pi != nil && si != nil && !pi.Architecture.Equal(si.Architecture) && !si.Architecture.IsNull() {
-		out = append(out, path.Root("incus").AtName("architecture"))
 	}
 	return out
 }
