@@ -59,6 +59,50 @@ type Image struct {
 	SHA256 string
 	// OpenStack holds what only Glance has; nil on other kinds.
 	OpenStack *OpenStackImage
+	// Air holds what only NVIDIA Air has; nil on other kinds.
+	Air *AirImage
+}
+
+// AirImage is what an Air image has beyond the common fields. Its password is
+// never read back: Air returns it, but the provider only sends it.
+type AirImage struct {
+	Version          string
+	DefaultUsername  string
+	CPUArch          string
+	Provider         string
+	EmulationType    []string
+	EmulationVersion string
+	Mountpoint       string
+	MinimumResources AirResources
+	IncludesAirAgent bool
+	Published        bool
+	// UploadStatus is READY, UPLOADING, VALIDATING, COMPLETE, PUBLISHING,
+	// UNPUBLISHING or COPYING_FROM_IMAGE_SHARE.
+	UploadStatus string
+	Creator      string
+}
+
+// AirResources are the least an Air simulation node of the image needs.
+type AirResources struct {
+	CPU     int64
+	Memory  int64
+	Storage int64
+}
+
+// AirAttrs are the Air settings a user manages. Nil fields are left as the server has
+// them; DefaultPassword is sent only when set (it is write-only).
+type AirAttrs struct {
+	Version          *string
+	DefaultUsername  *string
+	DefaultPassword  *string
+	CPUArch          *string
+	Provider         *string
+	EmulationType    []string
+	EmulationVersion *string
+	Mountpoint       *string
+	MinimumResources *AirResources
+	IncludesAirAgent *bool
+	Published        *bool
 }
 
 // OpenStackImage is what a Glance image has beyond the common fields.
@@ -122,6 +166,8 @@ type ImageAttrs struct {
 	ExpiresAt *time.Time
 	// OpenStack applies on Glance only; other kinds ignore it.
 	OpenStack *OpenStackAttrs
+	// Air applies on Air only; other kinds ignore it.
+	Air *AirAttrs
 }
 
 // ImageCreate describes a new image: where its content comes from and its attributes.
@@ -142,6 +188,15 @@ type ImageSource struct {
 	URL string
 	// Remote asks the server to pull the image from an image server.
 	Remote *RemoteImage
+	// Claim takes an image another organisation shared (Air image shares).
+	Claim *ClaimSource
+}
+
+// ClaimSource names a share to claim, optionally under a new name and version.
+type ClaimSource struct {
+	ShareID string
+	Name    string
+	Version string
 }
 
 // ImageContent is image content read as a stream: a unified Incus tarball (Metadata
@@ -163,6 +218,12 @@ type ImageContent struct {
 	// Size is the length of a unified image's or a disk's content when known (0
 	// when not), so it can be sent with a Content-Length rather than chunked.
 	Size int64
+	// At is the same disk readable at offsets when it is a local file, so that a
+	// backend can send parts of it in parallel and read it twice (a digest first).
+	At io.ReaderAt
+	// Reopen, when set, streams the disk again from its start, for a backend that
+	// needs the digest before the content and has no At (a copy between endpoints).
+	Reopen func(ctx context.Context) (io.ReadCloser, error)
 	// SHA256 is the digest the content must have, when the caller knows it; the
 	// backend verifies it against what the server reports after the upload.
 	SHA256 string
@@ -242,13 +303,19 @@ type MemberStore interface {
 
 // Share is an image offered to another organisation (Air image shares).
 type Share struct {
-	ID        string
-	ImageID   string
-	TargetOrg string
-	ExpiresAt time.Time
+	ID           string
+	ImageID      string
+	TargetOrg    string
+	ExpiresAt    time.Time
+	State        string
+	ClaimedBy    string
+	ImageName    string
+	ImageVersion string
+	CreatedAt    time.Time
 }
 
-// ShareStore manages image shares.
+// ShareStore manages image shares. A share offered to the caller is claimed by
+// creating an image from it (ImageSource.Claim).
 type ShareStore interface {
 	CreateShare(ctx context.Context, s Share) (*Share, error)
 	GetShare(ctx context.Context, id string) (*Share, error)

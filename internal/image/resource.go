@@ -423,7 +423,7 @@ func (r *imageResource) openSource(ctx context.Context, m *imageResourceModel, s
 		case i == 1:
 			content.Rootfs, content.RootfsName, content.Size, content.VM = r, baseName(p), 0, format == transfer.DiskQCOW2
 		case format != "":
-			content.Disk, content.DiskFormat, content.Size = r, string(format), r.Size()
+			content.Disk, content.DiskFormat, content.Size, content.At = r, string(format), r.Size(), r
 			content.CreatedAt = time.Unix(r.Stamp().ModTime/int64(time.Second), 0).UTC()
 			content.Architecture = m.incusArchitecture(ctx)
 		default:

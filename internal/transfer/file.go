@@ -93,6 +93,30 @@ func (r *FileReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// ReadAt reads the file at an offset, for parts sent in parallel, with the same
+// guarantee as Read: a read that reaches the file's end checks that the file is
+// unchanged before it returns, so the part that carries the last bytes (and any
+// pass over the whole file) fails on a changed file. Offsets are from the file's
+// start.
+func (r *FileReader) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > r.start.Size {
+		p = p[:max(0, r.start.Size-off)]
+	}
+	n, err := r.f.ReadAt(p, off)
+	switch {
+	case err == io.EOF && off+int64(n) < r.start.Size:
+		return n, r.changed(fmt.Sprintf("it ended %d bytes short of its size", r.start.Size-off-int64(n)))
+	case err != nil && err != io.EOF:
+		return n, err
+	case off+int64(n) == r.start.Size:
+		if err := r.check(); err != nil {
+			return 0, err
+		}
+		return n, io.EOF
+	}
+	return n, nil
+}
+
 func (r *FileReader) check() error {
 	fi, err := r.f.Stat()
 	if err != nil {

@@ -243,3 +243,36 @@ func TestDigestReader(t *testing.T) {
 		})
 	}
 }
+
+// ReadAt returns the file's bytes at any offset, and fails the read that reaches the
+// end of a file changed since the reader was made.
+func TestFileReaderReadAt(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "disk")
+	data := []byte("0123456789abcdef")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := NewFileReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 6)
+	if n, err := r.ReadAt(buf, 4); n != 6 || err != nil || string(buf) != "456789" {
+		t.Fatalf("middle: %d %v %q", n, err, buf[:n])
+	}
+	if n, err := r.ReadAt(buf, 12); n != 4 || err != io.EOF || string(buf[:n]) != "cdef" {
+		t.Fatalf("end: %d %v %q", n, err, buf[:n])
+	}
+	time.Sleep(10 * time.Millisecond)
+	if err := os.WriteFile(p, []byte("0123456789ABCDEF"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ReadAt(buf, 10); !errors.Is(err, ErrFileChanged) {
+		t.Fatalf("a changed file read to its end gave %v", err)
+	}
+}
