@@ -4,6 +4,7 @@ package image
 
 import (
 	"context"
+	"io"
 	"errors"
 	"fmt"
 	"os"
@@ -530,9 +531,29 @@ func (r *imageResource) openCopy(ctx context.Context, m *imageResourceModel, spe
 	if c.Disk != nil && c.Architecture == "" {
 		c.Architecture = m.incusArchitecture(ctx)
 	}
+	// A backend that needs the digest before the content (Air) reads the source a
+	// second time rather than keep it in a temporary file.
+	c.Reopen = func(ctx context.Context) (io.ReadCloser, error) {
+		again, err := src.Exporter.ExportImage(ctx, from.Image.ValueString())
+		if err != nil {
+			return nil, err
+		}
+		disk := again.Content.Disk
+		if disk == nil {
+			disk = again.Content.Rootfs
+		}
+		return readCloser{disk, again.Close}, nil
+	}
 	spec.Source.Content = &c
 	return func() { _ = exp.Close() }, object, nil
 }
+
+type readCloser struct {
+	io.Reader
+	close func() error
+}
+
+func (r readCloser) Close() error { return r.close() }
 
 // incusArchitecture is the architecture asked for generated Incus metadata, "" for
 // the server's own.
