@@ -77,6 +77,7 @@ func TestCommand(t *testing.T) {
 		}
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", "application/json")
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -3,7 +3,9 @@ package airemu
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"time"
 )
@@ -26,6 +28,11 @@ func readBody(r *http.Request) (body, *apiError) {
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return body{}, nil
+	}
+	// Django REST framework parses only the media types it has parsers for: a
+	// client that forgets the Content-Type gets a 415, not its JSON read.
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		return nil, &apiError{status: http.StatusUnsupportedMediaType, detail: fmt.Sprintf("Unsupported media type %q in request.", r.Header.Get("Content-Type"))}
 	}
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {

@@ -35,7 +35,9 @@
 //   - The part size comes from the answer's chunk_size (the SDK's fallback is
 //     100,000,000 bytes, the default here): part i starts at (i-1)*chunk_size.
 //
-// From the API reference:
+// From the API reference and the framework behind it (Django REST framework):
+//   - A request body is read only with Content-Type application/json (the SDK
+//     always sends it); a body of another or no media type is a 415.
 //   - Every 4xx answer is JSON with "detail" and "request_id"; a 400 also has
 //     "type": VALIDATION, or PROTECTED for a delete refused because the image is in
 //     use, which adds "protected_instances".
@@ -73,6 +75,8 @@
 //   - Deleting an image deletes its shares.
 //
 // Emulator choices where neither says:
+//   - start-upload records the declared hash and size on the image, so UPLOADING
+//     and VALIDATING images show them; abort-upload and clear-upload reset them.
 //   - A failed validation returns the image to READY with hash "" and size 0; the
 //     reason is in "emulator_validation_error", a field the real API does not
 //     have (the SDK keeps unknown fields as plain attributes). It is absent

@@ -74,6 +74,25 @@ func TestRoutes(t *testing.T) {
 	a.fails(http.StatusMethodNotAllowed, "", `"DELETE" not allowed`, "DELETE", "images/", nil)
 	a.fails(http.StatusBadRequest, "VALIDATION", "JSON parse error", "POST", "images/", rawBody("{"))
 	a.fails(http.StatusBadRequest, "VALIDATION", "Expected a dictionary", "POST", "images/", []any{1})
+
+	// A body without the JSON media type is not read; an empty one needs none.
+	req, _ := http.NewRequest(http.MethodPatch, a.base+"images/"+id+"/", strings.NewReader(`{"notes":"x"}`))
+	req.Header.Set("Authorization", "Bearer token-a")
+	req.Header.Set("Content-Type", "text/plain")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Fatalf("text/plain body: %d", resp.StatusCode)
+	}
+	req, _ = http.NewRequest(http.MethodPatch, a.base+"images/"+id+"/", nil)
+	req.Header.Set("Authorization", "Bearer token-a")
+	if resp, err = http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("PATCH without a body: %v %v", err, resp)
+	}
+	resp.Body.Close()
 }
 
 func TestCreateImage(t *testing.T) {

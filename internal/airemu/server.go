@@ -76,6 +76,7 @@ type Server struct {
 	closeErr  error
 
 	mu                sync.Mutex
+	closing           bool
 	chunkSize         int64
 	validationDelay   time.Duration
 	transitionDelay   time.Duration
@@ -180,6 +181,9 @@ func Start(t testing.TB, opts Options) *Server {
 // directory when New made it. The handler must no longer be serving.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closing = true
+		s.mu.Unlock()
 		s.cancel()
 		s.tasks.Wait()
 		if s.ownDataDir {
@@ -217,8 +221,12 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
-// after runs fn after d in the background, unless the server closes first.
+// after runs fn after d in the background, unless the server closes first. The
+// caller holds s.mu, so that no task is added once Close waits for them.
 func (s *Server) after(d time.Duration, fn func()) {
+	if s.closing {
+		return
+	}
 	s.tasks.Add(1)
 	go func() {
 		defer s.tasks.Done()
