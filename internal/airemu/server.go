@@ -347,8 +347,6 @@ type apiError struct {
 	protected []map[string]string
 }
 
-func (e *apiError) Error() string { return fmt.Sprintf("%d %s", e.status, e.detail) }
-
 func badRequest(format string, args ...any) *apiError {
 	return &apiError{status: http.StatusBadRequest, detail: fmt.Sprintf(format, args...), kind: "VALIDATION"}
 }
