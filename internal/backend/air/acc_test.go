@@ -705,3 +705,19 @@ func TestAccEmptyContent(t *testing.T) {
 		t.Errorf("%d images", n)
 	}
 }
+
+// A part whose connection takes no bytes is dropped and sent again, and the upload
+// gives up when that goes on. The part is larger than the loopback's socket
+// buffers, so that the sender does block.
+func TestAccStalledPart(t *testing.T) {
+	srv := emulator(t, airemu.Options{ChunkSize: 32 << 20})
+	srv.SetBandwidth(1)
+	defer func(d time.Duration) { partStall = d }(partStall)
+	partStall = 300 * time.Millisecond
+	c := connect(t, srv, orgA, 1)
+	_, err := c.CreateImage(t.Context(), backend.ImageCreate{Source: backend.ImageSource{Content: newDisk(t, 32<<20).content(t, true)}, Attrs: attrs(t)})
+	createdID(t, err)
+	if !strings.Contains(err.Error(), "part 1 of 33554432 bytes failed 5 times, the last time: the connection took no byte of the part for too long (300ms)") {
+		t.Fatalf("error %v", err)
+	}
+}

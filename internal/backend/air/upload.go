@@ -412,8 +412,14 @@ func (c *Client) putPart(ctx context.Context, p part, r io.Reader, sent *uploadL
 	defer cancel(nil)
 	stall := time.AfterFunc(partStall, func() { cancel(errStalled) })
 	defer stall.Stop()
-	body := &partBody{r: r, md5: md5.New(), left: p.size, onRead: func(n int) { //nolint:gosec // see the import
-		stall.Reset(partStall)
+	body := &partBody{r: r, md5: md5.New(), left: p.size, onRead: func(n int, last bool) { //nolint:gosec // see the import
+		// Once the last byte is taken, the answer's wait is the transport's
+		// ResponseHeaderTimeout.
+		if last {
+			stall.Stop()
+		} else {
+			stall.Reset(partStall)
+		}
 		sent.add(int64(n))
 	}}
 	req, err := http.NewRequestWithContext(actx, http.MethodPut, p.url, body)
@@ -492,7 +498,7 @@ type partBody struct {
 	left   int64
 	err    error
 	sealed bool
-	onRead func(n int)
+	onRead func(n int, last bool)
 }
 
 var errSealed = errors.New("the part's attempt is over")
@@ -513,7 +519,7 @@ func (b *partBody) Read(p []byte) (int, error) {
 		b.md5.Write(p[:n])
 		b.n += int64(n)
 		b.left -= int64(n)
-		b.onRead(n)
+		b.onRead(n, b.left == 0)
 	}
 	if err != nil && err != io.EOF {
 		b.err = err
