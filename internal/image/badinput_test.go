@@ -83,7 +83,7 @@ func TestAccImage_badInput(t *testing.T) {
 		},
 		"no source": {
 			cfg + `resource "imagefleet_image" "x" { properties = { a = "b" } }`,
-			acctest.Diagnostic("Error: Image source missing", "A new image needs exactly one source: file, split, url, remote or copy_from."),
+			acctest.Diagnostic("Error: Image source missing", "A new image needs exactly one source: file, split, url, remote, copy_from or claim."),
 		},
 		"alias name with a slash": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" {

@@ -20,7 +20,7 @@ func withAdvice(endpoint, msg string, err error) string {
 	var exists *backend.ExistsError
 	switch {
 	case errors.As(err, &exists):
-		advice = fmt.Sprintf("Image %s holds this content already (an earlier interrupted apply, or an upload made outside Terraform): "+
+		advice = fmt.Sprintf("Image %s is this image already (on Incus and LXD the same content, on Air the same name and version; left by an earlier interrupted apply, or made outside Terraform): "+
 			"adopt it with an import block (import { to = <this resource's address>, id = \"%s:%s\" }) or delete it, then apply again.", exists.ID, endpoint, exists.ID)
 	case errors.Is(err, backend.ErrConflict):
 		advice = "The image exists already: import it (terraform import) instead of creating it again."
@@ -126,7 +126,7 @@ func aliasTakenDiag(p path.Path, endpoint, name, holder string) diag.Diagnostic 
 
 func noSourceDiag() diag.Diagnostic {
 	return diag.NewErrorDiagnostic("Image source missing",
-		"A new image needs exactly one source: file, split, url, remote or copy_from. An image without one can only be imported, and is then kept as the server holds it.")
+		"A new image needs exactly one source: file, split, url, remote, copy_from or claim. An image without one can only be imported, and is then kept as the server holds it.")
 }
 
 func sourceGoneDiag(p path.Path, err error) diag.Diagnostic {
@@ -179,4 +179,14 @@ func reservedPropertyDiag(endpoint string, kind backend.Kind, key string) diag.D
 func urlDiskFormatDiag(endpoint string) diag.Diagnostic {
 	return diag.NewAttributeErrorDiagnostic(path.Root("openstack").AtName("disk_format"), "Disk format needed",
 		fmt.Sprintf("Endpoint %q is of type openstack: an image Glance downloads from url needs openstack.disk_format (qcow2, raw, ...), since the provider does not read what the URL serves.", endpoint))
+}
+
+func airBlockDiag() diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(path.Root("air"), "Air settings needed",
+		"An image made on an air endpoint needs an air block: Air requires a version, a default user and its password (air = { version = \"1.0\", default_username = \"root\", default_password = var.password }).")
+}
+
+func airPasswordDiag() diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(path.Root("air").AtName("default_password"), "Air password needed",
+		"Air requires a default password to make an image: set air.default_password (it is write-only: sent, never stored in state).")
 }

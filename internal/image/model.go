@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfvalue"
@@ -26,6 +27,8 @@ type imageResourceModel struct {
 	Properties   types.Map      `tfsdk:"properties"`
 	Incus        types.Object   `tfsdk:"incus"`
 	OpenStack    types.Object   `tfsdk:"openstack"`
+	Air          types.Object   `tfsdk:"air"`
+	Claim        *claimModel    `tfsdk:"claim"`
 	SourceSHA256 types.String   `tfsdk:"source_sha256"`
 	Fingerprint  types.String   `tfsdk:"fingerprint"`
 	Checksum     types.String   `tfsdk:"checksum"`
@@ -51,6 +54,10 @@ type remoteModel struct {
 	Type         types.String `tfsdk:"type"`
 	Architecture types.String `tfsdk:"architecture"`
 	Certificate  types.String `tfsdk:"certificate"`
+}
+
+type claimModel struct {
+	Share types.String `tfsdk:"share"`
 }
 
 type copyFromModel struct {
@@ -80,6 +87,39 @@ type openstackModel struct {
 	Tags            types.Set    `tfsdk:"tags"`
 	Deactivated     types.Bool   `tfsdk:"deactivated"`
 }
+
+// airModel is the air block: what only NVIDIA Air images have.
+type airModel struct {
+	Version                types.String `tfsdk:"version"`
+	DefaultUsername        types.String `tfsdk:"default_username"`
+	DefaultPassword        types.String `tfsdk:"default_password"`
+	DefaultPasswordVersion types.Int64  `tfsdk:"default_password_version"`
+	CPUArch                types.String `tfsdk:"cpu_arch"`
+	Provider               types.String `tfsdk:"provider"`
+	EmulationType          types.List   `tfsdk:"emulation_type"`
+	EmulationVersion       types.String `tfsdk:"emulation_version"`
+	Mountpoint             types.String `tfsdk:"mountpoint"`
+	MinimumResources       types.Object `tfsdk:"minimum_resources"`
+	IncludesAirAgent       types.Bool   `tfsdk:"includes_air_agent"`
+	Published              types.Bool   `tfsdk:"published"`
+	UploadStatus           types.String `tfsdk:"upload_status"`
+}
+
+type resourcesModel struct {
+	CPU     types.Int64 `tfsdk:"cpu"`
+	Memory  types.Int64 `tfsdk:"memory"`
+	Storage types.Int64 `tfsdk:"storage"`
+}
+
+var resourcesType = types.ObjectType{AttrTypes: map[string]attr.Type{"cpu": types.Int64Type, "memory": types.Int64Type, "storage": types.Int64Type}}
+
+var airType = types.ObjectType{AttrTypes: map[string]attr.Type{
+	"version": types.StringType, "default_username": types.StringType, "default_password": types.StringType,
+	"default_password_version": types.Int64Type, "cpu_arch": types.StringType, "provider": types.StringType,
+	"emulation_type": types.ListType{ElemType: types.StringType}, "emulation_version": types.StringType,
+	"mountpoint": types.StringType, "minimum_resources": resourcesType, "includes_air_agent": types.BoolType,
+	"published": types.BoolType, "upload_status": types.StringType,
+}}
 
 var aliasType = types.ObjectType{AttrTypes: map[string]attr.Type{"name": types.StringType, "description": types.StringType}}
 
@@ -116,6 +156,16 @@ func (m *imageResourceModel) openstack(ctx context.Context) (*openstackModel, di
 	}
 	var b openstackModel
 	diags := m.OpenStack.As(ctx, &b, basetypes.ObjectAsOptions{})
+	return &b, diags
+}
+
+// air decodes the air block; nil when it is null or unknown.
+func (m *imageResourceModel) air(ctx context.Context) (*airModel, diag.Diagnostics) {
+	if m.Air.IsNull() || m.Air.IsUnknown() {
+		return nil, nil
+	}
+	var b airModel
+	diags := m.Air.As(ctx, &b, basetypes.ObjectAsOptions{})
 	return &b, diags
 }
 
@@ -187,7 +237,37 @@ func (m *imageResourceModel) attrs(ctx context.Context) (backend.ImageAttrs, dia
 		}
 		a.OpenStack = o
 	}
+	ab, d := m.air(ctx)
+	diags.Append(d...)
+	if ab != nil {
+		a.Air = ab.attrs(ctx)
+	}
 	return a, diags
+}
+
+// attrs turns the air block into what the backend sets; the write-only password is
+// not in the plan, and is added from the configuration when it is to be sent.
+func (b *airModel) attrs(ctx context.Context) *backend.AirAttrs {
+	str := func(v types.String) *string {
+		if !known(v) {
+			return nil
+		}
+		s := v.ValueString()
+		return &s
+	}
+	a := &backend.AirAttrs{Version: str(b.Version), DefaultUsername: str(b.DefaultUsername), CPUArch: str(b.CPUArch),
+		Provider: str(b.Provider), EmulationVersion: str(b.EmulationVersion), Mountpoint: str(b.Mountpoint),
+		IncludesAirAgent: boolPtr(b.IncludesAirAgent), Published: boolPtr(b.Published)}
+	if known(b.EmulationType) {
+		a.EmulationType = []string{}
+		b.EmulationType.ElementsAs(ctx, &a.EmulationType, false)
+	}
+	if known(b.MinimumResources) {
+		var r resourcesModel
+		b.MinimumResources.As(ctx, &r, basetypes.ObjectAsOptions{})
+		a.MinimumResources = &backend.AirResources{CPU: r.CPU.ValueInt64(), Memory: r.Memory.ValueInt64(), Storage: r.Storage.ValueInt64()}
+	}
+	return a
 }
 
 func boolPtr(v types.Bool) *bool {
@@ -209,7 +289,7 @@ func int64Ptr(v types.Int64) *int64 {
 // attrsDiffer reports whether any attribute the server holds differs from prior, so an
 // update that only renames a source path or edits aliases sends no image update.
 func (m *imageResourceModel) attrsDiffer(ctx context.Context, prior *imageResourceModel) bool {
-	if !m.Name.Equal(prior.Name) || !m.Properties.Equal(prior.Properties) || !m.OpenStack.Equal(prior.OpenStack) {
+	if !m.Name.Equal(prior.Name) || !m.Properties.Equal(prior.Properties) || !m.OpenStack.Equal(prior.OpenStack) || !m.Air.Equal(prior.Air) {
 		return true
 	}
 	a, _ := m.incus(ctx)
@@ -266,11 +346,14 @@ func (m *imageResourceModel) setFromServer(ctx context.Context, img *backend.Ima
 		diags.Append(m.setIncusFromServer(ctx, img)...)
 	case "openstack":
 		diags.Append(m.setOpenStackFromServer(ctx, img)...)
+	case "air":
+		diags.Append(m.setAirFromServer(ctx, img)...)
 	}
 	// What the server did not fill in (a block of another family planned while the
 	// endpoint was unknown) is nothing.
 	m.Incus = settle(m.Incus, incusType)
 	m.OpenStack = settle(m.OpenStack, openstackType)
+	m.Air = settle(m.Air, airType)
 	return diags
 }
 
@@ -356,6 +439,46 @@ func (m *imageResourceModel) setOpenStackFromServer(ctx context.Context, img *ba
 	m.OpenStack, d = types.ObjectValueFrom(ctx, openstackType.AttrTypes, b)
 	diags.Append(d...)
 	return diags
+}
+
+// setAirFromServer refreshes the air block when there is one: a configuration
+// without it does not manage Air's settings (see ImportState for imports). The
+// password is write-only and never read back.
+func (m *imageResourceModel) setAirFromServer(ctx context.Context, img *backend.Image) diag.Diagnostics {
+	prior, diags := m.air(ctx)
+	if img.Air == nil || prior == nil {
+		return diags
+	}
+	a := img.Air
+	var d diag.Diagnostics
+	b := airModel{Version: types.StringValue(a.Version), DefaultUsername: types.StringValue(a.DefaultUsername),
+		DefaultPassword: types.StringNull(), DefaultPasswordVersion: prior.DefaultPasswordVersion,
+		CPUArch: optString(a.CPUArch), Provider: optString(a.Provider), EmulationVersion: optString(a.EmulationVersion),
+		Mountpoint: optString(a.Mountpoint), IncludesAirAgent: types.BoolValue(a.IncludesAirAgent),
+		Published: types.BoolValue(a.Published), UploadStatus: optString(a.UploadStatus)}
+	emulation := a.EmulationType
+	if emulation == nil {
+		emulation = []string{}
+	}
+	b.EmulationType, d = types.ListValueFrom(ctx, types.StringType, emulation)
+	diags.Append(d...)
+	r := a.MinimumResources
+	b.MinimumResources, d = types.ObjectValueFrom(ctx, resourcesType.AttrTypes, resourcesModel{
+		CPU: types.Int64Value(r.CPU), Memory: types.Int64Value(r.Memory), Storage: types.Int64Value(r.Storage)})
+	diags.Append(d...)
+	m.Air, d = types.ObjectValueFrom(ctx, airType.AttrTypes, b)
+	diags.Append(d...)
+	return diags
+}
+
+// nullAttrs is a known object of typ whose attributes are all null.
+func nullAttrs(typ types.ObjectType) types.Object {
+	vals := map[string]attr.Value{}
+	for k, t := range typ.AttrTypes {
+		v, _ := t.ValueFromTerraform(context.Background(), tftypes.NewValue(t.TerraformType(context.Background()), nil))
+		vals[k] = v
+	}
+	return types.ObjectValueMust(typ.AttrTypes, vals)
 }
 
 func optString(s string) types.String {

@@ -75,6 +75,10 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 			resp.Diagnostics.Append(urlDiskFormatDiag(name))
 		}
 	}
+	resp.Diagnostics.Append(checkAir(ctx, req, &config, state, family)...)
+	if p, replace := lostAirContent(ctx, state, family); replace {
+		resp.RequiresReplace.Append(p)
+	}
 	resp.Diagnostics.Append(r.checkProperties(&plan)...)
 	resp.Diagnostics.Append(checkExpiry(ctx, &plan, state)...)
 	if resp.Diagnostics.HasError() {
@@ -173,24 +177,61 @@ func (r *imageResource) checkContentFits(ctx context.Context, plan *imageResourc
 	return diags
 }
 
+// checkAir refuses, at plan time, a new Air image without what Air requires.
+func checkAir(ctx context.Context, req resource.ModifyPlanRequest, config, state *imageResourceModel, family string) diag.Diagnostics {
+	if family != "air" || state != nil {
+		return nil
+	}
+	if config.Air.IsNull() {
+		return diag.Diagnostics{airBlockDiag()}
+	}
+	var pw types.String
+	diags := req.Config.GetAttribute(ctx, path.Root("air").AtName("default_password"), &pw)
+	if pw.IsNull() && config.Claim == nil {
+		diags.Append(airPasswordDiag())
+	}
+	return diags
+}
+
+// lostAirContent replaces an Air image whose content Air no longer has: its upload
+// fell back to READY (or never finished).
+func lostAirContent(ctx context.Context, state *imageResourceModel, family string) (path.Path, bool) {
+	if state == nil || family != "air" {
+		return path.Path{}, false
+	}
+	b, _ := state.air(ctx)
+	if b == nil || !known(b.UploadStatus) {
+		return path.Path{}, false
+	}
+	switch b.UploadStatus.ValueString() {
+	case "COMPLETE", "PUBLISHING", "UNPUBLISHING", "VALIDATING", "COPYING_FROM_IMAGE_SHARE":
+		return path.Path{}, false
+	}
+	return path.Root("air").AtName("upload_status"), true
+}
+
 // planFamilyBlocks plans the incus and openstack blocks (see ModifyPlan).
 func planFamilyBlocks(plan, config, state *imageResourceModel, family string) {
 	blocks := []struct {
 		family          string
 		plan, config, s *types.Object
 		typ             types.ObjectType
+		// computed blocks keep what the server has when left out; the air block
+		// cannot be computed (it holds a write-only value), so left out it is null.
+		computed bool
 	}{
-		{"incus", &plan.Incus, &config.Incus, nil, incusType},
-		{"openstack", &plan.OpenStack, &config.OpenStack, nil, openstackType},
+		{"incus", &plan.Incus, &config.Incus, nil, incusType, true},
+		{"openstack", &plan.OpenStack, &config.OpenStack, nil, openstackType, true},
+		{"air", &plan.Air, &config.Air, nil, airType, false},
 	}
 	if state != nil {
-		blocks[0].s, blocks[1].s = &state.Incus, &state.OpenStack
+		blocks[0].s, blocks[1].s, blocks[2].s = &state.Incus, &state.OpenStack, &state.Air
 	}
 	for _, b := range blocks {
 		switch {
 		case family == "":
 			// The endpoint is not known yet: the apply decides.
-		case b.config.IsNull() && b.family != family:
+		case b.config.IsNull() && (b.family != family || !b.computed):
 			*b.plan = types.ObjectNull(b.typ.AttrTypes)
 		case b.config.IsNull():
 			if b.s != nil && !b.s.IsNull() {
@@ -324,6 +365,9 @@ func (r *imageResource) checkEndpoints(ctx context.Context, plan *imageResourceM
 	need := map[string]backend.Capability{}
 	if plan.Remote != nil {
 		need["remote"] = backend.CapRemoteImages
+	}
+	if plan.Claim != nil {
+		need["claim"] = backend.CapImageShares
 	}
 	for attr, c := range need {
 		if _, _, err := r.reg.Require(name, c); err != nil {
@@ -576,6 +620,8 @@ func replacedSource(plan, state *imageResourceModel) (path.Path, bool) {
 		a, b := plan.Remote, state.Remote
 		return path.Root("remote"), !a.Server.Equal(b.Server) || !a.Protocol.Equal(b.Protocol) || !a.Alias.Equal(b.Alias) ||
 			!a.Type.Equal(b.Type) || !a.Architecture.Equal(b.Architecture) || !a.Certificate.Equal(b.Certificate)
+	case now == "claim":
+		return path.Root("claim"), !plan.Claim.Share.Equal(state.Claim.Share)
 	case now == "copy_from":
 		return path.Root("copy_from"), !plan.CopyFrom.Endpoint.Equal(state.CopyFrom.Endpoint) || !plan.CopyFrom.Image.Equal(state.CopyFrom.Image)
 	}
@@ -595,6 +641,8 @@ func (m *imageResourceModel) sourceKind() string {
 		return "remote"
 	case m.CopyFrom != nil:
 		return "copy_from"
+	case m.Claim != nil:
+		return "claim"
 	}
 	return ""
 }

@@ -283,7 +283,7 @@ func TestAccImage_contentExists(t *testing.T) {
 resource "imagefleet_image" "test" {
   file = %q
 }`, file),
-				ExpectError: acctest.Diagnostic("Error: Could not create image", "Image "+fp+" holds this content already",
+				ExpectError: acctest.Diagnostic("Error: Could not create image", "Image "+fp+" is this image already (on Incus and LXD the same content",
 					fmt.Sprintf(`id = "%s:%s"`, b.Endpoint, fp)),
 			}},
 		})

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,19 +19,23 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -145,6 +150,14 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 					"image":    schema.StringAttribute{Required: true, MarkdownDescription: "The image there: an Incus fingerprint (or unique prefix), a Glance image UUID."},
 				},
 			},
+			"claim": schema.SingleNestedAttribute{
+				Optional: true,
+				MarkdownDescription: "An Air image another organisation shared with this endpoint's organisation (`imagefleet_image_share`), claimed into it: " +
+					"Air copies the image, named by `name` and `air.version` when they are set. The copy is then an image like any other. Air endpoints only. Changing it replaces the image.",
+				Attributes: map[string]schema.Attribute{
+					"share": schema.StringAttribute{Required: true, MarkdownDescription: "The share's ID."},
+				},
+			},
 			"name": schema.StringAttribute{
 				Optional: true, Computed: true,
 				MarkdownDescription: "The image's name: Glance's image name; on Incus and LXD, which have no image names, the image property `name`. Left unset, the image keeps the name it has. Changed in place.",
@@ -161,6 +174,7 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			},
 			"incus":         incusBlock(),
 			"openstack":     openstackBlock(),
+			"air":           airBlock(),
 			"source_sha256": schema.StringAttribute{Computed: true, MarkdownDescription: "sha256 of the content the provider sent, on every kind of endpoint, for comparing copies across kinds: the file's (for a split image, of the metadata then the rootfs). For local files of an existing image it is computed at plan time, and a change forces a replacement. On Incus and LXD it is the fingerprint when the image was uploaded as is; on Glance the provider records it in the image property `imagefleet_sha256`. Null when unknown (an image imported from elsewhere).", PlanModifiers: []planmodifier.String{keep}},
 			"fingerprint":   schema.StringAttribute{Computed: true, MarkdownDescription: "Incus and LXD: the image's fingerprint (sha256 of what the server stores).", PlanModifiers: []planmodifier.String{keep}},
 			"checksum":      schema.StringAttribute{Computed: true, MarkdownDescription: "Glance: md5 of the image data, as Glance computed it.", PlanModifiers: []planmodifier.String{keep}},
@@ -257,6 +271,52 @@ func openstackBlock() schema.SingleNestedAttribute {
 	}
 }
 
+func airBlock() schema.SingleNestedAttribute {
+	keep := stringplanmodifier.UseStateForUnknown()
+	return schema.SingleNestedAttribute{
+		// Not computed: a computed block cannot hold the write-only password.
+		Optional: true,
+		MarkdownDescription: "Settings of images on air endpoints (NVIDIA Air). Applies only on air endpoints and is ignored on the others. " +
+			"An image made on an air endpoint needs this block (Air requires a version, a default user and password); " +
+			"an imported image has it filled in from the server. Arguments Air fills in itself are kept as the server has them when left out.",
+		Attributes: map[string]schema.Attribute{
+			"version":          schema.StringAttribute{Required: true, MarkdownDescription: "The image's version. Name and version are unique in an organisation. Changed in place."},
+			"default_username": schema.StringAttribute{Required: true, MarkdownDescription: "The user a simulation node logs in as. Changed in place."},
+			"default_password": schema.StringAttribute{Optional: true, Sensitive: true, WriteOnly: true,
+				MarkdownDescription: "That user's password. Write-only: sent when the image is made and when `default_password_version` changes, never stored in state nor logged. Needed to make an image."},
+			"default_password_version": schema.Int64Attribute{Optional: true,
+				MarkdownDescription: "Change it to send `default_password` again (Terraform cannot compare a write-only value with what was sent)."},
+			"cpu_arch": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: []planmodifier.String{keep},
+				MarkdownDescription: "CPU architecture, such as `x86`. Left out, Air's choice is kept. Changed in place."},
+			"provider": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: []planmodifier.String{keep},
+				MarkdownDescription: "`VM` or `CONTAINER`. Left out, Air's choice is kept. Changed in place.",
+				Validators:          []validator.String{stringvalidator.OneOf("VM", "CONTAINER")}},
+			"emulation_type": schema.ListAttribute{ElementType: types.StringType, Optional: true, Computed: true,
+				PlanModifiers:       []planmodifier.List{listplanmodifier.UseStateForUnknown()},
+				MarkdownDescription: "Emulation types the image supports. Changed in place."},
+			"emulation_version": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: []planmodifier.String{keep},
+				MarkdownDescription: "Version of the emulated system. Changed in place."},
+			"mountpoint": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: []planmodifier.String{keep},
+				MarkdownDescription: "Mount point of the image's root file system. Changed in place."},
+			"minimum_resources": schema.SingleNestedAttribute{Optional: true, Computed: true,
+				PlanModifiers:       []planmodifier.Object{objectplanmodifier.UseStateForUnknown()},
+				MarkdownDescription: "The least a simulation node of this image needs. Changed in place.",
+				Attributes: map[string]schema.Attribute{
+					"cpu":     schema.Int64Attribute{Required: true, MarkdownDescription: "CPUs.", Validators: []validator.Int64{int64validator.AtLeast(0)}},
+					"memory":  schema.Int64Attribute{Required: true, MarkdownDescription: "Memory, in MB.", Validators: []validator.Int64{int64validator.AtLeast(0)}},
+					"storage": schema.Int64Attribute{Required: true, MarkdownDescription: "Storage, in GB.", Validators: []validator.Int64{int64validator.AtLeast(0)}},
+				}},
+			"includes_air_agent": schema.BoolAttribute{Optional: true, Computed: true,
+				PlanModifiers:       []planmodifier.Bool{boolplanmodifier.UseStateForUnknown()},
+				MarkdownDescription: "Whether the image has the Air agent installed. Changed in place."},
+			"published": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				MarkdownDescription: "Whether the image is published to every Air user. Published and unpublished in place; a shared image must stay unpublished."},
+			"upload_status": schema.StringAttribute{Computed: true, PlanModifiers: []planmodifier.String{keep},
+				MarkdownDescription: "Air's status of the image's content: `COMPLETE` once uploaded and validated. Content that falls back to `READY` (lost) replaces the image."},
+		},
+	}
+}
+
 // glanceDiskFormats are the disk formats Glance knows.
 var glanceDiskFormats = []string{"ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"}
 
@@ -264,7 +324,7 @@ var glanceDiskFormats = []string{"ami", "ari", "aki", "vhd", "vhdx", "vmdk", "ra
 // requires one for a new image.
 func (r *imageResource) ConfigValidators(context.Context) []resource.ConfigValidator {
 	return []resource.ConfigValidator{resourcevalidator.Conflicting(
-		path.MatchRoot("file"), path.MatchRoot("split"), path.MatchRoot("url"), path.MatchRoot("remote"), path.MatchRoot("copy_from"),
+		path.MatchRoot("file"), path.MatchRoot("split"), path.MatchRoot("url"), path.MatchRoot("remote"), path.MatchRoot("copy_from"), path.MatchRoot("claim"),
 	)}
 }
 
@@ -288,6 +348,10 @@ func (r *imageResource) Create(ctx context.Context, req resource.CreateRequest, 
 	spec := backend.ImageCreate{}
 	spec.Attrs, d = plan.attrs(ctx)
 	resp.Diagnostics.Append(d...)
+	if spec.Attrs.Air != nil {
+		spec.Attrs.Air.DefaultPassword, d = configPassword(ctx, req.Config)
+		resp.Diagnostics.Append(d...)
+	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -377,6 +441,13 @@ func (r *imageResource) openSource(ctx context.Context, m *imageResourceModel, s
 		return noop, fmt.Sprintf("image %q on %s", spec.Source.Remote.Alias, spec.Source.Remote.Server), nil
 	case m.CopyFrom != nil:
 		return r.openCopy(ctx, m, spec)
+	case m.Claim != nil:
+		claim := &backend.ClaimSource{ShareID: m.Claim.Share.ValueString(), Name: m.Name.ValueString()}
+		if a := spec.Attrs.Air; a != nil && a.Version != nil {
+			claim.Version = *a.Version
+		}
+		spec.Source.Claim = claim
+		return noop, "share " + claim.ShareID, nil
 	}
 	meta, rootfs, _ := m.localFiles()
 	object := "file " + meta
@@ -460,9 +531,29 @@ func (r *imageResource) openCopy(ctx context.Context, m *imageResourceModel, spe
 	if c.Disk != nil && c.Architecture == "" {
 		c.Architecture = m.incusArchitecture(ctx)
 	}
+	// A backend that needs the digest before the content (Air) reads the source a
+	// second time rather than keep it in a temporary file.
+	c.Reopen = func(ctx context.Context) (io.ReadCloser, error) {
+		again, err := src.Exporter.ExportImage(ctx, from.Image.ValueString())
+		if err != nil {
+			return nil, err
+		}
+		disk := again.Content.Disk
+		if disk == nil {
+			disk = again.Content.Rootfs
+		}
+		return readCloser{disk, again.Close}, nil
+	}
 	spec.Source.Content = &c
 	return func() { _ = exp.Close() }, object, nil
 }
+
+type readCloser struct {
+	io.Reader
+	close func() error
+}
+
+func (r readCloser) Close() error { return r.close() }
 
 // incusArchitecture is the architecture asked for generated Incus metadata, "" for
 // the server's own.
@@ -521,6 +612,10 @@ func (r *imageResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	resp.Diagnostics.Append(d...)
 	if resp.Diagnostics.HasError() {
 		return
+	}
+	if attrs.Air != nil && passwordChanged(ctx, &plan, &state) {
+		attrs.Air.DefaultPassword, d = configPassword(ctx, req.Config)
+		resp.Diagnostics.Append(d...)
 	}
 	if plan.attrsDiffer(ctx, &state) {
 		if err := ep.Images.UpdateImage(ctx, fp, attrs); err != nil {
@@ -588,9 +683,34 @@ func (r *imageResource) ImportState(ctx context.Context, req resource.ImportStat
 		return
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), img.ID)...)
+	if img.Air != nil {
+		// The air block is not computed (it holds a write-only password), so Read
+		// refreshes it only once it is there: an import puts it there.
+		m := imageResourceModel{Air: nullAttrs(airType)}
+		resp.Diagnostics.Append(m.setAirFromServer(ctx, img)...)
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("air"), m.Air)...)
+	}
 	if name != "" && !r.reg.IsDefault(name) {
 		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("endpoint"), name)...)
 	}
+}
+
+// configPassword is the write-only Air password, which only the configuration holds.
+func configPassword(ctx context.Context, config tfsdk.Config) (*string, diag.Diagnostics) {
+	var pw types.String
+	diags := config.GetAttribute(ctx, path.Root("air").AtName("default_password"), &pw)
+	if !known(pw) {
+		return nil, diags
+	}
+	s := pw.ValueString()
+	return &s, diags
+}
+
+// passwordChanged says whether default_password_version asks to send the password again.
+func passwordChanged(ctx context.Context, plan, state *imageResourceModel) bool {
+	p, _ := plan.air(ctx)
+	s, _ := state.air(ctx)
+	return p != nil && (s == nil || !p.DefaultPasswordVersion.Equal(s.DefaultPasswordVersion))
 }
 
 // uploadProgress logs a long upload's progress every progressStep bytes, so a slow
