@@ -61,7 +61,7 @@ type apiResources struct {
 func (img *image) toBackend() *backend.Image {
 	out := &backend.Image{
 		ID: img.ID, Name: img.Name, Size: img.Size, Status: img.UploadStatus, SHA256: img.Hash,
-		CreatedAt: img.Created.Time, UploadedAt: img.LastUploadedAt.Time, Properties: map[string]string{},
+		CreatedAt: img.Created.Time, UploadedAt: img.LastUploadedAt.Time,
 		Air: &backend.AirImage{
 			Version: img.Version, DefaultUsername: img.DefaultUsername, CPUArch: img.CPUArch, Provider: img.Provider,
 			EmulationType: slices.Clone(img.EmulationType), EmulationVersion: img.EmulationVersion, Mountpoint: img.Mountpoint,
