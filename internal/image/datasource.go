@@ -27,8 +27,8 @@ import (
 )
 
 // imageDataModel is one image as both data sources report it. What a kind has no
-// such thing for is null: the Incus attributes on openstack endpoints, the Glance
-// ones on incus and lxd endpoints.
+// such thing for is null: the Incus attributes on openstack and air endpoints, the
+// Glance ones and the Air ones on endpoints of the other kinds.
 type imageDataModel struct {
 	ID           types.String `tfsdk:"id"`
 	Name         types.String `tfsdk:"name"`
@@ -60,7 +60,22 @@ type imageDataModel struct {
 	Checksum        types.String `tfsdk:"checksum"`
 	OSHashAlgo      types.String `tfsdk:"os_hash_algo"`
 	OSHashValue     types.String `tfsdk:"os_hash_value"`
+
+	Version          types.String `tfsdk:"version"`
+	DefaultUsername  types.String `tfsdk:"default_username"`
+	CPUArch          types.String `tfsdk:"cpu_arch"`
+	AirProvider      types.String `tfsdk:"air_provider"`
+	EmulationType    types.List   `tfsdk:"emulation_type"`
+	EmulationVersion types.String `tfsdk:"emulation_version"`
+	Mountpoint       types.String `tfsdk:"mountpoint"`
+	MinimumResources types.Object `tfsdk:"minimum_resources"`
+	IncludesAirAgent types.Bool   `tfsdk:"includes_air_agent"`
+	Published        types.Bool   `tfsdk:"published"`
+	Creator          types.String `tfsdk:"creator"`
 }
+
+// minimumResourcesType is the type of minimum_resources, the resource's air block's.
+var minimumResourcesType = types.ObjectType{AttrTypes: map[string]attr.Type{"cpu": types.Int64Type, "memory": types.Int64Type, "storage": types.Int64Type}}
 
 func imageDataAttrs() map[string]schema.Attribute {
 	str := func(desc string) schema.Attribute {
@@ -68,35 +83,55 @@ func imageDataAttrs() map[string]schema.Attribute {
 	}
 	incus := func(desc string) string { return desc + " Incus and LXD only: null on other endpoints." }
 	glance := func(desc string) string { return desc + " OpenStack (Glance) only: null on other endpoints." }
+	air := func(desc string) string { return desc + " NVIDIA Air only: null on other endpoints." }
 	return map[string]schema.Attribute{
-		"id":               str("The image's ID: the fingerprint on incus and lxd endpoints, the image UUID on openstack endpoints."),
-		"name":             str("The image's name: the `name` property on incus and lxd endpoints, the Glance name on openstack endpoints. Null when it has none."),
-		"sha256":           str("The sha256 of the content the provider uploaded, when the server records it; null when unknown."),
-		"status":           str("The image's status: always `active` on incus and lxd endpoints; Glance's status (`active`, `deactivated`, `queued`, ...) on openstack endpoints."),
-		"properties":       schema.MapAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "All the image's properties."},
-		"size":             schema.Int64Attribute{Computed: true, MarkdownDescription: "Size in bytes."},
-		"architecture":     str("Architecture: Incus's, or on openstack endpoints the `architecture` property; null when there is none."),
-		"created_at":       str("Build time on incus and lxd endpoints, creation time on openstack endpoints (RFC 3339)."),
-		"uploaded_at":      str("Upload time (RFC 3339), null when the server records none."),
-		"fingerprint":      str(incus("Fingerprint.")),
-		"aliases":          schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: incus("Names of the image's aliases.")},
-		"profiles":         schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: incus("Profiles applied to instances made from it.")},
-		"public":           schema.BoolAttribute{Computed: true, MarkdownDescription: incus("Whether untrusted clients may download it.")},
-		"auto_update":      schema.BoolAttribute{Computed: true, MarkdownDescription: incus("Whether the server refreshes it from its source.")},
-		"type":             str(incus("`container` or `virtual-machine`.")),
-		"expires_at":       str(incus("Expiry (RFC 3339), null when it never expires.")),
-		"disk_format":      str(glance("Disk format (`qcow2`, `raw`, ...).")),
-		"container_format": str(glance("Container format (`bare`, `ovf`, ...).")),
-		"visibility":       str(glance("`private`, `shared`, `community` or `public`.")),
-		"protected":        schema.BoolAttribute{Computed: true, MarkdownDescription: glance("Whether the image is protected from deletion.")},
-		"hidden":           schema.BoolAttribute{Computed: true, MarkdownDescription: glance("Whether the image is hidden from default listings (`os_hidden`).")},
-		"min_disk_gb":      schema.Int64Attribute{Computed: true, MarkdownDescription: glance("Minimum disk size, in GB, to boot it.")},
-		"min_ram_mb":       schema.Int64Attribute{Computed: true, MarkdownDescription: glance("Minimum RAM, in MB, to boot it.")},
-		"tags":             schema.SetAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: glance("Tags.")},
-		"owner":            str(glance("ID of the project that owns it.")),
-		"checksum":         str(glance("MD5 of the content, as Glance computed it.")),
-		"os_hash_algo":     str(glance("Algorithm of `os_hash_value` (`sha512` by default).")),
-		"os_hash_value":    str(glance("Glance's multihash of the content.")),
+		"id":     str("The image's ID: the fingerprint on incus and lxd endpoints, the image UUID on openstack and air endpoints."),
+		"name":   str("The image's name: the `name` property on incus and lxd endpoints, the image's name on openstack and air endpoints. Null when it has none."),
+		"sha256": str("The sha256 of the content: on incus and lxd endpoints and on Glance the content the provider uploaded, when the server records it; Air's `hash` on air endpoints. Null when unknown."),
+		"status": str("The image's status: always `active` on incus and lxd endpoints; Glance's status (`active`, `deactivated`, `queued`, ...) on openstack endpoints; " +
+			"Air's `upload_status` (`COMPLETE`, `READY`, `UPLOADING`, ...) on air endpoints."),
+		"properties":        schema.MapAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "All the image's properties. Null on air endpoints: Air images have none."},
+		"size":              schema.Int64Attribute{Computed: true, MarkdownDescription: "Size in bytes."},
+		"architecture":      str("Architecture: Incus's, or on openstack endpoints the `architecture` property; null when there is none, and on air endpoints, whose images have `cpu_arch` instead."),
+		"created_at":        str("Build time on incus and lxd endpoints, creation time on openstack and air endpoints (RFC 3339)."),
+		"uploaded_at":       str("Upload time (RFC 3339), null when the server records none."),
+		"fingerprint":       str(incus("Fingerprint.")),
+		"aliases":           schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: incus("Names of the image's aliases.")},
+		"profiles":          schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: incus("Profiles applied to instances made from it.")},
+		"public":            schema.BoolAttribute{Computed: true, MarkdownDescription: incus("Whether untrusted clients may download it.")},
+		"auto_update":       schema.BoolAttribute{Computed: true, MarkdownDescription: incus("Whether the server refreshes it from its source.")},
+		"type":              str(incus("`container` or `virtual-machine`.")),
+		"expires_at":        str(incus("Expiry (RFC 3339), null when it never expires.")),
+		"disk_format":       str(glance("Disk format (`qcow2`, `raw`, ...).")),
+		"container_format":  str(glance("Container format (`bare`, `ovf`, ...).")),
+		"visibility":        str(glance("`private`, `shared`, `community` or `public`.")),
+		"protected":         schema.BoolAttribute{Computed: true, MarkdownDescription: glance("Whether the image is protected from deletion.")},
+		"hidden":            schema.BoolAttribute{Computed: true, MarkdownDescription: glance("Whether the image is hidden from default listings (`os_hidden`).")},
+		"min_disk_gb":       schema.Int64Attribute{Computed: true, MarkdownDescription: glance("Minimum disk size, in GB, to boot it.")},
+		"min_ram_mb":        schema.Int64Attribute{Computed: true, MarkdownDescription: glance("Minimum RAM, in MB, to boot it.")},
+		"tags":              schema.SetAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: glance("Tags.")},
+		"owner":             str(glance("ID of the project that owns it.")),
+		"checksum":          str(glance("MD5 of the content, as Glance computed it.")),
+		"os_hash_algo":      str(glance("Algorithm of `os_hash_value` (`sha512` by default).")),
+		"os_hash_value":     str(glance("Glance's multihash of the content.")),
+		"version":           str(air("The image's version (name and version are unique in an organisation).")),
+		"default_username":  str(air("The user a simulation node logs in as.")),
+		"cpu_arch":          str(air("CPU architecture, in Air's names (such as `x86` or `ARM`).")),
+		"air_provider":      str(air("Air's `provider`: `VM` or `CONTAINER` (`provider` itself is a name Terraform reserves).")),
+		"emulation_type":    schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: air("Emulation types the image supports.")},
+		"emulation_version": str(air("Version of the emulated system.")),
+		"mountpoint":        str(air("Mount point of the image's root file system.")),
+		"minimum_resources": schema.SingleNestedAttribute{
+			Computed: true, MarkdownDescription: air("The least a simulation node of the image needs."),
+			Attributes: map[string]schema.Attribute{
+				"cpu":     schema.Int64Attribute{Computed: true, MarkdownDescription: "CPUs."},
+				"memory":  schema.Int64Attribute{Computed: true, MarkdownDescription: "Memory, in MB."},
+				"storage": schema.Int64Attribute{Computed: true, MarkdownDescription: "Storage, in GB."},
+			},
+		},
+		"includes_air_agent": schema.BoolAttribute{Computed: true, MarkdownDescription: air("Whether the image has the Air agent installed.")},
+		"published":          schema.BoolAttribute{Computed: true, MarkdownDescription: air("Whether the image is published to every Air user.")},
+		"creator":            str(air("Who made the image.")),
 	}
 }
 
@@ -122,6 +157,9 @@ func toDataModel(ctx context.Context, img *backend.Image, family string) (imageD
 		Protected: types.BoolNull(), Hidden: types.BoolNull(), MinDiskGB: types.Int64Null(), MinRAMMB: types.Int64Null(),
 		Tags: types.SetNull(types.StringType), Owner: types.StringNull(), Checksum: types.StringNull(),
 		OSHashAlgo: types.StringNull(), OSHashValue: types.StringNull(),
+		Version: types.StringNull(), DefaultUsername: types.StringNull(), CPUArch: types.StringNull(), AirProvider: types.StringNull(),
+		EmulationType: types.ListNull(types.StringType), EmulationVersion: types.StringNull(), Mountpoint: types.StringNull(),
+		MinimumResources: types.ObjectNull(minimumResourcesType.AttrTypes), IncludesAirAgent: types.BoolNull(), Published: types.BoolNull(), Creator: types.StringNull(),
 	}
 	m.Properties, d = types.MapValueFrom(ctx, types.StringType, img.Properties)
 	diags.Append(d...)
@@ -146,6 +184,17 @@ func toDataModel(ctx context.Context, img *backend.Image, family string) (imageD
 		m.Tags, d = types.SetValueFrom(ctx, types.StringType, append([]string{}, o.Tags...))
 		diags.Append(d...)
 	}
+	if a := img.Air; a != nil {
+		m.Version, m.DefaultUsername, m.CPUArch, m.AirProvider = types.StringValue(a.Version), types.StringValue(a.DefaultUsername), optString(a.CPUArch), optString(a.Provider)
+		m.EmulationVersion, m.Mountpoint, m.Creator = optString(a.EmulationVersion), optString(a.Mountpoint), optString(a.Creator)
+		m.IncludesAirAgent, m.Published = types.BoolValue(a.IncludesAirAgent), types.BoolValue(a.Published)
+		m.EmulationType, d = types.ListValueFrom(ctx, types.StringType, append([]string{}, a.EmulationType...))
+		diags.Append(d...)
+		r := a.MinimumResources
+		m.MinimumResources, d = types.ObjectValue(minimumResourcesType.AttrTypes, map[string]attr.Value{
+			"cpu": types.Int64Value(r.CPU), "memory": types.Int64Value(r.Memory), "storage": types.Int64Value(r.Storage)})
+		diags.Append(d...)
+	}
 	return m, diags
 }
 
@@ -163,6 +212,28 @@ type filterModel struct {
 	Owner        types.String `tfsdk:"owner"`
 	Hidden       types.String `tfsdk:"hidden"`
 	OSHashValue  types.String `tfsdk:"os_hash_value"`
+	Version      types.String `tfsdk:"version"`
+	Published    types.Bool   `tfsdk:"published"`
+	CPUArch      types.String `tfsdk:"cpu_arch"`
+}
+
+// Statuses a filter may name: Glance's (incus and lxd images are always active), and
+// Air's upload statuses, with the two of Air's gated publishing that its API
+// reference lists.
+var (
+	glanceStatuses = []string{"queued", "saving", "uploading", "importing", "active", "deactivated", "killed", "deleted", "pending_delete"}
+	airStatuses    = []string{"READY", "UPLOADING", "VALIDATING", "COMPLETE", "PUBLISHING", "UNPUBLISHING", "COPYING_FROM_IMAGE_SHARE", "PENDING_PUBLISH", "PENDING_UNPUBLISH"}
+)
+
+// statusesOf are the statuses the images of a family can have.
+func statusesOf(family string) []string {
+	switch family {
+	case "air":
+		return airStatuses
+	case "incus":
+		return []string{"active"}
+	}
+	return glanceStatuses
 }
 
 var hexDigits = regexp.MustCompile(`^[0-9a-fA-F]+$`)
@@ -170,25 +241,31 @@ var hexDigits = regexp.MustCompile(`^[0-9a-fA-F]+$`)
 func filterAttrs(attrs map[string]schema.Attribute) map[string]schema.Attribute {
 	incus := func(desc string) string { return desc + " Incus and LXD only: an error on other endpoints." }
 	glance := func(desc string) string { return desc + " OpenStack (Glance) only: an error on other endpoints." }
+	air := func(desc string) string { return desc + " NVIDIA Air only: an error on other endpoints." }
 	attrs["endpoint"] = schema.StringAttribute{Optional: true, MarkdownDescription: "Name of the provider endpoint to search. Defaults to the provider's `default_endpoint`."}
 	attrs["filter"] = schema.SingleNestedAttribute{
 		Optional: true,
 		MarkdownDescription: "Only images that match all of these. An image found by `id` or `alias` must match them too, else nothing is found. " +
 			"A filter that the endpoint's kind does not have is an error, not ignored.",
 		Attributes: map[string]schema.Attribute{
-			"properties": schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Only images that have all these properties with these values."},
-			"name":       schema.StringAttribute{Optional: true, MarkdownDescription: "Only images of this name: the `name` property on incus and lxd endpoints, the Glance name on openstack endpoints.", Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+			"properties": schema.MapAttribute{Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Only images that have all these properties with these values. An error on air endpoints, whose images have no properties."},
+			"name": schema.StringAttribute{Optional: true, MarkdownDescription: "Only images of this name: the `name` property on incus and lxd endpoints, the image's name on openstack and air endpoints.", Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
 			"status": schema.StringAttribute{
-				Optional: true, MarkdownDescription: "Only images in this status. Images on incus and lxd endpoints are always `active`; on openstack endpoints, Glance's status, such as `deactivated`.",
-				Validators: []validator.String{stringvalidator.OneOf("queued", "saving", "uploading", "importing", "active", "deactivated", "killed", "deleted", "pending_delete")},
+				Optional: true, MarkdownDescription: "Only images in this status. Images on incus and lxd endpoints are always `active`; on openstack endpoints, Glance's status, such as `deactivated`; " +
+					"on air endpoints, Air's `upload_status`: `READY`, `UPLOADING`, `VALIDATING`, `COMPLETE`, `PUBLISHING`, `UNPUBLISHING`, `COPYING_FROM_IMAGE_SHARE`, `PENDING_PUBLISH` or `PENDING_UNPUBLISH`. " +
+					"An Air status on an endpoint of another kind, or another status on an air endpoint, is an error.",
+				Validators: []validator.String{stringvalidator.OneOf(append(slices.Clone(glanceStatuses), airStatuses...)...)},
 			},
 			"sha256": schema.StringAttribute{
-				Optional: true, MarkdownDescription: "Only images whose content the provider uploaded with this sha256 (the `sha256` attribute); checked by the provider, as Glance cannot filter on it.",
+				Optional: true, MarkdownDescription: "Only images whose content has this sha256 (the `sha256` attribute): content the provider uploaded on incus, lxd and openstack endpoints, Air's `hash` on air endpoints. " +
+					"Checked by the provider, as Glance cannot filter on it.",
 				Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^[0-9a-fA-F]{64}$`), "must be 64 hexadecimal digits")},
 			},
-			"type":         schema.StringAttribute{Optional: true, MarkdownDescription: incus("Only images of this type: `container` or `virtual-machine`."), Validators: []validator.String{stringvalidator.OneOf("container", "virtual-machine")}},
-			"architecture": schema.StringAttribute{Optional: true, MarkdownDescription: "Only images of this architecture, such as `x86_64`: Incus's, or on openstack endpoints the `architecture` property."},
-			"tags":         schema.SetAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: glance("Only images that have all these tags.")},
+			"type": schema.StringAttribute{Optional: true, MarkdownDescription: incus("Only images of this type: `container` or `virtual-machine`."), Validators: []validator.String{stringvalidator.OneOf("container", "virtual-machine")}},
+			"architecture": schema.StringAttribute{Optional: true,
+				MarkdownDescription: "Only images of this architecture, such as `x86_64`: Incus's, or on openstack endpoints the `architecture` property. An error on air endpoints: use `cpu_arch` there."},
+			"tags": schema.SetAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: glance("Only images that have all these tags.")},
 			"visibility": schema.StringAttribute{
 				Optional: true, MarkdownDescription: glance("Only images of this visibility: `public`, `private`, `shared`, `community`, or `all`. Unset, a listing leaves out community images, as Glance does."),
 				Validators: []validator.String{stringvalidator.OneOf("public", "private", "shared", "community", "all")},
@@ -208,28 +285,55 @@ func filterAttrs(attrs map[string]schema.Attribute) map[string]schema.Attribute 
 				Optional: true, MarkdownDescription: glance("Only images whose Glance multihash (`os_hash_value`) is this."),
 				Validators: []validator.String{stringvalidator.RegexMatches(hexDigits, "must be hexadecimal digits")},
 			},
+			"version":   schema.StringAttribute{Optional: true, MarkdownDescription: air("Only images of this version."), Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+			"published": schema.BoolAttribute{Optional: true, MarkdownDescription: air("`true` for published images only, `false` for unpublished ones only.")},
+			"cpu_arch": schema.StringAttribute{Optional: true, MarkdownDescription: air("Only images of this CPU architecture, in Air's names (such as `x86` or `ARM`)."),
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
 		},
 	}
 	return attrs
 }
 
-// familyOnly is what only one family of endpoint has. On an endpoint of another
+// advice is what to do instead, by the family of the endpoint that refuses a lookup
+// or filter; "" for any family not named.
+type advice map[string]string
+
+// familyOnly is what only some families of endpoint have. On an endpoint of another
 // family it is an error rather than ignored: an ignored lookup or filter would find
 // an image the user ruled out.
 var familyOnly = []struct {
-	path    path.Path
-	family  string
-	instead string
+	path     path.Path
+	families []string
+	instead  advice
 }{
-	{path.Root("fingerprint"), "incus", "find the image by id"},
-	{path.Root("alias"), "incus", "find the image by id, or by filter (name, tags, properties)"},
-	{path.Root("filter").AtName("type"), "incus", "leave it out (Glance images have a disk format, not a type)"},
-	{path.Root("filter").AtName("tags"), "openstack", "filter on properties"},
-	{path.Root("filter").AtName("visibility"), "openstack", "leave it out"},
-	{path.Root("filter").AtName("member_status"), "openstack", "leave it out"},
-	{path.Root("filter").AtName("owner"), "openstack", "leave it out"},
-	{path.Root("filter").AtName("hidden"), "openstack", "leave it out"},
-	{path.Root("filter").AtName("os_hash_value"), "openstack", "filter on sha256"},
+	{path.Root("fingerprint"), []string{"incus"}, advice{"": "find the image by id"}},
+	{path.Root("alias"), []string{"incus"}, advice{"": "find the image by id, or by filter (name, tags, properties)", "air": "find the image by id, or by filter (name, version)"}},
+	{path.Root("filter").AtName("type"), []string{"incus"}, advice{"": "leave it out (Glance images have a disk format, not a type)", "air": "leave it out (Air images have a provider, VM or CONTAINER: see air_provider)"}},
+	{path.Root("filter").AtName("properties"), []string{"incus", "openstack"}, advice{"": "filter on name and version (Air images have no properties)"}},
+	{path.Root("filter").AtName("architecture"), []string{"incus", "openstack"}, advice{"": "filter on cpu_arch, in Air's names (such as x86 or ARM)"}},
+	{path.Root("filter").AtName("tags"), []string{"openstack"}, advice{"": "filter on properties", "air": "filter on name and version"}},
+	{path.Root("filter").AtName("visibility"), []string{"openstack"}, advice{"": "leave it out", "air": "filter on published"}},
+	{path.Root("filter").AtName("member_status"), []string{"openstack"}, advice{"": "leave it out"}},
+	{path.Root("filter").AtName("owner"), []string{"openstack"}, advice{"": "leave it out"}},
+	{path.Root("filter").AtName("hidden"), []string{"openstack"}, advice{"": "leave it out"}},
+	{path.Root("filter").AtName("os_hash_value"), []string{"openstack"}, advice{"": "filter on sha256"}},
+	{path.Root("filter").AtName("version"), []string{"air"}, advice{"": "filter on name or properties"}},
+	{path.Root("filter").AtName("published"), []string{"air"}, advice{"": "leave it out", "openstack": "filter on visibility"}},
+	{path.Root("filter").AtName("cpu_arch"), []string{"air"}, advice{"": "filter on architecture"}},
+}
+
+// kindsOf names the kinds of some families, for diagnostics: "incus, lxd and openstack".
+func kindsOf(families []string) string {
+	var ks []string
+	for _, k := range endpoints.Kinds() {
+		if slices.Contains(families, k.Family) {
+			ks = append(ks, string(k.Name))
+		}
+	}
+	if len(ks) < 2 {
+		return strings.Join(ks, "")
+	}
+	return strings.Join(ks[:len(ks)-1], ", ") + " and " + ks[len(ks)-1]
 }
 
 // checkFamily reports the lookups and filters set in config that the endpoint's
@@ -251,27 +355,44 @@ func checkFamily(ctx context.Context, reg *endpoints.Registry, config tfsdk.Conf
 	}
 	family := reg.Family(name)
 	for _, only := range familyOnly {
-		if _, d := config.Schema.AttributeAtPath(ctx, only.path); only.family == family || d.HasError() {
+		if _, d := config.Schema.AttributeAtPath(ctx, only.path); slices.Contains(only.families, family) || d.HasError() {
 			// Of this family, or not in this data source's schema.
 			continue
 		}
 		var v attr.Value
 		diags.Append(config.GetAttribute(ctx, only.path, &v)...)
 		if v != nil && !v.IsNull() && !v.IsUnknown() {
-			diags.Append(familyOnlyDiag(only.path, name, kind, endpoints.FamilyKinds(only.family), only.instead))
+			instead, ok := only.instead[family]
+			if !ok {
+				instead = only.instead[""]
+			}
+			diags.Append(familyOnlyDiag(only.path, name, kind, kindsOf(only.families), instead))
 		}
+	}
+	// A status in the other vocabulary would match nothing, whatever the images. On
+	// incus and lxd, Glance's other statuses are allowed and match nothing, so that
+	// a filter can serve incus, lxd and openstack endpoints alike.
+	statusPath := path.Root("filter").AtName("status")
+	var status types.String
+	diags.Append(config.GetAttribute(ctx, statusPath, &status)...)
+	if s := status.ValueString(); s != "" && slices.Contains(airStatuses, s) != (family == "air") {
+		diags.Append(statusFamilyDiag(statusPath, name, kind, s, statusesOf(family)))
 	}
 	return diags
 }
 
 // imageFilter is the filter block as plain values: what a backend filters on, and
-// what only the provider checks.
+// what only the provider checks (Air's version, published and hash among them: the
+// Air client filters on name and status only).
 type imageFilter struct {
 	backend.ImageFilter
 	Type         string
 	Architecture string
 	SHA256       string
 	OSHashValue  string
+	Version      string
+	Published    *bool
+	CPUArch      string
 }
 
 func (f *filterModel) read(ctx context.Context) (imageFilter, diag.Diagnostics) {
@@ -285,6 +406,7 @@ func (f *filterModel) read(ctx context.Context) (imageFilter, diag.Diagnostics) 
 			Owner: f.Owner.ValueString(), Status: f.Status.ValueString(), Hidden: f.Hidden.ValueString(),
 		},
 		Type: f.Type.ValueString(), Architecture: f.Architecture.ValueString(), SHA256: f.SHA256.ValueString(), OSHashValue: f.OSHashValue.ValueString(),
+		Version: f.Version.ValueString(), Published: f.Published.ValueBoolPointer(), CPUArch: f.CPUArch.ValueString(),
 	}
 	if !f.Properties.IsNull() {
 		diags.Append(f.Properties.ElementsAs(ctx, &out.Properties, false)...)
@@ -307,9 +429,12 @@ func (f imageFilter) listing() imageFilter {
 // that: a listing has it applied by the server, and admits checks it for an image
 // found by id.
 func (f imageFilter) match(img *backend.Image) bool {
-	o := img.OpenStack
+	o, a := img.OpenStack, img.Air
 	if o == nil {
 		o = &backend.OpenStackImage{}
+	}
+	if a == nil {
+		a = &backend.AirImage{}
 	}
 	switch {
 	case f.Name != "" && img.Name != f.Name,
@@ -321,7 +446,10 @@ func (f imageFilter) match(img *backend.Image) bool {
 		f.Owner != "" && o.Owner != f.Owner,
 		f.Hidden == "true" && !o.Hidden,
 		f.Hidden == "false" && o.Hidden,
-		f.OSHashValue != "" && !strings.EqualFold(o.OSHashValue, f.OSHashValue):
+		f.OSHashValue != "" && !strings.EqualFold(o.OSHashValue, f.OSHashValue),
+		f.Version != "" && a.Version != f.Version,
+		f.Published != nil && a.Published != *f.Published,
+		f.CPUArch != "" && a.CPUArch != f.CPUArch:
 		return false
 	}
 	for _, t := range f.Tags {
@@ -425,7 +553,7 @@ func (d *imageDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 	attrs := filterAttrs(imageDataAttrs())
 	attrs["id"] = schema.StringAttribute{
 		Optional: true, Computed: true,
-		MarkdownDescription: "Find the image by ID: on incus and lxd endpoints a fingerprint or a unique prefix of one, on openstack endpoints the image UUID. " +
+		MarkdownDescription: "Find the image by ID: on incus and lxd endpoints a fingerprint or a unique prefix of one, on openstack and air endpoints the image UUID. " +
 			"Computed otherwise: the image's full ID.",
 		Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
 	}

@@ -85,6 +85,10 @@ data "imagefleet_images" "none" {
 						statecheck.ExpectKnownValue("data.imagefleet_image.by_id", tfjsonpath.New("disk_format"), knownvalue.Null()),
 						statecheck.ExpectKnownValue("data.imagefleet_image.by_id", tfjsonpath.New("tags"), knownvalue.Null()),
 						statecheck.ExpectKnownValue("data.imagefleet_image.by_id", tfjsonpath.New("hidden"), knownvalue.Null()),
+						// So is what only Air has.
+						statecheck.ExpectKnownValue("data.imagefleet_image.by_id", tfjsonpath.New("version"), knownvalue.Null()),
+						statecheck.ExpectKnownValue("data.imagefleet_image.by_id", tfjsonpath.New("published"), knownvalue.Null()),
+						statecheck.ExpectKnownValue("data.imagefleet_image.by_id", tfjsonpath.New("minimum_resources"), knownvalue.Null()),
 						statecheck.ExpectKnownValue("data.imagefleet_image.by_alias", tfjsonpath.New("properties").AtMapKey("age"), knownvalue.StringExact("new")),
 						statecheck.ExpectKnownValue("data.imagefleet_image.by_alias", tfjsonpath.New("aliases"), knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact(alias)})),
 						statecheck.ExpectKnownValue("data.imagefleet_image.newest", tfjsonpath.New("properties").AtMapKey("age"), knownvalue.StringExact("new")),
@@ -365,6 +369,12 @@ data "imagefleet_images" "active" {
 					attr("by_id", "public", knownvalue.Null()),
 					attr("by_id", "type", knownvalue.Null()),
 					attr("by_id", "sha256", knownvalue.Null()),
+					// So is what only Air has.
+					attr("by_id", "version", knownvalue.Null()),
+					attr("by_id", "published", knownvalue.Null()),
+					attr("by_id", "cpu_arch", knownvalue.Null()),
+					attr("by_id", "emulation_type", knownvalue.Null()),
+					attr("by_id", "minimum_resources", knownvalue.Null()),
 					attr("newest", "id", knownvalue.StringExact(newer)),
 					attr("newest", "visibility", knownvalue.StringExact("shared")),
 					attr("by_hash", "id", knownvalue.StringExact(old)),

@@ -90,7 +90,8 @@ func noImageDiag(endpoint, lookup string, filtered bool) diag.Diagnostic {
 
 // ambiguousDiag lists the images that match, by short ID: a fingerprint's first 12
 // digits (Incus and LXD find an image by any unique prefix), else the whole ID
-// (Glance needs the whole UUID); with names where they have one.
+// (Glance and Air need the whole UUID); with names where they have one, and on Air
+// versions, since an Air name is unique only with its version.
 func ambiguousDiag(endpoint string, found []backend.Image) diag.Diagnostic {
 	const shown = 10
 	var ids []string
@@ -106,6 +107,9 @@ func ambiguousDiag(endpoint string, found []backend.Image) diag.Diagnostic {
 		if f.Name != "" {
 			id += fmt.Sprintf(" %q", f.Name)
 		}
+		if f.Air != nil {
+			id += fmt.Sprintf(" version %q", f.Air.Version)
+		}
 		ids = append(ids, id)
 	}
 	return diag.NewErrorDiagnostic("Several images found",
@@ -116,6 +120,13 @@ func ambiguousDiag(endpoint string, found []backend.Image) diag.Diagnostic {
 func familyOnlyDiag(p path.Path, endpoint string, kind backend.Kind, kinds, instead string) diag.Diagnostic {
 	return diag.NewAttributeErrorDiagnostic(p, "Not available on this endpoint",
 		fmt.Sprintf("Endpoint %q is of type %s, and %s applies to endpoints of type %s only. Instead, %s.", endpoint, kind, p, kinds, instead))
+}
+
+// statusFamilyDiag reports a status filter in the vocabulary of another kind (Air's
+// upload statuses are not Glance's), which would match nothing.
+func statusFamilyDiag(p path.Path, endpoint string, kind backend.Kind, status string, valid []string) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(p, "Status not available on this endpoint",
+		fmt.Sprintf("Endpoint %q is of type %s, whose images never have status %q, so it would match nothing. Statuses there: %s.", endpoint, kind, status, strings.Join(valid, ", ")))
 }
 
 func aliasTakenDiag(p path.Path, endpoint, name, holder string) diag.Diagnostic {

@@ -43,3 +43,27 @@ data "imagefleet_image" "offered" {
     member_status = "pending"
   }
 }
+
+# On an NVIDIA Air endpoint: an image of this name at this version (name and version
+# are unique in an organisation). Air images have no properties: a properties filter
+# is an error there, as are Glance's and Incus's own filters.
+data "imagefleet_image" "cumulus" {
+  endpoint = "air"
+  filter = {
+    name    = "cumulus-vx"
+    version = "5.9.1"
+  }
+}
+
+# The newest published Air image of this name whose upload is complete, by sha256
+# (Air's hash) to pin the exact content.
+data "imagefleet_image" "cumulus_published" {
+  endpoint    = "air"
+  most_recent = true
+  filter = {
+    name      = "cumulus-vx"
+    published = true
+    status    = "COMPLETE"
+    sha256    = "9f2c4e0d7b1a8c3e5f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a"
+  }
+}

@@ -19,3 +19,17 @@ data "imagefleet_images" "golden" {
 output "deactivated_golden" {
   value = [for i in data.imagefleet_images.golden.images : i.id if i.status == "deactivated"]
 }
+
+# Every ARM image on an Air endpoint that this organisation has not published, with
+# the least each needs to run.
+data "imagefleet_images" "air_arm" {
+  endpoint = "air"
+  filter = {
+    cpu_arch  = "ARM"
+    published = false
+  }
+}
+
+output "air_arm_minimums" {
+  value = { for i in data.imagefleet_images.air_arm.images : "${i.name}:${i.version}" => i.minimum_resources }
+}
