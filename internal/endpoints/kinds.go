@@ -3,6 +3,7 @@ package endpoints
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -94,15 +95,19 @@ func kindsSupporting(c backend.Capability) string {
 	return strings.Join(ks, " or ")
 }
 
-// FamilyKinds names the kinds of a family, for documentation: "incus and lxd".
-func FamilyKinds(family string) string {
+// FamilyKinds names the kinds of some families, for diagnostics: "incus, lxd and
+// openstack".
+func FamilyKinds(families ...string) string {
 	var ks []string
 	for _, k := range Kinds() {
-		if k.Family == family {
+		if slices.Contains(families, k.Family) {
 			ks = append(ks, string(k.Name))
 		}
 	}
-	return strings.Join(ks, " and ")
+	if len(ks) < 2 {
+		return strings.Join(ks, "")
+	}
+	return strings.Join(ks[:len(ks)-1], ", ") + " and " + ks[len(ks)-1]
 }
 
 func unknownKind(kind backend.Kind) error {

@@ -322,20 +322,6 @@ var familyOnly = []struct {
 	{path.Root("filter").AtName("cpu_arch"), []string{"air"}, advice{"": "filter on architecture"}},
 }
 
-// kindsOf names the kinds of some families, for diagnostics: "incus, lxd and openstack".
-func kindsOf(families []string) string {
-	var ks []string
-	for _, k := range endpoints.Kinds() {
-		if slices.Contains(families, k.Family) {
-			ks = append(ks, string(k.Name))
-		}
-	}
-	if len(ks) < 2 {
-		return strings.Join(ks, "")
-	}
-	return strings.Join(ks[:len(ks)-1], ", ") + " and " + ks[len(ks)-1]
-}
-
 // checkFamily reports the lookups and filters set in config that the endpoint's
 // family does not have, before anything is asked of the endpoint. Read calls it:
 // Terraform reads a data source at plan time when its configuration is known, else
@@ -366,7 +352,7 @@ func checkFamily(ctx context.Context, reg *endpoints.Registry, config tfsdk.Conf
 			if !ok {
 				instead = only.instead[""]
 			}
-			diags.Append(familyOnlyDiag(only.path, name, kind, kindsOf(only.families), instead))
+			diags.Append(familyOnlyDiag(only.path, name, kind, endpoints.FamilyKinds(only.families...), instead))
 		}
 	}
 	// A status in the other vocabulary would match nothing, whatever the images. On

@@ -52,7 +52,7 @@ func sourceDiag(p path.Path, err error) diag.Diagnostic {
 
 func importDiag(id string) diag.Diagnostic {
 	return diag.NewErrorDiagnostic("Invalid import ID",
-		fmt.Sprintf("%q is not [endpoint:]id: give an Incus fingerprint (or a unique prefix of one) or a Glance image UUID, optionally after an endpoint name and a colon.", id))
+		fmt.Sprintf("%q is not [endpoint:]id: give an Incus fingerprint (or a unique prefix of one) or a Glance or Air image UUID, optionally after an endpoint name and a colon.", id))
 }
 
 func expiryDiag(value string) diag.Diagnostic {
