@@ -25,6 +25,9 @@ provider "imagefleet" {
     # An OpenStack cloud, from an entry of clouds.yaml (OS_* variables work too).
     cloud = { openstack = { cloud = "mycloud" } }
 
+    # An NVIDIA Air organisation: the API key says which one.
+    air = { air = { api_url = "https://air.nvidia.com", api_key = var.ngc_api_key } }
+
     # Another project of it, authenticated as that project: image members use it
     # to accept images shared with it.
     partner = {
@@ -46,6 +49,11 @@ provider "imagefleet" {
 }
 
 variable "partner_password" {
+  type      = string
+  sensitive = true
+}
+
+variable "ngc_api_key" {
   type      = string
   sensitive = true
 }

@@ -272,3 +272,28 @@ func Disk(t *testing.T, dir, format, variant string) string {
 	}
 	return out
 }
+
+// DiskOfSize is Disk with a raw disk of size bytes (a multiple of 512): its first
+// MiB as Disk writes it, the rest random, so no format can shrink it.
+func DiskOfSize(t *testing.T, dir, format, variant string, size int64) string {
+	t.Helper()
+	raw := Disk(t, dir, "raw", variant+"-base")
+	f, err := os.OpenFile(raw, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(f, rand.Reader, size-(1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if format == "raw" {
+		return raw
+	}
+	out := filepath.Join(dir, "disk-"+variant+"."+format)
+	if msg, err := exec.Command("qemu-img", "convert", "-q", "-f", "raw", "-O", format, raw, out).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img convert to %s: %v: %s", format, err, msg)
+	}
+	return out
+}

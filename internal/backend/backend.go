@@ -44,15 +44,16 @@ type Image struct {
 	Type         string
 	Architecture string
 	Size         int64
-	Public       bool
-	AutoUpdate   bool
-	Properties   map[string]string
-	Profiles     []string
-	Aliases      []ImageAlias
-	CreatedAt    time.Time
-	UploadedAt   time.Time
-	ExpiresAt    time.Time
-	Status       string
+	// Properties is nil on kinds whose images have none (Air).
+	Public     bool
+	AutoUpdate bool
+	Properties map[string]string
+	Profiles   []string
+	Aliases    []ImageAlias
+	CreatedAt  time.Time
+	UploadedAt time.Time
+	ExpiresAt  time.Time
+	Status     string
 	// SHA256 is the sha256 of the content the provider sent, when the server
 	// records it (the fingerprint of an Incus image made from one file; a property
 	// the provider sets on Glance); empty when unknown.

@@ -79,7 +79,7 @@ func TestAccImage_badInput(t *testing.T) {
   file = %q
   url  = "https://example.invalid/image.tar.gz"
 }`, good),
-			acctest.Diagnostic("Error: Invalid Attribute Combination", `These attributes cannot be configured together: [file,split,url,remote,copy_from]`),
+			acctest.Diagnostic("Error: Invalid Attribute Combination", `These attributes cannot be configured together: [file,split,url,remote,copy_from,claim]`),
 		},
 		"no source": {
 			cfg + `resource "imagefleet_image" "x" { properties = { a = "b" } }`,

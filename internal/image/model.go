@@ -331,12 +331,13 @@ func (m *imageResourceModel) setFromServer(ctx context.Context, img *backend.Ima
 	m.CreatedAt = tfvalue.Time(img.CreatedAt)
 	m.UploadedAt = tfvalue.Time(img.UploadedAt)
 	m.Name = optString(img.Name)
-	props := img.Properties
-	if props == nil {
-		props = map[string]string{}
+	switch {
+	case img.Properties != nil:
+		m.Properties, d = types.MapValueFrom(ctx, types.StringType, img.Properties)
+		diags.Append(d...)
+	case m.Properties.IsUnknown():
+		m.Properties = types.MapNull(types.StringType)
 	}
-	m.Properties, d = types.MapValueFrom(ctx, types.StringType, props)
-	diags.Append(d...)
 	if m.SourceSHA256.IsNull() || m.SourceSHA256.IsUnknown() {
 		m.SourceSHA256 = optString(img.SHA256)
 	}

@@ -327,6 +327,9 @@ func TestAccImageOpenStack_fanOut(t *testing.T) {
 	incus, lxd := acctest.Backends[0], acctest.Backends[1]
 	dir := acctest.TempDir(t)
 	disk := acctest.Disk(t, dir, "qcow2", acctest.Name("fan"))
+	// The copy from Glance is of another disk: Incus and LXD hold one image per
+	// content, and the same disk on the same day makes the same image.
+	other := acctest.Disk(t, dir, "qcow2", acctest.Name("other"))
 	sha := acctest.SHA256(t, disk)
 	md5sum, _ := fileDigests(t, disk)
 	config := acctest.ProviderConfigAll("incus") + fmt.Sprintf(`
@@ -344,12 +347,16 @@ resource "imagefleet_image" "to_glance" {
   name      = "copied-from-incus"
   copy_from = { endpoint = "incus", image = imagefleet_image.base["incus"].id }
 }
+resource "imagefleet_image" "other" {
+  endpoint = "cloud"
+  file     = %q
+}
 resource "imagefleet_image" "from_glance" {
   endpoint  = "lxd"
-  copy_from = { endpoint = "cloud", image = imagefleet_image.base["cloud"].id }
+  copy_from = { endpoint = "cloud", image = imagefleet_image.other.id }
 }
-`, disk)
-	ids := map[string]*string{"incus": new(string), "lxd": new(string), "cloud": new(string), "to_glance": new(string), "from_glance": new(string)}
+`, disk, other)
+	ids := map[string]*string{"incus": new(string), "lxd": new(string), "cloud": new(string), "to_glance": new(string), "from_glance": new(string), "other": new(string)}
 	base := func(k string) string { return fmt.Sprintf("imagefleet_image.base[%q]", k) }
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t, incus); acctest.PreCheck(t, lxd); acctest.PreCheckOpenStack(t) },
@@ -377,6 +384,7 @@ resource "imagefleet_image" "from_glance" {
 					acctest.Record(base("cloud"), "id", ids["cloud"]),
 					acctest.Record("imagefleet_image.to_glance", "id", ids["to_glance"]),
 					acctest.Record("imagefleet_image.from_glance", "id", ids["from_glance"]),
+					acctest.Record("imagefleet_image.other", "id", ids["other"]),
 				},
 			},
 			{
@@ -384,7 +392,7 @@ resource "imagefleet_image" "from_glance" {
 				// emptying the configuration, then ask every server.
 				Config: acctest.ProviderConfigAll("incus"),
 				Check: resource.ComposeTestCheckFunc(checkGone(incus, ids["incus"]), checkGone(lxd, ids["lxd"]), checkGone(lxd, ids["from_glance"]),
-					checkGlanceGone(ids["cloud"], ids["to_glance"])),
+					checkGlanceGone(ids["cloud"], ids["to_glance"], ids["other"])),
 			},
 		},
 	})

@@ -76,7 +76,10 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 		}
 	}
 	resp.Diagnostics.Append(checkAir(ctx, req, &config, state, family)...)
-	if p, replace := lostAirContent(ctx, state, family); replace {
+	if p, replace := lostAirContent(ctx, state, family); replace && known(plan.Air) {
+		// Terraform replaces only for a path whose value changes: the new image's
+		// status is known once it is made.
+		resp.Diagnostics.Append(setBlockAttr(ctx, &plan.Air, "upload_status", types.StringUnknown())...)
 		resp.RequiresReplace.Append(p)
 	}
 	resp.Diagnostics.Append(r.checkProperties(&plan)...)
@@ -292,6 +295,8 @@ func nullOf(v attr.Value) attr.Value {
 		return types.SetNull(t.ElemType)
 	case basetypes.ListType:
 		return types.ListNull(t.ElemType)
+	case basetypes.ObjectType:
+		return types.ObjectNull(t.AttrTypes)
 	}
 	return v
 }

@@ -168,7 +168,8 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 				ElementType: types.StringType, Optional: true, Computed: true,
 				MarkdownDescription: "Image properties (`os_distro`, `hw_*` and any key of your own). When set, the image has exactly these properties (on Incus, those from metadata.yaml are replaced) " +
 					"and changes made outside Terraform show in the plan; left unset, the image keeps its own. Keys the server owns (on Glance `os_glance*`, `os_hash_*`, `checksum`, `stores`, `direct_url`, `locations` " +
-					"and those import plugins add) are neither shown nor sent, and setting one is an error; so is `name`, which is the `name` argument. Changed in place.",
+					"and those import plugins add) are neither shown nor sent, and setting one is an error; so is `name`, which is the `name` argument. " +
+					"Air images have no properties: on air endpoints they are kept as written and not sent. Changed in place.",
 				PlanModifiers: []planmodifier.Map{mapplanmodifier.UseStateForUnknown()},
 				Validators:    []validator.Map{mapvalidator.KeysAre(stringvalidator.LengthAtLeast(1))},
 			},

@@ -65,7 +65,7 @@ func (p *imagefleetProvider) Metadata(_ context.Context, _ provider.MetadataRequ
 
 func (p *imagefleetProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Manages machine images, and what is built from them, across Incus and LXD servers and OpenStack clouds, " +
+		MarkdownDescription: "Manages machine images, and what is built from them, across Incus and LXD servers, OpenStack clouds and NVIDIA Air, " +
 			"all configured as named `endpoints` so one configuration can publish an image to many places with `for_each`.",
 		Attributes: map[string]schema.Attribute{
 			"default_endpoint": schema.StringAttribute{

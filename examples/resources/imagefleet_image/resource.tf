@@ -1,8 +1,9 @@
 # One disk image published to every kind of endpoint: on incus and lxd endpoints it
 # becomes a virtual-machine image with generated metadata, on openstack endpoints a
-# Glance image. Each family block applies only on endpoints of its family.
+# Glance image, on air endpoints an Air image uploaded in parallel parts. Each family
+# block applies only on endpoints of its family.
 resource "imagefleet_image" "base" {
-  for_each = toset(["local", "old", "cloud"])
+  for_each = toset(["local", "old", "cloud", "air"])
 
   endpoint = each.key
   name     = "base-2026.11"
@@ -21,6 +22,12 @@ resource "imagefleet_image" "base" {
     visibility  = "shared"
     min_disk_gb = 4
     tags        = ["base"]
+  }
+  air = {
+    version          = "2026.11"
+    default_username = "root"
+    default_password = var.image_password # write-only: sent, never stored
+    cpu_arch         = "x86"
   }
 
   timeouts = {
@@ -64,4 +71,9 @@ resource "imagefleet_image" "upstream" {
     type   = "container"
   }
   incus = { auto_update = true }
+}
+
+variable "image_password" {
+  type      = string
+  sensitive = true
 }
