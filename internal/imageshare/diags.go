@@ -15,6 +15,9 @@ import (
 
 func withAdvice(msg, advice string) string { return strings.TrimSpace(msg + " " + advice) }
 
+// text is an error's message without a final period, which the sentence adds.
+func text(err error) string { return strings.TrimSuffix(err.Error(), ".") }
+
 // shareDiag reports a failed call of the owner's endpoint; object names what was
 // asked for ("share <id>", "image <id>").
 func shareDiag(action, endpoint, object string, err error) diag.Diagnostic {
@@ -26,7 +29,7 @@ func shareDiag(action, endpoint, object string, err error) diag.Diagnostic {
 		advice = "Air lets only a key with the air:image_sharing scope (role air_image_sharer) manage image shares: check the endpoint's api_key and its roles."
 	}
 	return diag.NewErrorDiagnostic(fmt.Sprintf("Could not %s image share", action),
-		withAdvice(fmt.Sprintf("Endpoint %q, %s: %s.", endpoint, object, err), advice))
+		withAdvice(fmt.Sprintf("Endpoint %q, %s: %s.", endpoint, object, text(err)), advice))
 }
 
 // imageDiag reports an image that could not be read at plan time.
@@ -36,7 +39,7 @@ func imageDiag(endpoint, imageID string, err error) diag.Diagnostic {
 			fmt.Sprintf("Endpoint %q sees no image %q: check the image ID, and that the endpoint's API key belongs to the organisation that owns it.", endpoint, imageID))
 	}
 	return diag.NewAttributeErrorDiagnostic(path.Root("image"), "Could not check the image to share",
-		withAdvice(fmt.Sprintf("Endpoint %q, image %q: %s.", endpoint, imageID, err), backend.Advice(err)))
+		withAdvice(fmt.Sprintf("Endpoint %q, image %q: %s.", endpoint, imageID, text(err)), backend.Advice(err)))
 }
 
 // describe names an image as its owner knows it: id, name and version.
@@ -85,8 +88,8 @@ func notShareableDiag(endpoint string, img *backend.Image, atPlan bool) diag.Dia
 func refusedDiag(endpoint string, img *backend.Image, want backend.Share, err error) diag.Diagnostic {
 	return diag.NewAttributeErrorDiagnostic(path.Root("target_org"), "Image share refused",
 		fmt.Sprintf("Endpoint %q, image %s, target_org %q: %s. "+
-			"Air shares an image only with another organisation than the one that owns it: target_org must name the organisation that will claim the image, "+
-			"not the organisation endpoint %q's API key belongs to (the image's owner).", endpoint, describe(img), want.TargetOrg, err, endpoint))
+			"Air shares an image only with an organisation it knows, other than the image's owner: target_org must name the organisation that will claim the image, "+
+			"not the one endpoint %q's API key belongs to.", endpoint, describe(img), want.TargetOrg, text(err), endpoint))
 }
 
 func pastExpiryDiag(value string) diag.Diagnostic {

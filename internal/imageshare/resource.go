@@ -270,7 +270,7 @@ func (r *imageShareResource) Create(ctx context.Context, req resource.CreateRequ
 	}
 	s, err := ep.Shares.CreateShare(ctx, want)
 	if err != nil {
-		resp.Diagnostics.Append(r.createDiag(ctx, ep, want, err))
+		resp.Diagnostics.Append(r.createDiag(ctx, ep, want, plan.ExpiresAt.ValueString(), err))
 		return
 	}
 	plan.fromBackend(s)
@@ -281,9 +281,10 @@ func (r *imageShareResource) Create(ctx context.Context, req resource.CreateRequ
 const statusBadRequest = 400
 
 // createDiag explains a refused share. Air answers 400 for an image it will not
-// share and for a target organisation it will not share with; the image itself
-// tells which, and gets the plan's advice.
-func (r *imageShareResource) createDiag(ctx context.Context, ep *endpoints.Endpoint, want backend.Share, err error) diag.Diagnostic {
+// share, for an expiry that has passed, and for a target organisation it will not
+// share with; the image and the expiry tell which, and get the plan's advice.
+// expiresAt is the expiry as the configuration wrote it.
+func (r *imageShareResource) createDiag(ctx context.Context, ep *endpoints.Endpoint, want backend.Share, expiresAt string, err error) diag.Diagnostic {
 	var apiErr *backend.APIError
 	if !errors.As(err, &apiErr) || apiErr.Status != statusBadRequest {
 		return shareDiag("create", ep.Name, "image "+want.ImageID, err)
@@ -294,6 +295,10 @@ func (r *imageShareResource) createDiag(ctx context.Context, ep *endpoints.Endpo
 	}
 	if d := notShareableDiag(ep.Name, img, false); d != nil {
 		return d
+	}
+	// An expiry unknown at plan time is checked by Air alone.
+	if !want.ExpiresAt.IsZero() && !want.ExpiresAt.After(r.now()) {
+		return pastExpiryDiag(expiresAt)
 	}
 	return refusedDiag(ep.Name, img, want, err)
 }
