@@ -18,12 +18,17 @@ import (
 
 // shareConfig shares image with the partner; extra adds arguments.
 func shareConfig(s *airemu.Server, image, extra string) string {
+	return shareConfigTo(s, image, acctest.AirPartner, extra)
+}
+
+// shareConfigTo shares image with targetOrg; extra adds arguments.
+func shareConfigTo(s *airemu.Server, image, targetOrg, extra string) string {
 	return providerConfig(s) + fmt.Sprintf(`
 resource "imagefleet_image_share" "test" {
   image      = %q
-  target_org = "org-b"
+  target_org = %q
 %s}
-`, image, extra)
+`, image, targetOrg, extra)
 }
 
 func expiresAt(t time.Time) string { return fmt.Sprintf("  expires_at = %q\n", t.Format(time.RFC3339)) }
