@@ -36,8 +36,6 @@ const stateClaimed = "CLAIMED"
 
 type imageShareResource struct {
 	reg *endpoints.Registry
-	// now is the clock expiries are checked against; tests set it.
-	now func() time.Time
 }
 
 type imageShareResourceModel struct {
@@ -54,7 +52,7 @@ type imageShareResourceModel struct {
 }
 
 // NewResource is the imagefleet_image_share resource.
-func NewResource() resource.Resource { return &imageShareResource{now: time.Now} }
+func NewResource() resource.Resource { return &imageShareResource{} }
 
 func (r *imageShareResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_image_share"
@@ -174,7 +172,7 @@ func (r *imageShareResource) ModifyPlan(ctx context.Context, req resource.Modify
 			return
 		}
 	}
-	now := r.now()
+	now := time.Now()
 	if state != nil {
 		resp.Diagnostics.Append(r.replaceExpired(ctx, state, &config, now, resp)...)
 		return
@@ -297,7 +295,7 @@ func (r *imageShareResource) createDiag(ctx context.Context, ep *endpoints.Endpo
 		return d
 	}
 	// An expiry unknown at plan time is checked by Air alone.
-	if !want.ExpiresAt.IsZero() && !want.ExpiresAt.After(r.now()) {
+	if !want.ExpiresAt.IsZero() && !want.ExpiresAt.After(time.Now()) {
 		return pastExpiryDiag(expiresAt)
 	}
 	return refusedDiag(ep.Name, img, want, err)

@@ -1,5 +1,5 @@
-# Offer the Air image to the partner organisation for a week. The share's ID is the
-# claim code; the image must be COMPLETE and unpublished.
+# Offer the Air image to the partner organisation until 8 January 2030. The
+# share's ID is the claim code; the image must be COMPLETE and unpublished.
 resource "imagefleet_image_share" "partner" {
   endpoint   = "air"
   image      = imagefleet_image.base["air"].id
