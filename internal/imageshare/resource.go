@@ -201,7 +201,7 @@ func (r *imageShareResource) replaceExpired(ctx context.Context, state, config *
 	}
 	// A configured expiry that is another time replaces the share anyway, and the
 	// new share's plan checks that it is ahead; the same one has passed.
-	if at, ok := parseTime(config.ExpiresAt); ok && at.Equal(expires) {
+	if at, ok := parseTime(config.ExpiresAt); ok && sameInstant(at, expires) {
 		diags.Append(expiredDiag(state.ID.ValueString(), config.ExpiresAt.ValueString()))
 	}
 	return diags
