@@ -28,6 +28,7 @@ import (
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/image"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/imagealias"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/imagemember"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/imageshare"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/instance"
 )
 
@@ -285,7 +286,7 @@ func retrySettings(ctx context.Context, o types.Object) (httpclient.Retry, []str
 }
 
 func (p *imagefleetProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{image.NewResource, imagealias.NewResource, imagemember.NewResource, instance.NewResource}
+	return []func() resource.Resource{image.NewResource, imagealias.NewResource, imagemember.NewResource, imageshare.NewResource, instance.NewResource}
 }
 
 func (p *imagefleetProvider) DataSources(context.Context) []func() datasource.DataSource {
