@@ -28,6 +28,9 @@ provider "imagefleet" {
     # An NVIDIA Air organisation: the API key says which one.
     air = { air = { api_url = "https://air.nvidia.com", api_key = var.ngc_api_key } }
 
+    # Another Air organisation, which claims the images shared with it.
+    air_partner = { air = { api_key = var.partner_ngc_api_key } }
+
     # Another project of it, authenticated as that project: image members use it
     # to accept images shared with it.
     partner = {
@@ -54,6 +57,11 @@ variable "partner_password" {
 }
 
 variable "ngc_api_key" {
+  type      = string
+  sensitive = true
+}
+
+variable "partner_ngc_api_key" {
   type      = string
   sensitive = true
 }
