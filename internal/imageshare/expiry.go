@@ -51,7 +51,7 @@ func (replaceIfOtherInstant) PlanModifyString(_ context.Context, req planmodifie
 	}
 	planned, okPlan := parseTime(req.PlanValue)
 	was, okState := parseTime(req.StateValue)
-	resp.RequiresReplace = !(okPlan && okState && sameInstant(planned, was))
+	resp.RequiresReplace = !okPlan || !okState || !sameInstant(planned, was)
 }
 
 // rfc3339Validator refuses an expiry that is not an RFC 3339 time.
