@@ -143,8 +143,13 @@ func (s *Server) getShare(c *call, id string) (int, any, *apiError) {
 func (s *Server) deleteShare(c *call, id string) (int, any, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.ownShare(c.org, id); err != nil {
+	sh, err := s.ownShare(c.org, id)
+	if err != nil {
 		return 0, nil, err
+	}
+	// As Air's API reference says: a claimed share is the record of the claim.
+	if sh.State == ShareClaimed {
+		return 0, nil, badRequest("Image shares in the CLAIMED state cannot be deleted.")
 	}
 	delete(s.shares, id)
 	return http.StatusNoContent, nil, nil

@@ -168,6 +168,7 @@ func TestShareAndClaim(t *testing.T) {
 		t.Fatalf("claimed_by filter: %s", r.raw)
 	}
 	b.fails(http.StatusBadRequest, "VALIDATION", "Only ACTIVE image shares may be claimed; this one is CLAIMED", "POST", "images/claim-image-share/", map[string]any{"image_share": shareID, "version": "again"})
+	a.fails(http.StatusBadRequest, "VALIDATION", "Image shares in the CLAIMED state cannot be deleted.", "DELETE", "images/shares/"+shareID+"/", map[string]any{})
 
 	// The copy outlives its source.
 	a.must(http.StatusNoContent, "DELETE", "images/"+id+"/", map[string]any{})

@@ -392,3 +392,49 @@ resource "imagefleet_image" "nopassword" {
 		},
 	})
 }
+
+// TestAccImageAir_claimFromWrongOrg: a share claimed by an organisation it was not
+// made for fails the apply, naming the share, and leaves nothing behind.
+func TestAccImageAir_claimFromWrongOrg(t *testing.T) {
+	s := acctest.StartAir(t)
+	dir := acctest.TempDir(t)
+	disk := acctest.Disk(t, dir, "qcow2", acctest.Name("claim"))
+	base := acctest.ProviderConfigAir("air", s) + fmt.Sprintf(`
+resource "imagefleet_image" "test" {
+  name = "shared"
+  file = %q
+  air  = { version = "1", default_username = "root", default_password = "pw" }
+}
+resource "imagefleet_image_share" "to_b" {
+  image      = imagefleet_image.test.id
+  target_org = %q
+}
+`, disk, acctest.AirPartner)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: base},
+			{
+				Config: base + `
+resource "imagefleet_image" "wrong" {
+  endpoint = "air"
+  name     = "stolen"
+  claim    = { share = imagefleet_image_share.to_b.id }
+  air      = { version = "1", default_username = "root" }
+}`,
+				ExpectError: acctest.Diagnostic("Error: Could not create image", `Endpoint "air", share`, "not found for your organization"),
+			},
+			{
+				Config: base,
+				Check: func(*terraform.State) error {
+					for _, img := range s.Images("") {
+						if img.Name == "stolen" {
+							return fmt.Errorf("the refused claim left image %+v", img)
+						}
+					}
+					return nil
+				},
+			},
+		},
+	})
+}

@@ -626,7 +626,9 @@ func replacedSource(plan, state *imageResourceModel) (path.Path, bool) {
 		return path.Root("remote"), !a.Server.Equal(b.Server) || !a.Protocol.Equal(b.Protocol) || !a.Alias.Equal(b.Alias) ||
 			!a.Type.Equal(b.Type) || !a.Architecture.Equal(b.Architecture) || !a.Certificate.Equal(b.Certificate)
 	case now == "claim":
-		return path.Root("claim"), !plan.Claim.Share.Equal(state.Claim.Share)
+		// A claimed image is the organisation's own copy, whatever becomes of the
+		// share (Air may delete it once claimed, and a new one has another ID).
+		return path.Path{}, false
 	case now == "copy_from":
 		return path.Root("copy_from"), !plan.CopyFrom.Endpoint.Equal(state.CopyFrom.Endpoint) || !plan.CopyFrom.Image.Equal(state.CopyFrom.Image)
 	}

@@ -153,7 +153,8 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			"claim": schema.SingleNestedAttribute{
 				Optional: true,
 				MarkdownDescription: "An Air image another organisation shared with this endpoint's organisation (`imagefleet_image_share`), claimed into it: " +
-					"Air copies the image, named by `name` and `air.version` when they are set. The copy is then an image like any other. Air endpoints only. Changing it replaces the image.",
+					"Air copies the image, named by `name` and `air.version` when they are set. The copy is then an image like any other, " +
+					"so a later change of `share` (a share made again, or deleted once claimed) is recorded without replacing it. Air endpoints only.",
 				Attributes: map[string]schema.Attribute{
 					"share": schema.StringAttribute{Required: true, MarkdownDescription: "The share's ID."},
 				},
