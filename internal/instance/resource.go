@@ -747,6 +747,13 @@ func (r *instanceResource) Delete(ctx context.Context, req resource.DeleteReques
 	if err == nil && in.Status != "Stopped" {
 		// Deleting is final, so a graceful stop buys nothing: stop by force.
 		err = ep.Instances.ChangeState(ctx, ref, backend.StateChange{Action: "stop", Force: true})
+		if err != nil {
+			// It may have stopped on its own meanwhile (LXD then refuses the stop
+			// as "not running"): what counts is that it is stopped now.
+			if again, gerr := ep.Instances.GetInstance(ctx, ref); gerr == nil && again.Status == "Stopped" {
+				err = nil
+			}
+		}
 	}
 	if err == nil {
 		err = ep.Instances.DeleteInstance(ctx, ref)
