@@ -20,11 +20,13 @@ work=$BENCH_WORK
 rounds=${BENCH_ROUNDS:-3}
 size=${BENCH_BYTES:-1073741824}
 big=${BENCH_AIR_BIG_BYTES:-4294967296}
-# 20 MB/s per connection: 4 connections then carry 80 MB/s, a small part of what
-# the provider and the emulator manage uncapped on this 2-core machine (the memory
-# run below shows it), so the cap is the bottleneck; and a 100 MB part takes 5 s,
-# so the fixed costs of an apply (Terraform, the sha256 pass, validation) weigh
-# little beside the transfer.
+# 20 MB/s per connection: 4 connections then carry 80 MB/s. Uncapped, the provider
+# and the emulator share the 2 cores with the other jobs on the machine, and the
+# parts went at 150 to 540 MB/s in trial runs (the lower rates at a load average
+# near 10): 50 MB/s per connection, 200 MB/s for four, could leave 4 workers
+# CPU-bound, 80 MB/s stays under every rate seen. And a 100 MB part takes 5 s, so
+# the fixed costs of an apply (Terraform, the sha256 pass, validation) weigh little
+# beside the transfer.
 cap=${BENCH_AIR_BANDWIDTH:-20000000}
 chunk=100000000
 validation_delay=100ms
@@ -305,7 +307,7 @@ The project's emulator of the Air v3 image API (cmd/air-emulator) on 127.0.0.1, 
 
 Image: $bytes bytes of qcow2 (the virtual disk is $size random bytes: incompressible), $nparts parts. \`terraform apply\` with \`upload_workers = 4\` and with \`upload_workers = 1\`, each part connection capped at $capmb MB/s by the emulator (\`-bandwidth $cap\`), $rounds rounds, interleaved, the order turning each round; each image destroyed after its apply.
 
-Why $capmb MB/s: without a cap (below) the same parts went at $(mbs "$bytes" "${parts[free]}") MB/s in this run, with the machine's CPUs ${busy[free]} % busy: there the two cores are the limit (the md5 of every part on both sides, the emulator's sha256 and writes, the copies through loopback, and the other jobs on the machine). Four capped connections carry at most $(awk -v c="$cap" 'BEGIN {printf "%g", 4 * c / 1e6}') MB/s, $(awk -v c="$cap" -v b="$bytes" -v p="${parts[free]}" 'BEGIN {printf "%.0f", 100 * 4 * c / (b / p)}') % of that, so the cap, not the CPUs, is meant to be the bottleneck for 1 worker and for 4 alike; the parts' rates below show how close each came to it. A part of $chunk bytes takes $(awk -v c="$chunk" -v r="$cap" 'BEGIN {printf "%g", c / r}') s at the cap, so the fixed costs of an apply weigh less beside the transfer than with a faster cap (at 50 MB/s, 4 workers would already ask for more than the uncapped rate).
+Why $capmb MB/s: without a cap (below) the same parts went at $(mbs "$bytes" "${parts[free]}") MB/s in this run, with the machine's CPUs ${busy[free]} % busy: there the two cores are the limit (the md5 of every part on both sides, the emulator's sha256 and writes, the copies through loopback, and the other jobs on the machine). Four capped connections carry at most $(awk -v c="$cap" 'BEGIN {printf "%g", 4 * c / 1e6}') MB/s, $(awk -v c="$cap" -v b="$bytes" -v p="${parts[free]}" 'BEGIN {printf "%.0f", 100 * 4 * c / (b / p)}') % of that, so the cap, not the CPUs, is meant to be the bottleneck for 1 worker and for 4 alike; the parts' rates below show how close each came to it. A part of $chunk bytes takes $(awk -v c="$chunk" -v r="$cap" 'BEGIN {printf "%g", c / r}') s at the cap, so the fixed costs of an apply weigh less beside the transfer than with a faster cap.
 
 | round | workers | terraform apply (s) | sha256 pass (s) | parts (s) | validation wait (s) | provider CPU (s) | emulator CPU (s) | machine CPU busy (%) | read, in file sizes | peak RSS (MiB) |
 |---|---|---|---|---|---|---|---|---|---|---|
@@ -326,7 +328,7 @@ done)
 | provider process peak RSS, upload_workers 4, 1 (largest round) | $(mib "$(maxof 4 rss)") MiB, $(mib "$(maxof 1 rss)") MiB | ≤ 64 MiB |
 | median provider CPU, upload_workers 4, 1 | $(med 4 cpu) s, $(med 1 cpu) s | |
 
-Where the time goes: the parts alone went $(ratio "$parts1" "$parts4") times faster with 4 workers, of the $ideal that $nparts parts sent 4 at a time allow when each connection is held to the cap (the last of $(((nparts + 3) / 4)) turns ends with a whole part). The rest of an apply is the same work with 1 worker or 4: the provider's sha256 pass over the file before start-upload, the wait for the validation (the emulator's delay and its own sha256 of the parts, seen at the provider's next poll), Terraform's start-up and plan. The wall-time speed-up is therefore (parts with 1 worker + rest) / (parts with 4 + rest).
+Where the time goes: the parts alone went $(ratio "$parts1" "$parts4") times faster with 4 workers, of the $ideal that $nparts parts sent 4 at a time allow when each connection is held to the cap (each worker takes the next part when it is free: $(((nparts + 3) / 4)) turns). The rest of an apply is the same work with 1 worker or 4: the provider's sha256 pass over the file before start-upload, the wait for the validation (the emulator's delay and its own sha256 of the parts, seen at the provider's next poll), Terraform's start-up and plan. The wall-time speed-up is therefore (parts with 1 worker + rest) / (parts with 4 + rest).
 
 ### Memory and bytes read, 4 workers, no cap
 
