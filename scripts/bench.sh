@@ -4,28 +4,35 @@
 #   incus      `terraform apply` of a 1 GiB image with this provider vs `incus image
 #              import`, then N containers from one image (create and refresh);
 #   openstack  the provider vs curl and the OpenStack CLI uploading a 1 GiB qcow2 to
-#              Glance (scripts/bench-glance.sh).
+#              Glance (scripts/bench-glance.sh);
+#   air        the provider on the project's NVIDIA Air emulator: a 1 GiB qcow2 sent
+#              in parts with upload_workers 4 vs 1 under a per-connection bandwidth
+#              cap, and peak RSS on 1 GiB and 4 GiB (scripts/bench-air.sh; 3 rounds
+#              unless BENCH_ROUNDS says otherwise).
 # The provider's own peak RSS, CPU and bytes read are measured by running the plugin
-# binary under a wrapper. Results: bench/results.md, rewritten by a run of both; a run
-# of one prints its sections only.
-# Usage: scripts/bench.sh [incus] [openstack]   (default: both)
+# binary under a wrapper. Results: bench/results.md, rewritten by a run of all three;
+# a run of some prints their sections only.
+# Usage: scripts/bench.sh [incus] [openstack] [air]   (default: all three)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 rounds=${BENCH_ROUNDS:-5}
 size=${BENCH_BYTES:-1073741824}
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(incus openstack)
+[ ${#want[@]} -gt 0 ] || want=(incus openstack air)
+servers=()
 for b in "${want[@]}"; do
   case "$b" in
-    incus | openstack) ;;
-    *) echo "bench: unknown benchmark $b (incus, openstack)" >&2; exit 2 ;;
+    incus | openstack) servers+=("$b") ;;
+    air) ;;
+    *) echo "bench: unknown benchmark $b (incus, openstack, air)" >&2; exit 2 ;;
   esac
 done
 runs() { [[ " ${want[*]} " == *" $1 "* ]]; }
 
 command -v /usr/bin/time >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
-scripts/backends.sh "${want[@]}"
+# Air runs on the emulator the benchmark starts itself.
+[ ${#servers[@]} -eq 0 ] || scripts/backends.sh "${servers[@]}"
 
 work="$root/bench/work"
 mkdir -p "$work/bin" "$work/tf"
@@ -40,7 +47,8 @@ cat >"$work/bin/terraform-provider-imagefleet" <<WRAP
 exec /usr/bin/time -a -o "$work/rss.txt" -f "%M %U %S" /bin/sh -c '"\$0" "\$@"; rc=\$?; { read -r _ r; } </proc/\$\$/io; echo "\$r" >>"$work/io.txt"; exit \$rc' "$work/bin/terraform-provider-imagefleet.real" "\$@"
 WRAP
 chmod +x "$work/bin/terraform-provider-imagefleet"
-export TF_CLI_CONFIG_FILE=$(scripts/dev-terraformrc.sh "$work/bin")
+TF_CLI_CONFIG_FILE=$(scripts/dev-terraformrc.sh "$work/bin")
+export TF_CLI_CONFIG_FILE
 now() { date +%s.%N; }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 run_load_start=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -193,6 +201,10 @@ bench_openstack() {
   BENCH_WORK=$work BENCH_ROUNDS=$rounds BENCH_BYTES=$size scripts/bench-glance.sh >"$work/section-glance.md"
 }
 
+bench_air() {
+  BENCH_WORK=$work BENCH_ROUNDS=${BENCH_ROUNDS:-3} BENCH_BYTES=$size scripts/bench-air.sh >"$work/section-air.md"
+}
+
 for b in "${want[@]}"; do "bench_$b"; done
 
 # The machine, then the sections of this run.
@@ -200,13 +212,13 @@ for b in "${want[@]}"; do "bench_$b"; done
   echo "# Upload benchmarks"
   echo
   echo "Run $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r); Terraform $(terraform version | head -n1 | awk '{print $2}'), $(go version | awk '{print $3}'). Load average (1, 5, 15 min) $run_load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end. A shared machine (other jobs run beside this one): compare the columns of one run, not runs with each other."
-  for b in incus glance; do
+  for b in incus glance air; do
     [ -f "$work/section-$b.md" ] || continue
     echo
     cat "$work/section-$b.md"
   done
 } >"$work/results.md"
-if runs incus && runs openstack; then
+if runs incus && runs openstack && runs air; then
   mkdir -p bench
   cp "$work/results.md" bench/results.md
 fi
