@@ -2,6 +2,8 @@ package backend
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -30,4 +32,20 @@ func Outlive(ctx context.Context, sent func() bool) (context.Context, context.Ca
 // keeps ctx's values, not its cancellation, and is bounded by CleanupTimeout.
 func AfterInterruption(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
+}
+
+// Abandon reports err, a failure after the image id came to exist. When ctx ended
+// (the run was interrupted or timed out) it removes the image with remove, bounded by
+// CleanupTimeout, and reports the image kept, as a CreatedError, only when that
+// fails; any other failure leaves the image to the caller to record and replace.
+func Abandon(ctx context.Context, id string, err error, remove func(ctx context.Context, id string) error) error {
+	if ctx.Err() == nil {
+		return Created(id, err)
+	}
+	cctx, cancel := AfterInterruption(ctx)
+	defer cancel()
+	if derr := remove(cctx, id); derr != nil && !errors.Is(derr, ErrNotFound) {
+		return Created(id, fmt.Errorf("%w; removing the unfinished image %s failed too: %v", err, id, derr))
+	}
+	return fmt.Errorf("%w; the unfinished image %s was removed", err, id)
 }

@@ -110,7 +110,7 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 				MarkdownDescription: "Path of a unified Incus image tarball (metadata.yaml and rootfs/ in one tarball), or of a bare disk image (qcow2, raw, vmdk, vhd, vhdx, vdi, iso), " +
 					"recognised by its first bytes, never by its name. On incus and lxd endpoints a disk image becomes a virtual-machine image whose metadata the provider generates " +
 					"(architecture from `incus.architecture` or the server's, creation date from the file's modification time, so the same file gives the same fingerprint); " +
-					"Incus takes only qcow2 disks. A container tarball cannot go to an openstack endpoint. " +
+					"Incus takes only qcow2 disks. A container tarball cannot go to an openstack or air endpoint. " +
 					"A path unknown until apply replaces the image, since its content cannot be compared at plan time. " +
 					"A file that is gone once the image exists only gets a warning: the image is kept and plans and destroys go on.",
 			},
@@ -144,7 +144,8 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 				Optional: true,
 				MarkdownDescription: "An image another endpoint of this provider holds, streamed from that endpoint to this one (never through a temporary file). " +
 					"Works across kinds where the content fits: between Incus and LXD endpoints, an Incus or LXD virtual-machine image to Glance (its disk), " +
-					"a Glance image to Incus or LXD (as a virtual-machine image with generated metadata; qcow2 only), Glance to Glance. A container image cannot go to Glance. Changing it replaces the image.",
+					"a Glance image to Incus or LXD (as a virtual-machine image with generated metadata; qcow2 only), Glance to Glance, an Incus or LXD virtual-machine image or a Glance image to Air " +
+					"(read twice: Air needs the digest before the content). A container image cannot go to Glance or Air. Changing it replaces the image.",
 				Attributes: map[string]schema.Attribute{
 					"endpoint": schema.StringAttribute{Required: true, MarkdownDescription: "The endpoint that holds the image."},
 					"image":    schema.StringAttribute{Required: true, MarkdownDescription: "The image there: an Incus fingerprint (or unique prefix), a Glance image UUID."},

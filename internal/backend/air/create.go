@@ -197,18 +197,7 @@ func (c *Client) finishClaim(ctx context.Context, id string, attrs backend.Image
 	return c.GetImage(ctx, id)
 }
 
-// abandon reports a failure after the image came to exist. When ctx ended (the run
-// was interrupted or timed out) it deletes the image with a fresh context bounded by
-// backend.CleanupTimeout, and reports it kept, as a CreatedError, only when that
-// fails; any other failure leaves the image to the caller to record and replace.
+// abandon is backend.Abandon with this client's delete.
 func (c *Client) abandon(ctx context.Context, id string, err error) error {
-	if ctx.Err() == nil {
-		return backend.Created(id, err)
-	}
-	cctx, cancel := backend.AfterInterruption(ctx)
-	defer cancel()
-	if derr := c.DeleteImage(cctx, id); derr != nil && !errors.Is(derr, backend.ErrNotFound) {
-		return backend.Created(id, fmt.Errorf("%w; removing the unfinished image %s failed too: %v", err, id, derr))
-	}
-	return fmt.Errorf("%w; the unfinished image %s was removed", err, id)
+	return backend.Abandon(ctx, id, err, c.DeleteImage)
 }
