@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -44,6 +45,19 @@ func airPatch(t *testing.T, s *airemu.Server, id, action string, body map[string
 	if resp.StatusCode >= 300 {
 		t.Fatalf("PATCH %s: %s", u, resp.Status)
 	}
+}
+
+// airSettled waits until the emulator has finished a publish or unpublish of the
+// image, which Air does in the background.
+func airSettled(t *testing.T, s *airemu.Server, id string) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if img, ok := s.Image(id); ok && img.UploadStatus == airemu.StatusComplete {
+			return
+		}
+	}
+	img, _ := s.Image(id)
+	t.Fatalf("image %s did not settle: %+v", id, img)
 }
 
 // checkAirGone asks the emulator that the images are gone after destroy.
@@ -150,6 +164,7 @@ func TestAccImageAir_lifecycle(t *testing.T) {
 				// Drift made through the API shows in the plan and is repaired.
 				PreConfig: func() {
 					airPatch(t, s, id, "unpublish", map[string]any{})
+					airSettled(t, s, id)
 					airPatch(t, s, id, "", map[string]any{"mountpoint": "/elsewhere", "cpu_arch": "x86"})
 				},
 				Config: airConfig(s, "cumulus-vx-renamed", disk, second),
@@ -167,6 +182,7 @@ func TestAccImageAir_lifecycle(t *testing.T) {
 				// Content Air no longer has (the upload cleared) replaces the image.
 				PreConfig: func() {
 					airPatch(t, s, id, "unpublish", map[string]any{})
+					airSettled(t, s, id)
 					airPatch(t, s, id, "clear-upload", map[string]any{})
 				},
 				Config: airConfig(s, "cumulus-vx-renamed", disk, second),
