@@ -100,3 +100,23 @@ func TestAccProviderTLS_air(t *testing.T) {
 			fmt.Sprintf(`connecting to endpoint "bad" (air): GET %s: endpoint unreachable: %s`, s.APIURL()+"images/?limit=1", untrusted)),
 		"ca_cert_file")
 }
+
+// TestAccProviderTLS_incusBadTrustToken: a trust_token that is not one (here what
+// the CLI prints when it first makes itself a client certificate, before the
+// token) cannot pin the server. It must be refused as a bad trust_token, not fall
+// back to the system's CAs and fail as an untrusted certificate.
+func TestAccProviderTLS_incusBadTrustToken(t *testing.T) {
+	b := acctest.Backends[0]
+	acctest.PreCheck(t, b)
+	dir := acctest.TempDir(t)
+	name := acctest.Name("tf-tls")
+	crt, key, fp := clientCert(t, dir, name)
+	token := "Generating a client certificate. This may take a minute...\n" + trustToken(t, b, name, fp)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config:      remoteConfig(string(b.Kind), b.HTTPSAddress(t), fmt.Sprintf("client_cert_file = %q\nclient_key_file = %q\ntrust_token = %q", crt, key, token)),
+			ExpectError: acctest.Diagnostic("Error: Invalid endpoint configuration", `Endpoint "remote" (incus):`, "trust_token"),
+		}},
+	})
+}
