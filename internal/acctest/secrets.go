@@ -142,44 +142,6 @@ func (c noSecretsCheck) CheckState(_ context.Context, req statecheck.CheckStateR
 	}
 }
 
-// AttributeNull is a state check that a resource's attribute, found by its path of
-// keys (["air", "default_password"]), is null. Like Record it takes instances of
-// for_each resources, which statecheck.ExpectKnownValue cannot address.
-func AttributeNull(address string, path ...string) statecheck.StateCheck {
-	return nullCheck{address, path}
-}
-
-type nullCheck struct {
-	address string
-	path    []string
-}
-
-func (c nullCheck) CheckState(_ context.Context, req statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
-	if req.State == nil || req.State.Values == nil || req.State.Values.RootModule == nil {
-		resp.Error = fmt.Errorf("no state to read %s from", c.address)
-		return
-	}
-	for _, r := range req.State.Values.RootModule.Resources {
-		if r.Address != c.address {
-			continue
-		}
-		var v any = r.AttributeValues
-		for _, k := range c.path {
-			m, ok := v.(map[string]any)
-			if !ok {
-				resp.Error = fmt.Errorf("%s: %s is not an object in the state: %v", c.address, k, v)
-				return
-			}
-			v = m[k]
-		}
-		if v != nil {
-			resp.Error = fmt.Errorf("%s.%s is %v in the state, want null", c.address, strings.Join(c.path, "."), v)
-		}
-		return
-	}
-	resp.Error = fmt.Errorf("%s is not in the state", c.address)
-}
-
 // Then is a state check that runs fn: a check of the servers, placed after the
 // state checks (such as Record) that gather what it needs. Check functions cannot
 // do this on a configuration with for_each resources.

@@ -13,8 +13,10 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/acctest"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/airemu"
@@ -180,7 +182,7 @@ resource "imagefleet_image" "all" {
 	ids := map[string]*string{}
 	checks := []statecheck.StateCheck{
 		acctest.NoSecretsInState(secrets),
-		acctest.AttributeNull(`imagefleet_image.all["air"]`, "air", "default_password"),
+		statecheck.ExpectKnownValue(`imagefleet_image.all["air"]`, tfjsonpath.New("air").AtMapKey("default_password"), knownvalue.Null()),
 	}
 	for _, k := range keys {
 		ids[k] = new(string)
