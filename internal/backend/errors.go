@@ -14,7 +14,10 @@ var (
 	ErrConflict    = errors.New("already exists")
 	ErrForbidden   = errors.New("forbidden")
 	ErrUnreachable = errors.New("endpoint unreachable")
-	ErrDigest      = errors.New("digest mismatch")
+	// ErrUntrustedServer is a server whose TLS certificate the client does not
+	// trust: reachable, but not to be talked to as configured.
+	ErrUntrustedServer = errors.New("server certificate not trusted")
+	ErrDigest          = errors.New("digest mismatch")
 	// ErrProtected is a delete the object's own protection refuses: the
 	// credentials are fine, so ErrForbidden's advice would mislead.
 	ErrProtected = errors.New("protected")
@@ -110,6 +113,9 @@ func Advice(err error) string {
 		return "The operation was cancelled, as happens when the run is interrupted; run it again to finish."
 	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return "The operation did not finish within its timeout: if the server is only slow, raise the timeout in the resource's `timeouts` block."
+	case errors.Is(err, ErrUntrustedServer):
+		return "Give the endpoint what vouches for the server's certificate: server_cert (incus, lxd; or trust_token for a first connection, or accept_server_certificate = true on a trusted network), " +
+			"cacert_file (openstack, or OS_CACERT; or insecure = true on a trusted network), ca_cert_file (air)."
 	case errors.Is(err, ErrUnreachable):
 		return "Check that the endpoint's server is running and its address is right."
 	case errors.Is(err, ErrForbidden):

@@ -49,6 +49,7 @@ type AirModel struct {
 	APIURL        types.String `tfsdk:"api_url"`
 	APIKey        types.String `tfsdk:"api_key"`
 	UploadWorkers types.Int64  `tfsdk:"upload_workers"`
+	CACertFile    types.String `tfsdk:"ca_cert_file"`
 }
 
 func airSchema() schema.SingleNestedAttribute {
@@ -63,6 +64,8 @@ func airSchema() schema.SingleNestedAttribute {
 				Validators:          []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^https?://`), "must be an http:// or https:// URL")}},
 			"api_key": schema.StringAttribute{Optional: true, Sensitive: true,
 				MarkdownDescription: "An NGC API key (`nvapi-...`), sent as the bearer token. Falls back to `$NGC_API_KEY`, then to the `apikey` of the single profile in `~/.ngc/config`."},
+			"ca_cert_file": schema.StringAttribute{Optional: true,
+				MarkdownDescription: "CA bundle (PEM) that signs the service's certificate, when the system's CAs do not (a proxy, a private installation)."},
 			"upload_workers": schema.Int64Attribute{Optional: true,
 				MarkdownDescription: "How many parts of an upload are sent at once. Default 4.",
 				Validators:          []validator.Int64{int64validator.AtLeast(1)}},
@@ -77,7 +80,8 @@ func airSettings(ctx context.Context, block types.Object, retry httpclient.Retry
 			return nil, fmt.Errorf("reading the air block: %v", d)
 		}
 	}
-	c := air.Config{APIURL: m.APIURL.ValueString(), APIKey: m.APIKey.ValueString(), UploadWorkers: int(m.UploadWorkers.ValueInt64()), Retry: retry}
+	c := air.Config{APIURL: m.APIURL.ValueString(), APIKey: m.APIKey.ValueString(), UploadWorkers: int(m.UploadWorkers.ValueInt64()),
+		CACertFile: m.CACertFile.ValueString(), Retry: retry}
 	resolved, err := c.Resolve()
 	if err != nil {
 		return nil, err

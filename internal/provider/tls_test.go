@@ -52,7 +52,7 @@ func TestAccProviderTLS_incusUnpinned(t *testing.T) {
 			address := b.HTTPSAddress(t)
 			checkRefused(t, remoteConfig(string(b.Kind), address, fmt.Sprintf("client_cert_file = %q\nclient_key_file = %q", crt, key)),
 				acctest.Diagnostic("Error: Could not read images",
-					fmt.Sprintf(`connecting to endpoint "remote" (%s): GET %s: endpoint unreachable: Get "%s/1.0": %s`, b.Kind, address, address, untrusted)),
+					fmt.Sprintf(`connecting to endpoint "remote" (%s): GET %s: server certificate not trusted: Get "%s/1.0": %s`, b.Kind, address, address, untrusted)),
 				"server_cert", "accept_server_certificate")
 		})
 	}
@@ -73,7 +73,7 @@ func TestAccProviderTLS_openstack(t *testing.T) {
       project_domain_name = "Default"`, authURL)
 	checkRefused(t, openstackEndpoint(settings),
 		acctest.Diagnostic("Error: Could not read images",
-			fmt.Sprintf(`connecting to endpoint "bad" (openstack): authenticating with Keystone at %s: Post %s/auth/tokens: endpoint unreachable: %s`, authURL, authURL, untrusted)),
+			fmt.Sprintf(`connecting to endpoint "bad" (openstack): authenticating with Keystone at %s: Post %s/auth/tokens: server certificate not trusted: %s`, authURL, authURL, untrusted)),
 		"cacert_file", "insecure")
 	t.Run("accepted with cacert_file", func(t *testing.T) {
 		resource.Test(t, resource.TestCase{
@@ -89,16 +89,26 @@ func TestAccProviderTLS_openstack(t *testing.T) {
 }
 
 // TestAccProviderTLS_air: the Air emulator behind a self-signed HTTPS listener is
-// refused by default, with a diagnostic that says how to trust it. The air block
-// has no setting for a CA (the client uses the system's CAs only), so there is no
-// "accepted with the configured CA" case yet: the advice expected names the
-// setting the block lacks, ca_cert_file.
+// refused by default, with a diagnostic that says how to trust it, and used once
+// ca_cert_file names the certificate that signs it.
 func TestAccProviderTLS_air(t *testing.T) {
-	s, _ := acctest.StartAirTLS(t)
-	checkRefused(t, airEndpoint(fmt.Sprintf("api_url = %q\napi_key = %q", s.URL, s.Token(acctest.AirOwner))),
+	s, ca := acctest.StartAirTLS(t)
+	settings := fmt.Sprintf("api_url = %q\napi_key = %q", s.URL, s.Token(acctest.AirOwner))
+	checkRefused(t, airEndpoint(settings),
 		acctest.Diagnostic("Error: Could not read images",
-			fmt.Sprintf(`connecting to endpoint "bad" (air): GET %s: endpoint unreachable: %s`, s.APIURL()+"images/?limit=1", untrusted)),
+			fmt.Sprintf(`connecting to endpoint "bad" (air): GET %s: server certificate not trusted: %s`, s.APIURL()+"images/?limit=1", untrusted)),
 		"ca_cert_file")
+	t.Run("accepted with ca_cert_file", func(t *testing.T) {
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+			Steps: []resource.TestStep{{
+				Config: airEndpoint(settings + fmt.Sprintf("\nca_cert_file = %q", ca)),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.imagefleet_images.bad", tfjsonpath.New("id"), knownvalue.StringExact("bad")),
+				},
+			}},
+		})
+	})
 }
 
 // TestAccProviderTLS_incusBadTrustToken: a trust_token that is not one (here what

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -60,10 +62,21 @@ func New(cfg Config) (*Client, error) {
 	// HTTP/1.1 only (a custom TLS config keeps net/http from HTTP/2): each part then
 	// has a connection of its own, which is what sending them in parallel is for
 	// when a connection's bandwidth is capped.
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.CACertFile != "" {
+		pem, err := os.ReadFile(cfg.CACertFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_cert_file: %w", err)
+		}
+		tlsConfig.RootCAs = x509.NewCertPool()
+		if !tlsConfig.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_cert_file %s holds no PEM certificate", cfg.CACertFile)
+		}
+	}
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSClientConfig:       tlsConfig,
 		TLSHandshakeTimeout:   15 * time.Second,
 		ResponseHeaderTimeout: responseTimeout,
 		IdleConnTimeout:       90 * time.Second,
@@ -198,7 +211,11 @@ func (c *Client) sendError(req *http.Request, err error) error {
 		}
 		err = uerr.Err
 	}
-	return fmt.Errorf("%s: %w: %w", where, backend.ErrUnreachable, err)
+	kind := backend.ErrUnreachable
+	if httpclient.UntrustedServer(err) {
+		kind = backend.ErrUntrustedServer
+	}
+	return fmt.Errorf("%s: %w: %w", where, kind, err)
 }
 
 var (

@@ -51,7 +51,10 @@ type Config struct {
 	// UploadWorkers is how many parts are sent at once; 0 means
 	// DefaultUploadWorkers, and a negative number is refused.
 	UploadWorkers int
-	Retry         httpclient.Retry
+	// CACertFile is a PEM bundle of the CAs that sign the service's certificate,
+	// when the system's do not; empty means the system's.
+	CACertFile string
+	Retry      httpclient.Retry
 
 	// keyFrom says where the key came from, for the error when it is refused.
 	keyFrom string

@@ -6,6 +6,7 @@ package httpclient
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -177,6 +178,17 @@ func idempotent(method string) bool {
 		return true
 	}
 	return false
+}
+
+// UntrustedServer reports a connection refused because the server's certificate is
+// not one the client trusts: no configured CA signs it, it names another host, or it
+// is not valid.
+func UntrustedServer(err error) bool {
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	return errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) || errors.As(err, &verify)
 }
 
 // isPermanent spots errors no retry can fix: bad TLS material and unknown hosts.

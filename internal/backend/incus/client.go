@@ -101,6 +101,11 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("address %q is not a URL: %w", addr, err)
 	}
+	if cfg.TrustToken != "" && tokenFingerprint(cfg.TrustToken) == "" {
+		// A token that does not decode cannot pin the server: refuse it rather than
+		// fall back to the system's CAs and fail as an untrusted certificate.
+		return nil, errors.New("trust_token is not a trust token: give the single line of base64 that `config trust add` prints, nothing around it")
+	}
 	c := &Client{cfg: cfg, endpoint: addr}
 	switch u.Scheme {
 	case "unix":
@@ -353,13 +358,22 @@ func (c *Client) finish(req *http.Request, out any, send func(*http.Request) (*h
 	return &r, nil
 }
 
+// unreachable is why a request got no answer: a server it does not trust, or one it
+// could not reach.
+func unreachable(err error) error {
+	if httpclient.UntrustedServer(err) {
+		return backend.ErrUntrustedServer
+	}
+	return backend.ErrUnreachable
+}
+
 // sendError classifies a request that got no answer: the caller's cancellation or
 // deadline says nothing about the server, anything else means it could not be reached.
 func (c *Client) sendError(req *http.Request, err error) error {
 	if stop := backend.Interrupted(req.Context()); stop != nil {
 		return fmt.Errorf("%s %s: %w", req.Method, c.endpoint, stop)
 	}
-	return fmt.Errorf("%s %s: %w: %w", req.Method, c.endpoint, backend.ErrUnreachable, err)
+	return fmt.Errorf("%s %s: %w: %w", req.Method, c.endpoint, unreachable(err), err)
 }
 
 // failed turns a response already received (for a request whose success is not

@@ -268,7 +268,11 @@ func (c *Client) fail(ctx context.Context, err error) error {
 		for inner := uerr; errors.As(inner.Err, &inner); {
 			uerr = inner
 		}
-		return fmt.Errorf("%s: %w: %w", c.where(err), backend.ErrUnreachable, uerr.Err)
+		kind := backend.ErrUnreachable
+		if httpclient.UntrustedServer(uerr.Err) {
+			kind = backend.ErrUntrustedServer
+		}
+		return fmt.Errorf("%s: %w: %w", c.where(err), kind, uerr.Err)
 	}
 	return err
 }
