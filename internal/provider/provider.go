@@ -85,8 +85,10 @@ func (p *imagefleetProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 				NestedObject: schema.NestedAttributeObject{Attributes: kindBlocks()},
 			},
 			"retry": schema.SingleNestedAttribute{
-				Optional:            true,
-				MarkdownDescription: "How API requests are retried: failed connections, 429 and 503 answers (with `Retry-After` honoured), and for idempotent requests 502, 504 and a 500 that is not the API's own error answer (an API error in JSON, such as a missing profile, is final and not retried).",
+				Optional: true,
+				MarkdownDescription: "How API requests are retried: failed connections and 429 answers (with `Retry-After` honoured) whatever the request; " +
+					"for idempotent requests only (GET, PUT, DELETE), connections reset or answers cut short, 502, 503, 504 and a 500 that is not the API's own error answer " +
+					"(an API error in JSON, such as a missing profile, is final and not retried). A POST is not sent again after a 503: a gateway may answer so after the server carried it out.",
 				Attributes: map[string]schema.Attribute{
 					"max_attempts": schema.Int64Attribute{Optional: true, MarkdownDescription: "Attempts per request, the first included. Default 4."},
 					"min_wait":     schema.StringAttribute{Optional: true, MarkdownDescription: "Shortest wait between attempts, a Go duration. Default `1s`.", Validators: []validator.String{durationValidator{}}},

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net"
@@ -81,13 +82,47 @@ func (c *Client) withLogging(req *http.Request) *http.Request {
 	return req.WithContext(tflog.SubsystemMaskFieldValuesWithFieldKeys(ctx, logSubsystem, "authorization", "token"))
 }
 
+// methodKey carries the request's method to checkRetry, which sees only the context
+// of a request that got no answer.
+type methodKey struct{}
+
+// bufferLimit bounds the JSON answers Do reads whole, so that one cut short is
+// retried like a failed request; larger and non-JSON bodies are streamed.
+const bufferLimit = 16 << 20
+
 // Do sends a request whose body (if any) is in memory, retrying as checkRetry allows.
+// The JSON answer to an idempotent request is read whole before Do returns, so one
+// cut short on the way is sent again rather than fail the caller's decoding.
 func (c *Client) Do(req *http.Request) (*http.Response, error) {
-	rreq, err := retryablehttp.FromRequest(c.withLogging(req))
-	if err != nil {
-		return nil, err
+	req = c.withLogging(req)
+	req = req.WithContext(context.WithValue(req.Context(), methodKey{}, req.Method))
+	for attempt := 1; ; attempt++ {
+		rreq, err := retryablehttp.FromRequest(req)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.rc.Do(rreq)
+		if err != nil || !idempotent(req.Method) || !jsonBody(resp) || resp.ContentLength > bufferLimit {
+			return resp, err
+		}
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, bufferLimit+1))
+		resp.Body.Close()
+		if rerr == nil {
+			resp.Body = io.NopCloser(bytes.NewReader(body))
+			return resp, nil
+		}
+		if attempt >= c.rc.RetryMax+1 || req.Context().Err() != nil {
+			return nil, fmt.Errorf("%s %s: reading the answer: %w", req.Method, RedactURL(req.URL), rerr)
+		}
+		tflog.SubsystemDebug(req.Context(), logSubsystem, "answer cut short; sending again", map[string]any{
+			"method": req.Method, "url": RedactURL(req.URL), "error": rerr.Error(),
+		})
 	}
-	return c.rc.Do(rreq)
+}
+
+func jsonBody(resp *http.Response) bool {
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }
 
 // Stream sends a request whose body is a one-shot stream. It is not retried: a
@@ -119,10 +154,12 @@ func RedactURL(u *url.URL) string {
 }
 
 // checkRetry retries what a later attempt can change. Connection failures: a failed
-// dial never reached the server, so whatever the method. Answers: 429 and 503 (the
-// server says it did not take the request, so whatever the method); 502 and 504 (a
-// gateway's trouble) for idempotent methods; and 500 for idempotent methods only
-// when it is not the API's own answer. The APIs answer validation failures with a
+// dial never reached the server, so whatever the method; a connection reset or cut
+// short after the request went out, for idempotent methods only. Answers: 429 (the
+// server refused to take the request, so whatever the method); 503, 502 and 504 for
+// idempotent methods only, since a gateway may answer them after the server carried
+// out a POST; and 500 for idempotent methods only when it is not the API's own
+// answer. The APIs answer validation failures with a
 // 500 and a JSON error body (Incus and LXD: "Profile 'x' doesn't exist"), which no
 // retry changes; an HTML or plain 500 comes from a proxy in the way.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
@@ -140,12 +177,17 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		if errors.As(err, &opErr) && opErr.Op == "dial" {
 			return true, err
 		}
+		method, _ := ctx.Value(methodKey{}).(string)
+		if idempotent(method) && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) ||
+			errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE)) {
+			return true, err
+		}
 		return false, err
 	}
 	switch resp.StatusCode {
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+	case http.StatusTooManyRequests:
 		return true, nil
-	case http.StatusBadGateway, http.StatusGatewayTimeout:
+	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
 		return idempotent(resp.Request.Method), nil
 	case http.StatusInternalServerError:
 		return idempotent(resp.Request.Method) && !apiAnswer(resp), nil
@@ -160,8 +202,7 @@ const peekLimit = 64 << 10
 // apiAnswer reports whether resp carries a JSON body, which is how the APIs themselves
 // answer errors. It reads the start of the body and puts it back for the caller.
 func apiAnswer(resp *http.Response) bool {
-	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+	if !jsonBody(resp) {
 		return false
 	}
 	head, err := io.ReadAll(io.LimitReader(resp.Body, peekLimit))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -97,7 +98,8 @@ func TestRetryPolicy(t *testing.T) {
 		{"GET not retried on other 5xx", http.MethodGet, codes(507), 507, 1},
 		{"POST not retried on 500", http.MethodPost, codes(500), 500, 1},
 		{"POST not retried on 502", http.MethodPost, codes(502), 502, 1},
-		{"POST retried on 503", http.MethodPost, codes(503), 200, 2},
+		{"POST not retried on 503: a gateway may say it after the server acted", http.MethodPost, codes(503), 503, 1},
+		{"POST retried on 429", http.MethodPost, codes(429), 200, 2},
 		{"PATCH retried on 429", http.MethodPatch, codes(429), 200, 2},
 		{"4xx never retried", http.MethodGet, codes(404), 404, 1},
 		{"501 never retried", http.MethodGet, codes(501), 501, 1},
@@ -181,3 +183,65 @@ func TestRedactURL(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A JSON answer to a GET cut short on the way, and a connection reset after a GET
+// went out, are sent again; the same faults after a POST are not, since the server
+// may have carried it out.
+func TestConnectionFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		method   string
+		fault    func(w http.ResponseWriter)
+		attempts int32
+		ok       bool
+	}{
+		{"GET answer cut short", http.MethodGet, cutBody, 2, true},
+		{"GET connection reset", http.MethodGet, reset, 2, true},
+		{"POST answer cut short", http.MethodPost, cutBody, 1, false},
+		{"POST connection reset", http.MethodPost, reset, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var n atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if n.Add(1) == 1 {
+					tc.fault(w)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, `{"ok":true}`)
+			}))
+			defer srv.Close()
+			c := New(http.DefaultTransport, Retry{MaxAttempts: 3, MinWait: time.Millisecond, MaxWait: time.Millisecond})
+			req, _ := http.NewRequestWithContext(context.Background(), tc.method, srv.URL, nil)
+			resp, err := c.Do(req)
+			var body []byte
+			if err == nil {
+				body, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+			if got := n.Load(); got != tc.attempts || (err == nil) != tc.ok || (tc.ok && string(body) != `{"ok":true}`) {
+				t.Fatalf("%d attempts, error %v, body %q; want %d attempts, success %v", got, err, body, tc.attempts, tc.ok)
+			}
+		})
+	}
+}
+
+// cutBody promises a longer JSON body than it sends, then closes the connection.
+func cutBody(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", "100")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, `{"ok":`)
+	w.(http.Flusher).Flush()
+	conn, _, _ := w.(http.Hijacker).Hijack()
+	_ = conn.Close()
+}
+
+// reset closes the connection without an answer.
+func reset(w http.ResponseWriter) {
+	conn, _, _ := w.(http.Hijacker).Hijack()
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0)
+	}
+	_ = conn.Close()
+}
