@@ -232,14 +232,18 @@ func cutBody(w http.ResponseWriter) {
 	w.Header().Set("Content-Length", "100")
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, `{"ok":`)
-	w.(http.Flusher).Flush()
-	conn, _, _ := w.(http.Hijacker).Hijack()
-	_ = conn.Close()
+	_ = http.NewResponseController(w).Flush()
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		_ = conn.Close()
+	}
 }
 
 // reset closes the connection without an answer.
 func reset(w http.ResponseWriter) {
-	conn, _, _ := w.(http.Hijacker).Hijack()
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
 	if tcp, ok := conn.(*net.TCPConn); ok {
 		_ = tcp.SetLinger(0)
 	}
