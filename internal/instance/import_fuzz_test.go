@@ -1,0 +1,82 @@
+package instance
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfendpoints"
+)
+
+// FuzzImportID imports arbitrary IDs into endpoints whose settings are not known yet,
+// so nothing is contacted: [endpoint:][project/]name whose name (after the first
+// "/") is a valid instance name gets as far as the endpoint, whose diagnostic names
+// it; anything else is refused with the diagnostic quoting the ID.
+func FuzzImportID(f *testing.F) {
+	for _, s := range []string{"", "web", "incus:web", "lxd:default/web", "default/web", "/web", "incus:", "web-", "-web", "a/b/c", "incus:web_1", "nope:web", strings.Repeat("a", 64)} {
+		f.Add(s)
+	}
+	ctx := context.Background()
+	reg, err := endpoints.NewRegistry("incus", []endpoints.Config{
+		{Name: "incus", Kind: backend.KindIncus, Unknown: []string{"endpoints.incus.incus.address"}},
+		{Name: "lxd", Kind: backend.KindLXD, Unknown: []string{"endpoints.lxd.lxd.address"}},
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	r := &instanceResource{reg: reg}
+	var sch resource.SchemaResponse
+	r.Schema(ctx, resource.SchemaRequest{}, &sch)
+	f.Fuzz(func(t *testing.T, id string) {
+		if !utf8.ValidString(id) {
+			return
+		}
+		resp := &resource.ImportStateResponse{State: tfsdk.State{Schema: sch.Schema, Raw: tftypes.NewValue(sch.Schema.Type().TerraformType(ctx), nil)}}
+		r.ImportState(ctx, resource.ImportStateRequest{ID: id}, resp)
+		if resp.Diagnostics.ErrorsCount() != 1 {
+			t.Fatalf("%q: %d errors, want exactly one (nothing can be connected): %v", id, resp.Diagnostics.ErrorsCount(), resp.Diagnostics)
+		}
+		got := resp.Diagnostics.Errors()[0]
+		if strings.Contains(got.Summary()+got.Detail(), "%!") {
+			t.Fatalf("%q: badly formatted diagnostic: %s: %s", id, got.Summary(), got.Detail())
+		}
+		endpoint, rest := endpoints.SplitID(id)
+		name := rest[strings.Index(rest, "/")+1:]
+		if len(name) > 63 || !validName(name) {
+			if !got.Equal(importDiag(id)) {
+				t.Fatalf("%q: %s: %s; want the invalid import ID diagnostic", id, got.Summary(), got.Detail())
+			}
+			return
+		}
+		if want := cmp.Or(endpoint, "incus"); !strings.Contains(got.Detail(), fmt.Sprintf("%q", want)) {
+			t.Fatalf("%q: %s does not name endpoint %q", id, got.Detail(), want)
+		}
+		_, getErr := reg.Get(ctx, endpoint)
+		if want := tfendpoints.ConnectDiag("import instance", getErr); !got.Equal(want) {
+			t.Fatalf("%q: %s: %s; want %s: %s", id, got.Summary(), got.Detail(), want.Summary(), want.Detail())
+		}
+	})
+}
+
+// validName is the rule for an instance name, written out: letters, digits and
+// hyphens, starting with a letter and not ending with a hyphen.
+func validName(s string) bool {
+	if s == "" || !('a' <= s[0] && s[0] <= 'z' || 'A' <= s[0] && s[0] <= 'Z') || s[len(s)-1] == '-' {
+		return false
+	}
+	for _, c := range s {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
