@@ -70,13 +70,15 @@ func FuzzImportID(f *testing.F) {
 // validName is the rule for an instance name, written out: letters, digits and
 // hyphens, starting with a letter and not ending with a hyphen.
 func validName(s string) bool {
-	if s == "" || !('a' <= s[0] && s[0] <= 'z' || 'A' <= s[0] && s[0] <= 'Z') || s[len(s)-1] == '-' {
+	if s == "" || !isLetter(s[0]) || s[len(s)-1] == '-' {
 		return false
 	}
 	for _, c := range s {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+		if !isLetter(c) && (c < '0' || c > '9') && c != '-' {
 			return false
 		}
 	}
 	return true
 }
+
+func isLetter[T byte | rune](c T) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }

@@ -16,6 +16,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Errors Inspect returns, wrapped with the file's path.
@@ -305,12 +307,16 @@ func hasMetadata(r io.Reader, comp compression) (bool, error) {
 // checkMetadata refuses a metadata.yaml without a top-level architecture, which the
 // servers would only refuse after the whole upload ("Architecture isn't supported").
 func checkMetadata(r io.Reader) error {
-	sc := bufio.NewScanner(io.LimitReader(r, 1<<20))
-	for sc.Scan() {
-		key, value, ok := strings.Cut(sc.Text(), ":")
-		if ok && key == "architecture" && strings.Trim(strings.TrimSpace(value), `"'`) != "" {
-			return nil
-		}
+	// Decoded as YAML, as the servers read it: quoted keys, flow mappings and JSON
+	// are metadata.yaml too. Only the top level's architecture matters here.
+	var top struct {
+		Architecture any `yaml:"architecture"`
+	}
+	if err := yaml.NewDecoder(io.LimitReader(r, 1<<20)).Decode(&top); err != nil {
+		return ErrNoArch
+	}
+	if s, ok := top.Architecture.(string); ok && strings.TrimSpace(s) != "" {
+		return nil
 	}
 	return ErrNoArch
 }

@@ -129,7 +129,7 @@ func normalizeURL(raw string) (string, error) {
 		return "", fmt.Errorf("api_url %q names no host: give the service's address, such as %s", raw, DefaultAPIURL)
 	case u.User != nil:
 		return "", fmt.Errorf("api_url %q holds credentials: give the API key as api_key instead", u.Redacted())
-	case u.RawQuery != "" || u.Fragment != "":
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 		return "", fmt.Errorf("api_url %q: give the service's address without a query or fragment, such as %s", raw, DefaultAPIURL)
 	}
 	p := strings.TrimSuffix(u.Path, "/")

@@ -106,6 +106,12 @@ func New(cfg Config) (*Client, error) {
 		// fall back to the system's CAs and fail as an untrusted certificate.
 		return nil, errors.New("trust_token is not a trust token: give the single line of base64 that `config trust add` prints, nothing around it")
 	}
+	switch {
+	case u.Scheme == "unix" && u.Host+u.Path == "":
+		return nil, fmt.Errorf("address %q names no socket: write unix:///path/to/unix.socket, or leave address out for the local daemon", addr)
+	case u.Scheme == "https" && u.Hostname() == "":
+		return nil, fmt.Errorf("address %q names no host: write https://host:port", addr)
+	}
 	c := &Client{cfg: cfg, endpoint: addr}
 	switch u.Scheme {
 	case "unix":

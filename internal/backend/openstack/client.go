@@ -56,6 +56,9 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.check(nil); err != nil {
 		return nil, err
 	}
+	if u, err := url.Parse(cfg.AuthURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("auth_url %q is not Keystone's address: write it as https://host:port/v3", cfg.AuthURL)
+	}
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.Insecure} //nolint:gosec // the user's own insecure setting
 	if cfg.CACertFile != "" {
 		pool, err := readCA(cfg.CACertFile)
