@@ -71,7 +71,14 @@ func VMMetadata(arch string, created time.Time, props map[string]string) ([]byte
 	if len(props) > 0 {
 		yaml.WriteString("properties:\n")
 		for _, k := range slices.Sorted(maps.Keys(props)) {
-			fmt.Fprintf(&yaml, "  %s: %s\n", quote(k), quote(props[k]))
+			key := quote(k)
+			if len(key) > 1000 {
+				// YAML allows an implicit key of 1024 characters at most; a longer
+				// one takes the explicit form.
+				fmt.Fprintf(&yaml, "  ? %s\n  : %s\n", key, quote(props[k]))
+				continue
+			}
+			fmt.Fprintf(&yaml, "  %s: %s\n", key, quote(props[k]))
 		}
 	}
 	var out bytes.Buffer
