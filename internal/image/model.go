@@ -139,34 +139,26 @@ type aliasModel struct {
 	Description types.String `tfsdk:"description"`
 }
 
-// incus decodes the incus block; nil when it is null or unknown.
+// block decodes a family block into T; nil when it is null or unknown.
+func block[T any](ctx context.Context, o types.Object) (*T, diag.Diagnostics) {
+	if o.IsNull() || o.IsUnknown() {
+		return nil, nil
+	}
+	var b T
+	diags := o.As(ctx, &b, basetypes.ObjectAsOptions{})
+	return &b, diags
+}
+
 func (m *imageResourceModel) incus(ctx context.Context) (*incusModel, diag.Diagnostics) {
-	if m.Incus.IsNull() || m.Incus.IsUnknown() {
-		return nil, nil
-	}
-	var b incusModel
-	diags := m.Incus.As(ctx, &b, basetypes.ObjectAsOptions{})
-	return &b, diags
+	return block[incusModel](ctx, m.Incus)
 }
 
-// openstack decodes the openstack block; nil when it is null or unknown.
 func (m *imageResourceModel) openstack(ctx context.Context) (*openstackModel, diag.Diagnostics) {
-	if m.OpenStack.IsNull() || m.OpenStack.IsUnknown() {
-		return nil, nil
-	}
-	var b openstackModel
-	diags := m.OpenStack.As(ctx, &b, basetypes.ObjectAsOptions{})
-	return &b, diags
+	return block[openstackModel](ctx, m.OpenStack)
 }
 
-// air decodes the air block; nil when it is null or unknown.
 func (m *imageResourceModel) air(ctx context.Context) (*airModel, diag.Diagnostics) {
-	if m.Air.IsNull() || m.Air.IsUnknown() {
-		return nil, nil
-	}
-	var b airModel
-	diags := m.Air.As(ctx, &b, basetypes.ObjectAsOptions{})
-	return &b, diags
+	return block[airModel](ctx, m.Air)
 }
 
 // localFiles returns the local files of a file or split source, metadata (or the
