@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"regexp"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -46,7 +46,7 @@ func FuzzImportID(f *testing.F) {
 			t.Fatalf("%q: %d errors, want exactly one (nothing can be connected): %v", id, resp.Diagnostics.ErrorsCount(), resp.Diagnostics)
 		}
 		got := resp.Diagnostics.Errors()[0]
-		if fmtBug(got.Summary()+got.Detail(), id) {
+		if fmtcheck.Bad(got.Summary()+got.Detail(), id) {
 			t.Fatalf("%q: badly formatted diagnostic: %s: %s", id, got.Summary(), got.Detail())
 		}
 		endpoint, fp := endpoints.SplitID(id)
@@ -65,11 +65,3 @@ func FuzzImportID(f *testing.F) {
 		}
 	})
 }
-
-// fmtBug spots a fmt verb gone wrong ("%!s(MISSING)", "%!(EXTRA ...)") in a message,
-// leaving out what the input itself put there.
-func fmtBug(msg, input string) bool {
-	return badVerb.MatchString(strings.ReplaceAll(msg, input, ""))
-}
-
-var badVerb = regexp.MustCompile(`%!(?:[a-zA-Z]\((?:MISSING|BADWIDTH|BADPREC|BADINDEX|NOVERB|[a-z*.\[\]0-9]+=)|\(EXTRA )`)

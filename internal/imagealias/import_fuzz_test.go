@@ -2,8 +2,7 @@ package imagealias
 
 import (
 	"context"
-	"regexp"
-	"strings"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
 	"testing"
 	"unicode/utf8"
 
@@ -45,7 +44,7 @@ func FuzzImportID(f *testing.F) {
 			if resp.Diagnostics.ErrorsCount() != 1 || !resp.Diagnostics.Errors()[0].Equal(importDiag(id)) {
 				t.Fatalf("%q: %v; want the invalid import ID diagnostic", id, resp.Diagnostics)
 			}
-			if fmtBug(importDiag(id).Detail(), id) {
+			if fmtcheck.Bad(importDiag(id).Detail(), id) {
 				t.Fatalf("%q: badly formatted: %s", id, importDiag(id).Detail())
 			}
 			return
@@ -66,11 +65,3 @@ func FuzzImportID(f *testing.F) {
 		}
 	})
 }
-
-// fmtBug spots a fmt verb gone wrong ("%!s(MISSING)", "%!(EXTRA ...)") in a message,
-// leaving out what the input itself put there.
-func fmtBug(msg, input string) bool {
-	return badVerb.MatchString(strings.ReplaceAll(msg, input, ""))
-}
-
-var badVerb = regexp.MustCompile(`%!(?:[a-zA-Z]\((?:MISSING|BADWIDTH|BADPREC|BADINDEX|NOVERB|[a-z*.\[\]0-9]+=)|\(EXTRA )`)

@@ -7,10 +7,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -119,7 +119,7 @@ func FuzzInspect(f *testing.F) {
 				if !errors.As(err, &fe) || !strings.Contains(err.Error(), fe.Path) {
 					t.Fatalf("%s: %v is not a *FileError naming the file", role.name, err)
 				}
-				if fmtBug(err.Error(), string(content)) {
+				if fmtcheck.Bad(err.Error(), string(content)) {
 					t.Fatalf("%s: badly formatted message: %v", role.name, err)
 				}
 				continue
@@ -231,11 +231,3 @@ func FuzzVMMetadata(f *testing.F) {
 		}
 	})
 }
-
-// fmtBug spots a fmt verb gone wrong ("%!s(MISSING)", "%!(EXTRA ...)") in a message,
-// leaving out what the input itself put there.
-func fmtBug(msg, input string) bool {
-	return badVerb.MatchString(strings.ReplaceAll(msg, input, ""))
-}
-
-var badVerb = regexp.MustCompile(`%!(?:[a-zA-Z]\((?:MISSING|BADWIDTH|BADPREC|BADINDEX|NOVERB|[a-z*.\[\]0-9]+=)|\(EXTRA )`)

@@ -1,8 +1,8 @@
 package air
 
 import (
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -23,7 +23,7 @@ func FuzzResolveURL(f *testing.F) {
 		}
 		c, err := Config{APIURL: raw, APIKey: "nvapi-fuzz"}.Resolve()
 		if err != nil {
-			if !strings.Contains(err.Error(), "api_url") || fmtBug(err.Error(), raw) {
+			if !strings.Contains(err.Error(), "api_url") || fmtcheck.Bad(err.Error(), raw) {
 				t.Fatalf("%q: the error does not name api_url: %v", raw, err)
 			}
 			return
@@ -48,11 +48,3 @@ func FuzzResolveURL(f *testing.F) {
 		}
 	})
 }
-
-// fmtBug spots a fmt verb gone wrong ("%!s(MISSING)", "%!(EXTRA ...)") in a message,
-// leaving out what the input itself put there.
-func fmtBug(msg, input string) bool {
-	return badVerb.MatchString(strings.ReplaceAll(msg, input, ""))
-}
-
-var badVerb = regexp.MustCompile(`%!(?:[a-zA-Z]\((?:MISSING|BADWIDTH|BADPREC|BADINDEX|NOVERB|[a-z*.\[\]0-9]+=)|\(EXTRA )`)

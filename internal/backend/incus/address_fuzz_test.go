@@ -1,8 +1,8 @@
 package incus
 
 import (
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -28,7 +28,7 @@ func FuzzNewAddress(f *testing.F) {
 		}
 		c, err := New(Config{Kind: backend.KindIncus, Address: addr})
 		if err != nil {
-			if !strings.Contains(err.Error(), "address") || fmtBug(err.Error(), addr) {
+			if !strings.Contains(err.Error(), "address") || fmtcheck.Bad(err.Error(), addr) {
 				t.Fatalf("%q: the error does not name the address setting: %v", addr, err)
 			}
 			return
@@ -51,11 +51,3 @@ func FuzzNewAddress(f *testing.F) {
 		}
 	})
 }
-
-// fmtBug spots a fmt verb gone wrong ("%!s(MISSING)", "%!(EXTRA ...)") in a message,
-// leaving out what the input itself put there.
-func fmtBug(msg, input string) bool {
-	return badVerb.MatchString(strings.ReplaceAll(msg, input, ""))
-}
-
-var badVerb = regexp.MustCompile(`%!(?:[a-zA-Z]\((?:MISSING|BADWIDTH|BADPREC|BADINDEX|NOVERB|[a-z*.\[\]0-9]+=)|\(EXTRA )`)

@@ -1,8 +1,8 @@
 package openstack
 
 import (
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -23,7 +23,7 @@ func FuzzNewAuthURL(f *testing.F) {
 		}
 		_, err := New(Config{AuthURL: raw, Username: "u", Password: "p", ProjectName: "p", Interface: "public"})
 		if err != nil {
-			if !strings.Contains(err.Error(), "auth_url") || fmtBug(err.Error(), raw) {
+			if !strings.Contains(err.Error(), "auth_url") || fmtcheck.Bad(err.Error(), raw) {
 				t.Fatalf("%q: the error does not name auth_url: %v", raw, err)
 			}
 			return
@@ -34,11 +34,3 @@ func FuzzNewAuthURL(f *testing.F) {
 		}
 	})
 }
-
-// fmtBug spots a fmt verb gone wrong ("%!s(MISSING)", "%!(EXTRA ...)") in a message,
-// leaving out what the input itself put there.
-func fmtBug(msg, input string) bool {
-	return badVerb.MatchString(strings.ReplaceAll(msg, input, ""))
-}
-
-var badVerb = regexp.MustCompile(`%!(?:[a-zA-Z]\((?:MISSING|BADWIDTH|BADPREC|BADINDEX|NOVERB|[a-z*.\[\]0-9]+=)|\(EXTRA )`)
