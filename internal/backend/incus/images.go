@@ -117,6 +117,12 @@ func (c *Client) ListImages(ctx context.Context, _ backend.ImageFilter) ([]backe
 
 // UpdateImage changes the in-place attributes, keeping what attrs leaves nil.
 func (c *Client) UpdateImage(ctx context.Context, id string, attrs backend.ImageAttrs) error {
+	return c.updateImage(ctx, id, attrs, "")
+}
+
+// updateImage is UpdateImage that also records diskSHA256, when set, in
+// sha256Property: one read and one write for a new image.
+func (c *Client) updateImage(ctx context.Context, id string, attrs backend.ImageAttrs, diskSHA256 string) error {
 	var cur apiImage
 	r, err := c.do(ctx, http.MethodGet, "/1.0/images/"+url.PathEscape(id), nil, &cur)
 	if err != nil {
@@ -131,19 +137,21 @@ func (c *Client) UpdateImage(ctx context.Context, id string, attrs backend.Image
 	}
 	if attrs.Properties != nil {
 		// The name and the digest live among the properties: replacing them keeps both.
-		own := attrs.Properties
-		put.Properties = maps.Clone(own)
+		put.Properties = maps.Clone(attrs.Properties)
 		for _, k := range []string{nameProperty, sha256Property} {
 			if v, ok := cur.Properties[k]; ok {
 				put.Properties[k] = v
 			}
 		}
 	}
+	if put.Properties == nil {
+		put.Properties = map[string]string{}
+	}
 	if attrs.Name != nil {
-		if put.Properties == nil {
-			put.Properties = map[string]string{}
-		}
 		put.Properties[nameProperty] = *attrs.Name
+	}
+	if diskSHA256 != "" {
+		put.Properties[sha256Property] = diskSHA256
 	}
 	if attrs.Profiles != nil {
 		put.Profiles = attrs.Profiles
@@ -171,22 +179,6 @@ func (c *Client) putImage(ctx context.Context, fp, etag string, put apiImagePut)
 	}
 	_, err = c.finish(req, nil, c.http.Do)
 	return err
-}
-
-// setProperty sets one property of an image, keeping the others.
-func (c *Client) setProperty(ctx context.Context, fp, key, value string) error {
-	var cur apiImage
-	r, err := c.do(ctx, http.MethodGet, "/1.0/images/"+url.PathEscape(fp), nil, &cur)
-	if err != nil {
-		return err
-	}
-	props := maps.Clone(cur.Properties)
-	if props == nil {
-		props = map[string]string{}
-	}
-	props[key] = value
-	put := apiImagePut{AutoUpdate: cur.AutoUpdate, Properties: props, Public: cur.Public, ExpiresAt: cur.ExpiresAt, Profiles: cur.Profiles}
-	return c.putImage(ctx, cur.Fingerprint, r.etag, put)
 }
 
 // DeleteImage removes an image and waits until it is gone.
@@ -220,14 +212,9 @@ func (c *Client) CreateImage(ctx context.Context, spec backend.ImageCreate) (*ba
 	if err != nil {
 		return nil, err
 	}
-	if diskSHA256 != "" {
-		// The fingerprint covers the generated metadata too: the disk's own digest
-		// is recorded as a property, so an import can compare it with the file.
-		if err := c.setProperty(ctx, fp, sha256Property, diskSHA256); err != nil {
-			return nil, backend.Created(fp, fmt.Errorf("recording the disk's sha256 on image %s: %w", fp, err))
-		}
-	}
-	img, err := c.finishCreate(ctx, fp, spec)
+	// The fingerprint covers the generated metadata too: a disk's own digest is
+	// recorded as a property, so an import can compare it with the file.
+	img, err := c.finishCreate(ctx, fp, spec, diskSHA256)
 	if err != nil {
 		return nil, backend.Created(fp, err)
 	}
@@ -237,9 +224,9 @@ func (c *Client) CreateImage(ctx context.Context, spec backend.ImageCreate) (*ba
 	return img, nil
 }
 
-func (c *Client) finishCreate(ctx context.Context, fp string, spec backend.ImageCreate) (*backend.Image, error) {
-	if a := spec.Attrs; a.Name != nil || a.Public != nil || a.AutoUpdate != nil || a.Properties != nil || a.Profiles != nil || a.ExpiresAt != nil {
-		if err := c.UpdateImage(ctx, fp, a); err != nil {
+func (c *Client) finishCreate(ctx context.Context, fp string, spec backend.ImageCreate, diskSHA256 string) (*backend.Image, error) {
+	if a := spec.Attrs; diskSHA256 != "" || a.Name != nil || a.Public != nil || a.AutoUpdate != nil || a.Properties != nil || a.Profiles != nil || a.ExpiresAt != nil {
+		if err := c.updateImage(ctx, fp, a, diskSHA256); err != nil {
 			return nil, fmt.Errorf("setting attributes of image %s: %w", fp, err)
 		}
 	}
