@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"sync"
 )
@@ -74,3 +75,14 @@ func (c *Creation) Orphan(mark string) bool {
 
 // Ours reports whether mark is this create's or an orphan of the same object.
 func (c *Creation) Ours(mark string) bool { return c.Mine(mark) || c.Orphan(mark) }
+
+// MaybeDone reports whether a create whose request went out and that failed with
+// err may still have been carried out: its answer was lost (none came, or it was cut
+// short) or a gateway answered 5xx in the server's place. A refusal (4xx) was not.
+func MaybeDone(err error) bool {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Status >= 500
+	}
+	return err != nil
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptrace"
+	"net/url"
 	"strings"
 	"sync/atomic"
 
@@ -46,7 +47,15 @@ func (c *Client) CreateImage(ctx context.Context, spec backend.ImageCreate) (*ba
 	if err := checkProperties(spec.Attrs.Properties); err != nil {
 		return nil, err
 	}
-	id, err := c.post(ctx, createBody(spec, diskFormat))
+	body := createBody(spec, diskFormat)
+	name, _ := body["name"].(string)
+	cr := backend.NewCreation("openstack", c.Server(), c.project, name, sourceIdentity(src))
+	defer cr.Done()
+	body[CreationProperty] = cr.Mark()
+	if err := c.removeOrphans(ctx, cr, body); err != nil {
+		return nil, err
+	}
+	id, err := c.createRecord(ctx, cr, body)
 	if err != nil {
 		return nil, err
 	}
@@ -109,10 +118,98 @@ func createBody(spec backend.ImageCreate, diskFormat string) createOpts {
 	return b
 }
 
-// post creates the image record. When ctx ends once the request is out, Glance may
-// have made the image: the request gets backend.CleanupTimeout more to return its ID, so
-// that abandon can delete it rather than leave it unseen.
-func (c *Client) post(ctx context.Context, body createOpts) (string, error) {
+// sourceIdentity is what the image is made from, as the next run would name it.
+func sourceIdentity(src backend.ImageSource) string {
+	switch {
+	case src.Content != nil:
+		return "sha256:" + strings.ToLower(src.Content.SHA256)
+	case src.URL != "":
+		return "url:" + src.URL
+	}
+	return ""
+}
+
+// removeOrphans deletes the images an interrupted create of the same image left
+// (marked with body's creation token, by no create this process runs). They are
+// deleted rather than adopted even when active: their content was never verified,
+// and an image Glance is still receiving cannot be told from one that will never
+// be finished.
+func (c *Client) removeOrphans(ctx context.Context, cr *backend.Creation, body createOpts) error {
+	found, err := c.marked(ctx, body, cr.Orphan)
+	if err != nil {
+		return fmt.Errorf("looking for images an interrupted run left on %s: %w", c.Server(), err)
+	}
+	for _, img := range found {
+		tflog.Info(ctx, "deleting an unfinished image an interrupted run left", map[string]any{"id": img.ID, "status": img.Status, "server": c.Server()})
+		if err := c.DeleteImage(ctx, img.ID); err != nil && !errors.Is(err, backend.ErrNotFound) {
+			return fmt.Errorf("deleting image %s, which an interrupted run left unfinished on %s (status %s): %w", img.ID, c.Server(), img.Status, err)
+		}
+	}
+	return nil
+}
+
+// marked lists the owner's images that are named as body names them and whose
+// creation mark match accepts, hidden ones included.
+func (c *Client) marked(ctx context.Context, body createOpts, match func(mark string) bool) ([]images.Image, error) {
+	q := url.Values{"limit": {fmt.Sprint(pageSize)}, "owner": {c.project}}
+	if name, ok := body["name"].(string); ok {
+		q.Set("name", "eq:"+name)
+	}
+	var out []images.Image
+	for _, hidden := range []string{"false", "true"} {
+		q.Set("os_hidden", hidden)
+		pages, err := images.List(c.image, listQuery(q)).AllPages(ctx)
+		if err != nil {
+			return nil, c.fail(ctx, err)
+		}
+		imgs, err := images.ExtractImages(pages)
+		if err != nil {
+			return nil, err
+		}
+		for _, img := range imgs {
+			if mark, _ := img.Properties[CreationProperty].(string); match(mark) {
+				out = append(out, img)
+			}
+		}
+	}
+	return out, nil
+}
+
+// createRecord posts the image record. When the answer is lost after the request
+// went out (no answer, one cut short, or a gateway's 5xx), Glance may have made the
+// image: it is looked for by its mark, and the post is sent again only when it is
+// not there. A post is never sent twice without that look.
+func (c *Client) createRecord(ctx context.Context, cr *backend.Creation, body createOpts) (string, error) {
+	for wait, attempt := newBackoff(), 1; ; attempt++ {
+		id, sent, err := c.post(ctx, body)
+		if err == nil || !sent || ctx.Err() != nil || !backend.MaybeDone(err) || attempt == 3 {
+			return id, err
+		}
+		found, lerr := c.marked(ctx, body, cr.Mine)
+		if lerr != nil {
+			return "", fmt.Errorf("%w; looking for the image it may have made failed too: %v", err, lerr)
+		}
+		if len(found) > 0 {
+			tflog.Info(ctx, "the answer to the image's creation was lost; found the image by its mark", map[string]any{"id": found[0].ID, "server": c.Server()})
+			for _, extra := range found[1:] {
+				if derr := c.DeleteImage(ctx, extra.ID); derr != nil && !errors.Is(derr, backend.ErrNotFound) {
+					return "", backend.Created(found[0].ID, fmt.Errorf("deleting image %s, a second record of the same create: %w", extra.ID, derr))
+				}
+			}
+			return found[0].ID, nil
+		}
+		tflog.Info(ctx, "the answer to the image's creation was lost and Glance holds no such image: creating it again", map[string]any{"error": err.Error()})
+		if werr := wait.sleep(ctx); werr != nil {
+			return "", err
+		}
+	}
+}
+
+// post creates the image record, and reports whether the request went out. When
+// ctx ends once the request is out, Glance may have made the image: the request gets
+// backend.CleanupTimeout more to return its ID, so that abandon can delete it rather
+// than leave it unseen.
+func (c *Client) post(ctx context.Context, body createOpts) (string, bool, error) {
 	var wrote atomic.Bool
 	reqCtx, done := backend.Outlive(ctx, wrote.Load)
 	defer done()
@@ -124,18 +221,36 @@ func (c *Client) post(ctx context.Context, body createOpts) (string, error) {
 	img, err := images.Create(reqCtx, c.image, body).Extract()
 	switch {
 	case err == nil:
-		return img.ID, nil
+		return img.ID, true, nil
 	case ctx.Err() != nil && !wrote.Load():
-		return "", fmt.Errorf("creating the image on %s was stopped before the request went out: %w", c.Server(), backend.Interrupted(ctx))
+		return "", false, fmt.Errorf("creating the image on %s was stopped before the request went out: %w", c.Server(), backend.Interrupted(ctx))
 	case ctx.Err() != nil:
-		return "", fmt.Errorf("creating the image on %s was interrupted (%w), and Glance did not answer within %s: it may hold a new image named %q in status queued (%v)",
-			c.Server(), backend.Interrupted(ctx), backend.CleanupTimeout, body["name"], err)
+		return "", true, c.removeUnanswered(ctx, body, err)
 	}
-	return "", fmt.Errorf("creating the image on %s: %w", c.Server(), c.fail(ctx, err))
+	return "", wrote.Load(), fmt.Errorf("creating the image on %s: %w", c.Server(), c.fail(ctx, err))
 }
 
-// finishCreate records the verified sha256 and protects the image in one patch,
-// deactivates it if asked, and reads it back.
+// removeUnanswered deletes, after an interruption, the image a create whose answer
+// never came may have made, found by its mark.
+func (c *Client) removeUnanswered(ctx context.Context, body createOpts, err error) error {
+	stopped := fmt.Errorf("creating the image on %s was interrupted (%w), and Glance did not answer within %s", c.Server(), backend.Interrupted(ctx), backend.CleanupTimeout)
+	mark, _ := body[CreationProperty].(string)
+	cctx, cancel := backend.AfterInterruption(ctx)
+	defer cancel()
+	found, lerr := c.marked(cctx, body, func(m string) bool { return m == mark })
+	if lerr != nil {
+		return fmt.Errorf("%w: it may hold a new image named %q in status queued, which the next apply deletes (%v; looking for it: %v)", stopped, body["name"], err, lerr)
+	}
+	for _, img := range found {
+		if derr := c.DeleteImage(cctx, img.ID); derr != nil && !errors.Is(derr, backend.ErrNotFound) {
+			return fmt.Errorf("%w: deleting the image %s it made failed, and the next apply deletes it (%v)", stopped, img.ID, derr)
+		}
+	}
+	return stopped
+}
+
+// finishCreate records the verified sha256, removes the creation mark and protects
+// the image in one patch, deactivates it if asked, and reads it back.
 func (c *Client) finishCreate(ctx context.Context, id, sha string, o *backend.OpenStackAttrs) (*backend.Image, error) {
 	cur, err := c.get(ctx, id)
 	if err != nil {
@@ -151,6 +266,9 @@ func (c *Client) finishCreate(ctx context.Context, id, sha string, o *backend.Op
 	}
 	if have, _ := cur.Properties[SHA256Property].(string); sha != "" && have != sha {
 		ops = append(ops, patchOp{op: "add", key: SHA256Property, value: sha})
+	}
+	if _, marked := cur.Properties[CreationProperty]; marked {
+		ops = append(ops, patchOp{op: "remove", key: CreationProperty})
 	}
 	if len(ops) > 0 {
 		if cur, err = images.Update(ctx, c.image, id, images.UpdateOpts(ops)).Extract(); err != nil {

@@ -23,6 +23,10 @@ import (
 // digest the provider's other backends and its file state use.
 const SHA256Property = "imagefleet_sha256"
 
+// CreationProperty holds a backend.Creation's mark while the provider creates the
+// image; finishCreate removes it.
+const CreationProperty = "imagefleet_creation"
+
 // coreFields are the keys of a Glance image that are not properties: its own
 // fields, what the API shows beside them, and the keys Glance reserves.
 var coreFields = map[string]bool{
@@ -36,13 +40,13 @@ var coreFields = map[string]bool{
 // ReservedProperty reports whether key is not a user property of a Glance image: a
 // core field, a key in Glance's own os_glance namespace (os_glance_import_task,
 // os_glance_importing_to_stores, os_glance_failed_import, os_glance_stage_host, ...,
-// which imports set and clear), or the provider's SHA256Property. Such keys are
-// neither set by users nor drift. Glance 25's import plugins add no fixed key of
+// which imports set and clear), or the provider's SHA256Property and
+// CreationProperty. Such keys are neither set by users nor drift. Glance 25's import plugins add no fixed key of
 // their own beyond these: image_conversion changes disk_format and virtual_size,
 // and inject_image_metadata adds whatever keys the operator configured, which
 // cannot be told from a user's.
 func ReservedProperty(key string) bool {
-	return coreFields[key] || strings.HasPrefix(key, "os_glance") || key == SHA256Property
+	return coreFields[key] || strings.HasPrefix(key, "os_glance") || key == SHA256Property || key == CreationProperty
 }
 
 // Statuses the provider acts on.

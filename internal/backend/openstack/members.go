@@ -22,13 +22,26 @@ func forbidden(err error) bool {
 }
 
 // AddMember shares an image with a project; the membership starts pending, until
-// the project accepts it.
+// the project accepts it. A membership is one per image and project: when the
+// answer to its creation is lost, or Glance says it exists (its answer was lost
+// before), the membership is read and taken as made.
 func (c *Client) AddMember(ctx context.Context, imageID, memberID string) (*backend.Member, error) {
 	m, err := members.Create(ctx, c.image, imageID, memberID).Extract()
 	if err == nil {
 		return toMember(m), nil
 	}
 	err = c.fail(ctx, err)
+	var apiErr *backend.APIError
+	if ctx.Err() == nil && (backend.MaybeDone(err) || errors.As(err, &apiErr) && apiErr.Status == http.StatusConflict) {
+		if got, gerr := c.GetMember(ctx, imageID, memberID); gerr == nil {
+			return got, nil
+		}
+		if !errors.As(err, &apiErr) || apiErr.Status != http.StatusConflict {
+			if m, rerr := members.Create(ctx, c.image, imageID, memberID).Extract(); rerr == nil {
+				return toMember(m), nil
+			}
+		}
+	}
 	if forbidden(err) {
 		// Glance answers a non-shared image's owner with the same 403 as anyone
 		// else: the image says which it is.

@@ -1,0 +1,155 @@
+package openstack
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
+)
+
+// loseAnswer puts a proxy in front of c's Glance that carries out the first
+// request matching method and path, then loses its answer: it drops the connection
+// (drop) or answers 503 in Glance's place.
+func loseAnswer(t *testing.T, c *Client, method string, path func(string) bool, drop bool) *atomic.Int32 {
+	t.Helper()
+	target, err := url.Parse(glanceURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	var lost atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != method || !path(r.URL.Path) || !lost.CompareAndSwap(0, 1) {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		rp.ServeHTTP(rec, r)
+		if rec.Code >= 300 {
+			t.Errorf("Glance refused the request whose answer the proxy was to lose: %d %s", rec.Code, rec.Body)
+		}
+		if !drop {
+			http.Error(w, "bad gateway's answer in Glance's place", http.StatusServiceUnavailable)
+			return
+		}
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		_ = conn.Close()
+	}))
+	t.Cleanup(proxy.Close)
+	c.image.Endpoint, c.image.ResourceBase = proxy.URL+"/", proxy.URL+"/v2/"
+	return &lost
+}
+
+// named lists the owner's images of a name, hidden or not, as Glance holds them
+// (with the provider's reserved properties).
+func named(t *testing.T, c *Client, name string) []images.Image {
+	t.Helper()
+	got, err := c.marked(t.Context(), createOpts{"name": name}, func(string) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// A create whose answer is lost after Glance made the image (the connection
+// dropped, or a gateway's 503) finds the image by its mark and finishes it: one
+// image, unmarked.
+func TestAccCreateAnswerLost(t *testing.T) {
+	for _, drop := range []bool{true, false} {
+		how := map[bool]string{true: "dropped", false: "503"}[drop]
+		t.Run(how, func(t *testing.T) {
+			c := connect(t, cloudA)
+			lost := loseAnswer(t, c, http.MethodPost, func(p string) bool { return p == "/v2/images" }, drop)
+			name := uniqueName("lost-" + how)
+			data := diskBytes(1<<20, false)
+			img, err := c.CreateImage(t.Context(), backend.ImageCreate{
+				Attrs:  backend.ImageAttrs{Name: &name},
+				Source: backend.ImageSource{Content: &backend.ImageContent{Disk: bytes.NewReader(data), DiskFormat: "raw", Size: int64(len(data))}},
+			})
+			for _, i := range named(t, c, name) {
+				removeAtEnd(t, c, i.ID)
+			}
+			if err != nil {
+				t.Fatalf("the create failed: %v", err)
+			}
+			if lost.Load() != 1 {
+				t.Fatal("the proxy lost no answer")
+			}
+			got := named(t, c, name)
+			if len(got) != 1 || got[0].ID != img.ID {
+				t.Fatalf("Glance holds %d images named %s, want only %s", len(got), name, img.ID)
+			}
+			if mark, ok := got[0].Properties[CreationProperty]; ok || got[0].Status != statusActive {
+				t.Fatalf("the image is %s and still marked %v", got[0].Status, mark)
+			}
+		})
+	}
+}
+
+// An image an interrupted run left (marked by a create no longer running) is
+// deleted by the next create of the same image, which makes one anew; an image of
+// the same name made by someone else is left alone.
+func TestAccCreateRemovesOrphan(t *testing.T) {
+	c := connect(t, cloudA)
+	name := uniqueName("orphan")
+	data := diskBytes(1<<20, false)
+	sum := sha256.Sum256(data)
+	sha := hex.EncodeToString(sum[:])
+	killed := backend.NewCreation("openstack", c.Server(), c.project, name, "sha256:"+sha)
+	killed.Done()
+	orphan, err := images.Create(t.Context(), c.image, createOpts{"name": name, "disk_format": "raw", "container_format": "bare", CreationProperty: killed.Mark()}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	removeAtEnd(t, c, orphan.ID)
+	foreign := upload(t, c, diskBytes(4096, false), "raw", backend.ImageAttrs{Name: &name}, "")
+
+	img, err := c.CreateImage(t.Context(), backend.ImageCreate{
+		Attrs:  backend.ImageAttrs{Name: &name},
+		Source: backend.ImageSource{Content: &backend.ImageContent{Disk: bytes.NewReader(data), DiskFormat: "raw", Size: int64(len(data)), SHA256: sha}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	removeAtEnd(t, c, img.ID)
+	var have []string
+	for _, i := range named(t, c, name) {
+		have = append(have, i.ID+" "+string(i.Status))
+	}
+	if len(have) != 2 || !strings.Contains(strings.Join(have, ","), img.ID) || !strings.Contains(strings.Join(have, ","), foreign.ID) {
+		t.Fatalf("Glance holds %v; want the new image %s and the foreign %s, the orphan %s deleted", have, img.ID, foreign.ID, orphan.ID)
+	}
+}
+
+// A membership whose answer is lost is read back, not refused as existing.
+func TestAccAddMemberAnswerLost(t *testing.T) {
+	c := connect(t, cloudA)
+	fleetB := projectID(t, "FLEET_B_PROJECT_ID")
+	img := upload(t, c, diskBytes(4096, false), "raw", backend.ImageAttrs{OpenStack: &backend.OpenStackAttrs{Visibility: ptr("shared")}}, "")
+	for _, drop := range []bool{true, false} {
+		// Its own client, so removeAtEnd does not go through the proxy.
+		proxied := connect(t, cloudA)
+		lost := loseAnswer(t, proxied, http.MethodPost, func(p string) bool { return strings.HasSuffix(p, "/members") }, drop)
+		m, err := proxied.AddMember(t.Context(), img.ID, fleetB)
+		if err != nil || m.MemberID != fleetB || lost.Load() != 1 {
+			t.Fatalf("drop=%v: added %+v, %v (answers lost: %d)", drop, m, err, lost.Load())
+		}
+		if err := c.RemoveMember(t.Context(), img.ID, fleetB); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
