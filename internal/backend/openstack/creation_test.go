@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -42,12 +46,7 @@ func loseAnswer(t *testing.T, c *Client, method string, path func(string) bool, 
 			http.Error(w, "bad gateway's answer in Glance's place", http.StatusServiceUnavailable)
 			return
 		}
-		conn, _, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		_ = conn.Close()
+		hangUp(t, w)
 	}))
 	t.Cleanup(proxy.Close)
 	c.image.Endpoint, c.image.ResourceBase = proxy.URL+"/", proxy.URL+"/v2/"
@@ -152,4 +151,87 @@ func TestAccAddMemberAnswerLost(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// An upload that fails in a way a repeat mends (a 503 answered before Glance saw
+// it, or the connection lost half way through the body) is sent again from the
+// file, and the image is whole and verified.
+func TestAccUploadSentAgain(t *testing.T) {
+	for _, how := range []string{"503", "reset"} {
+		t.Run(how, func(t *testing.T) {
+			c := connect(t, cloudA)
+			target, err := url.Parse(glanceURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rp := httputil.NewSingleHostReverseProxy(target)
+			var broken atomic.Int32
+			proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodPut || !strings.HasSuffix(r.URL.Path, "/file") || !broken.CompareAndSwap(0, 1) {
+					rp.ServeHTTP(w, r)
+					return
+				}
+				if how == "503" {
+					http.Error(w, "busy", http.StatusServiceUnavailable)
+					return
+				}
+				// Half the body reaches Glance, then both connections drop.
+				r.Body = io.NopCloser(io.MultiReader(io.LimitReader(r.Body, r.ContentLength/2), errReader{}))
+				rec := httptest.NewRecorder()
+				rp.ServeHTTP(rec, r)
+				hangUp(t, w)
+			}))
+			t.Cleanup(proxy.Close)
+			name := uniqueName("again-" + how)
+			data := diskBytes(4<<20, false)
+			f := filepath.Join(t.TempDir(), "disk.raw")
+			if err := os.WriteFile(f, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			file, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer file.Close()
+			proxied := connect(t, cloudA)
+			proxied.image.Endpoint, proxied.image.ResourceBase = proxy.URL+"/", proxy.URL+"/v2/"
+			img, err := proxied.CreateImage(t.Context(), backend.ImageCreate{
+				Attrs:  backend.ImageAttrs{Name: &name},
+				Source: backend.ImageSource{Content: &backend.ImageContent{Disk: file, At: file, DiskFormat: "raw", Size: int64(len(data))}},
+			})
+			for _, i := range named(t, c, name) {
+				removeAtEnd(t, c, i.ID)
+			}
+			if err != nil {
+				t.Fatalf("the create failed: %v", err)
+			}
+			if broken.Load() != 1 {
+				t.Fatal("the proxy broke no upload")
+			}
+			sum := sha256.Sum256(data)
+			if img.SHA256 != hex.EncodeToString(sum[:]) || img.Size != int64(len(data)) {
+				t.Fatalf("the image holds %d bytes of sha256 %s", img.Size, img.SHA256)
+			}
+		})
+	}
+}
+
+// errReader fails every read, as a connection reset does.
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errors.New("connection reset by the test") }
+
+// hangUp closes the connection of w without an answer.
+func hangUp(t *testing.T, w http.ResponseWriter) {
+	h, ok := w.(http.Hijacker)
+	if !ok {
+		t.Error("the proxy's connection cannot be hijacked")
+		return
+	}
+	conn, _, err := h.Hijack()
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	_ = conn.Close()
 }

@@ -117,20 +117,95 @@ func (c *Client) tokenExpiry() time.Time {
 	return time.Time{}
 }
 
-// upload streams content to PUT /v2/images/{id}/file, once, and verifies what
-// Glance stored; it returns the content's sha256.
+// upload streams content to PUT /v2/images/{id}/file and verifies what Glance
+// stored; it returns the content's sha256. A send that failed in a way a repeat can
+// mend (a 429, 502, 503 or 504, or the connection lost) is sent again from the
+// start when the content is a local file, up to the retry setting's attempts:
+// Glance puts an image whose upload broke back in queued, and takes a new upload
+// then. When the image turns out active, the lost answer was to an upload that went
+// through, and the file is read again for its digests instead.
+func (c *Client) upload(ctx context.Context, id string, content *backend.ImageContent, progress func(int64)) (string, error) {
+	for attempt := 1; ; attempt++ {
+		sha, err := c.uploadOnce(ctx, id, content, progress)
+		if err == nil || !c.canResend(ctx, err, content, attempt) {
+			return sha, err
+		}
+		tflog.Info(ctx, "the upload failed and is sent again", map[string]any{"id": id, "attempt": attempt, "error": err.Error()})
+		img, werr := c.waitSettled(ctx, id)
+		if werr != nil {
+			return "", fmt.Errorf("%w; waiting for Glance to take the upload again: %v", err, werr)
+		}
+		if string(img.Status) == statusActive {
+			return c.verifyFile(ctx, id, content)
+		}
+	}
+}
+
+// canResend reports whether a failed upload may be sent again.
+func (c *Client) canResend(ctx context.Context, err error, content *backend.ImageContent, attempt int) bool {
+	if ctx.Err() != nil || content.At == nil || content.Size <= 0 || attempt >= c.cfg.Retry.MaxAttempts {
+		return false
+	}
+	var apiErr *backend.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.Status {
+		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+		return false
+	}
+	return errors.Is(err, backend.ErrUnreachable)
+}
+
+// waitSettled waits until a broken upload has settled: the image back in queued,
+// or active when the upload went through.
+func (c *Client) waitSettled(ctx context.Context, id string) (*images.Image, error) {
+	for wait := newBackoff(); ; {
+		img, err := c.get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		switch string(img.Status) {
+		case statusQueued, statusActive:
+			return img, nil
+		case statusKilled:
+			return nil, fmt.Errorf("image %s is %s", id, img.Status)
+		}
+		if err := wait.sleep(ctx); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// verifyFile verifies an image whose upload's answer was lost against the file.
+func (c *Client) verifyFile(ctx context.Context, id string, content *backend.ImageContent) (string, error) {
+	d := newDigests(c.hashAlgorithm(ctx))
+	defer d.Wait()
+	n, err := io.Copy(d, transfer.ContextReader(ctx, io.NewSectionReader(content.At, 0, content.Size)))
+	if err != nil {
+		return "", fmt.Errorf("reading the image file again to verify image %s: %w", id, err)
+	}
+	d.Wait()
+	return c.verify(ctx, id, d, n, content.SHA256)
+}
+
+// uploadOnce sends content once, from its start.
 //
 // The request does not go through gophercloud, which answers a 401 by
 // authenticating again and sending the request again: a streamed body cannot be
 // sent twice. freshToken makes a 401 unlikely; one that still comes is an error.
-func (c *Client) upload(ctx context.Context, id string, content *backend.ImageContent, progress func(int64)) (string, error) {
+func (c *Client) uploadOnce(ctx context.Context, id string, content *backend.ImageContent, progress func(int64)) (string, error) {
+	disk := content.Disk
+	if content.At != nil && content.Size > 0 {
+		disk = io.NewSectionReader(content.At, 0, content.Size)
+	}
 	if err := c.freshToken(ctx); err != nil {
 		return "", err
 	}
 	d := newDigests(c.hashAlgorithm(ctx))
 	// Waited for on every path, so no hashing goroutine outlives the upload.
 	defer d.Wait()
-	sent := transfer.NewCounter(io.TeeReader(content.Disk, d), content.Size, progress)
+	sent := transfer.NewCounter(io.TeeReader(disk, d), content.Size, progress)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.image.ServiceURL("images", id, "file"), io.NopCloser(sent))
 	if err != nil {
 		return "", err
