@@ -53,7 +53,8 @@ func (c *Client) CreateImage(ctx context.Context, spec backend.ImageCreate) (*ba
 	if err != nil {
 		return nil, err
 	}
-	name, version := body["name"].(string), body["version"].(string)
+	// createBody made sure both are set.
+	name, version := *spec.Attrs.Name, *spec.Attrs.Air.Version
 	cr := backend.NewCreation("air", c.Server(), c.keyScope(), name, version)
 	defer cr.Done()
 	body["notes"] = markPrefix + cr.Mark()
@@ -66,7 +67,7 @@ func (c *Client) CreateImage(ctx context.Context, spec backend.ImageCreate) (*ba
 	// one this create made with the other settings.
 	rest := spec.Attrs
 	if img == nil {
-		made, err := c.postImage(ctx, cr, body)
+		made, err := c.postImage(ctx, cr, body, name, version)
 		if err != nil {
 			return nil, err
 		}
@@ -137,11 +138,11 @@ func (c *Client) makeWay(ctx context.Context, cr *backend.Creation, name, versio
 	return nil, nil
 }
 
-// postImage sends the POST that makes the image. When its answer is lost, the
+// postImage sends the POST that makes the image of the name and version that body
+// gives. When its answer is lost, the
 // image it may have made is looked for: the one with this create's mark is it.
 // None means the POST was not carried out, and it is sent once more.
-func (c *Client) postImage(ctx context.Context, cr *backend.Creation, body map[string]any) (*image, error) {
-	name, version := body["name"].(string), body["version"].(string)
+func (c *Client) postImage(ctx context.Context, cr *backend.Creation, body map[string]any, name, version string) (*image, error) {
 	for attempt := 1; ; attempt++ {
 		var img image
 		err := c.send(ctx, "images/", body, &img, "creating the image on "+c.Server())

@@ -38,7 +38,7 @@ const (
 	lateForward answerFault = "late"
 )
 
-// front is a proxy before the emulator that spoils the requests its rules pick and
+// front is a proxy before the emulator that spoils the POSTs its rules pick and
 // counts the requests of each route. The Host header is passed on, so the
 // emulator's part URLs and next links point back at the front.
 type front struct {
@@ -56,10 +56,9 @@ type front struct {
 }
 
 type frontRule struct {
-	method string
-	path   *regexp.Regexp
-	fault  answerFault
-	times  int
+	path  *regexp.Regexp
+	fault answerFault
+	times int
 }
 
 func startFront(t *testing.T, srv *airemu.Server) *front {
@@ -79,11 +78,11 @@ func startFront(t *testing.T, srv *airemu.Server) *front {
 	return f
 }
 
-// spoil spoils the next times requests of method whose path matches path.
-func (f *front) spoil(method, path string, fault answerFault, times int) {
+// spoil spoils the next times POSTs whose path matches path.
+func (f *front) spoil(path string, fault answerFault, times int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.rules = append(f.rules, &frontRule{method: method, path: regexp.MustCompile(path), fault: fault, times: times})
+	f.rules = append(f.rules, &frontRule{path: regexp.MustCompile(path), fault: fault, times: times})
 }
 
 // requests counts the requests of method to a path matching path.
@@ -106,7 +105,7 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.count[r.Method+" "+r.URL.Path]++
 	var fault answerFault
 	for _, rule := range f.rules {
-		if rule.times > 0 && rule.method == r.Method && rule.path.MatchString(r.URL.Path) {
+		if rule.times > 0 && r.Method == http.MethodPost && rule.path.MatchString(r.URL.Path) {
 			rule.times--
 			fault = rule.fault
 			break
@@ -139,9 +138,10 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "upstream timed out", http.StatusServiceUnavailable)
 			return
 		}
-		conn, _, err := w.(http.Hijacker).Hijack()
-		if err == nil {
-			conn.Close()
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+			}
 		}
 	case refuse503:
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -224,7 +224,7 @@ func TestAccCreateLostAnswer(t *testing.T) {
 			d := newDisk(t, 3*chunk+5)
 			a := attrs(t)
 			a.Air.Published = ptr(true)
-			f.spoil(http.MethodPost, `^/api/v3/images/$`, tc.fault, 1)
+			f.spoil(`^/api/v3/images/$`, tc.fault, 1)
 			img := create(t, c, d.content(t, true), a)
 			checkOne(t, srv, c, orgA, *a.Name, img, d)
 			if !img.Air.Published {
@@ -243,7 +243,7 @@ func TestAccCreateLostTwice(t *testing.T) {
 	srv := emulator(t, airemu.Options{})
 	f := startFront(t, srv)
 	c := connectTo(t, srv, f.URL, orgA)
-	f.spoil(http.MethodPost, `^/api/v3/images/$`, refuse503, 2)
+	f.spoil(`^/api/v3/images/$`, refuse503, 2)
 	a := attrs(t)
 	_, err := c.CreateImage(t.Context(), backend.ImageCreate{Source: backend.ImageSource{Content: newDisk(t, 100).content(t, true)}, Attrs: a})
 	if err == nil || !strings.Contains(err.Error(), "the request went out, and its answer was lost") || !strings.Contains(err.Error(), "the next apply deletes it") {
@@ -267,7 +267,7 @@ func TestAccCreateInterruptedLostAnswer(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	f.onFault = cancel
-	f.spoil(http.MethodPost, `^/api/v3/images/$`, dropAnswer, 1)
+	f.spoil(`^/api/v3/images/$`, dropAnswer, 1)
 	a := attrs(t)
 	_, err := c.CreateImage(ctx, backend.ImageCreate{Source: backend.ImageSource{Content: newDisk(t, 100).content(t, true)}, Attrs: a})
 	if !errors.Is(err, backend.ErrCancelled) || !strings.HasSuffix(err.Error(), "was removed") {
@@ -452,7 +452,7 @@ func TestAccShareLostAnswer(t *testing.T) {
 		{dropAnswer, expires, 1}, {answer503, time.Time{}, 1}, {refuse503, expires.Add(time.Hour), 2}, {lateForward, expires.Add(2 * time.Hour), 2},
 	} {
 		before := f.requests(http.MethodPost, sharesPath)
-		f.spoil(http.MethodPost, sharesPath, tc.fault, 1)
+		f.spoil(sharesPath, tc.fault, 1)
 		sh, err := c.CreateShare(t.Context(), backend.Share{ImageID: img.ID, TargetOrg: orgB, ExpiresAt: tc.expires})
 		if err != nil {
 			t.Fatalf("%s: %v", tc.fault, err)
@@ -541,7 +541,7 @@ func TestAccClaimLostAnswer(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := f.requests(http.MethodPost, claimPath)
-		f.spoil(http.MethodPost, claimPath, tc.fault, 1)
+		f.spoil(claimPath, tc.fault, 1)
 		name := "copy-" + string(tc.fault)
 		cp, err := b.CreateImage(t.Context(), backend.ImageCreate{
 			Source: backend.ImageSource{Claim: &backend.ClaimSource{ShareID: sh.ID, Name: name, Version: "2"}},
@@ -562,7 +562,7 @@ func TestAccClaimLostAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.spoil(http.MethodPost, claimPath, dropAnswer, 1)
+	f.spoil(claimPath, dropAnswer, 1)
 	_, err = b.CreateImage(t.Context(), backend.ImageCreate{Source: backend.ImageSource{Claim: &backend.ClaimSource{ShareID: sh.ID, Name: "unversioned"}}})
 	if err == nil || !strings.Contains(err.Error(), "without both a name and a version for the copy, the provider cannot tell whether the share was claimed") {
 		t.Fatalf("error %v", err)
