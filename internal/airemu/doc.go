@@ -54,6 +54,10 @@
 //     includes_air_agent, is_owned_by_client, creator, search (name or version,
 //     case-insensitive), ordering (comma-separated fields, "-" for descending,
 //     unknown fields ignored; default: created).
+//   - Share list filters: image, image_name, image_version, claimed_by,
+//     target_org, target_org_display_name, source_org_display_name, state
+//     (ACTIVE, CLAIMED or EXPIRED), search (image name or version, either org's
+//     display name, case-insensitive).
 //   - Shares are listed and read only by the org that made them ("created by your
 //     organization"): the target org knows a share only by its id, the claim code,
 //     and gets a 404 on GET. A share needs a COMPLETE, unpublished image of the

@@ -15,6 +15,10 @@ const (
 	ShareClaimed = "CLAIMED"
 )
 
+// shareStates are the values the list's state filter accepts: the API reference
+// also names EXPIRED, which the emulator never shows (see the package comment).
+var shareStates = []string{ShareActive, ShareClaimed, "EXPIRED"}
+
 // defaultShareTTL is a share's lifetime when the request names no expires_at.
 const defaultShareTTL = 24 * time.Hour
 
@@ -174,15 +178,25 @@ func (s *Server) listShares(c *call) (int, any, *apiError) {
 	return http.StatusOK, paginate(c.r, matched), nil
 }
 
+// shareFilters are the list's query filters, as the API reference lists them.
 var shareFilters = map[string]filter[shareJSON]{
-	"image":         exact(func(s shareJSON) string { return s.Image }),
-	"image_name":    exact(func(s shareJSON) string { return s.ImageName }),
-	"image_version": exact(func(s shareJSON) string { return s.ImageVersion }),
-	"claimed_by":    exact(func(s shareJSON) string { return s.ClaimedBy }),
+	"image":                   exact(func(s shareJSON) string { return s.Image }),
+	"image_name":              exact(func(s shareJSON) string { return s.ImageName }),
+	"image_version":           exact(func(s shareJSON) string { return s.ImageVersion }),
+	"claimed_by":              exact(func(s shareJSON) string { return s.ClaimedBy }),
+	"target_org":              exact(func(s shareJSON) string { return s.TargetOrg }),
+	"target_org_display_name": exact(func(s shareJSON) string { return s.TargetOrgDisplayName }),
+	"source_org_display_name": exact(func(s shareJSON) string { return s.SourceOrgDisplayName }),
+	"state":                   choice(shareStates, func(s shareJSON) string { return s.State }),
 	"search": func(v string) (func(shareJSON) bool, *apiError) {
 		v = strings.ToLower(v)
 		return func(s shareJSON) bool {
-			return strings.Contains(strings.ToLower(s.ImageName), v) || strings.Contains(strings.ToLower(s.ImageVersion), v)
+			for _, f := range []string{s.ImageName, s.ImageVersion, s.TargetOrgDisplayName, s.SourceOrgDisplayName} {
+				if strings.Contains(strings.ToLower(f), v) {
+					return true
+				}
+			}
+			return false
 		}, nil
 	},
 }

@@ -127,6 +127,16 @@ func TestShareAndClaim(t *testing.T) {
 	if r := a.must(http.StatusOK, "GET", "images/shares/?image="+id+"&limit=1", nil); r.num("count") != 2 || !strings.HasPrefix(r.str("next"), "http://") {
 		t.Fatalf("org a's shares of the image: %s", r.raw)
 	}
+	for query, count := range map[string]float64{
+		"target_org=b": 2, "target_org=a": 0, "target_org_display_name=b": 2, "source_org_display_name=a": 2,
+		"source_org_display_name=b": 0, "state=ACTIVE": 2, "state=CLAIMED": 0, "state=EXPIRED": 0, "search=B": 2,
+		"image=" + id + "&target_org=b&state=ACTIVE": 2,
+	} {
+		if r := a.must(http.StatusOK, "GET", "images/shares/?"+query, nil); r.num("count") != count {
+			t.Fatalf("shares ?%s: %s", query, r.raw)
+		}
+	}
+	a.fails(http.StatusBadRequest, "VALIDATION", "state: Select a valid choice", "GET", "images/shares/?state=active", nil)
 	a.must(http.StatusOK, "GET", "images/shares/"+shareID+"/", nil)
 	if r := b.must(http.StatusOK, "GET", "images/shares/", nil); r.num("count") != 0 {
 		t.Fatalf("org b lists org a's shares: %s", r.raw)

@@ -79,7 +79,13 @@ func (r *imageShareResource) Schema(_ context.Context, _ resource.SchemaRequest,
 			"A share is offered until `expires_at` (by default, Air's 24 hours) and cannot be changed: every change of an " +
 			"argument replaces it. Read shows what changed outside Terraform: a share deleted, or one that expired unclaimed, " +
 			"is made again; a claimed share is kept as it is, expired or not. Air keeps a claimed share as the record of the " +
-			"sharing and refuses to delete it: destroying one only removes it from the state, with a warning.",
+			"sharing and refuses to delete it: destroying one only removes it from the state, with a warning.\n\n" +
+			"Air makes a new share every time it is asked, and a share has no field to mark it with. So a share is known by what " +
+			"it offers: when the endpoint already has an `ACTIVE`, unclaimed and unexpired share of the image to `target_org` " +
+			"that expires at `expires_at` (unset: one made with Air's default expiry), that share is taken instead of making " +
+			"another. This is how an apply whose request was carried out but whose answer was lost, or an apply run again after " +
+			"one was killed, ends with one share, not two; it also means that a share made outside Terraform with the same image, " +
+			"organisation and expiry becomes this resource's.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,

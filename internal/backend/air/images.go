@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -50,7 +51,28 @@ type image struct {
 	LastUploadedAt    apiTime       `json:"last_uploaded_at"`
 	Size              int64         `json:"size"`
 	Hash              string        `json:"hash"`
+	// Notes is read for a creation mark alone (see mark) and never passed on: the
+	// provider does not manage notes, so a mark can never read as a change.
+	Notes string `json:"notes"`
 }
+
+// markPrefix starts the notes of an image while a create makes it: the rest is the
+// backend.Creation's mark. The API has no other free field on an image, and the
+// provider manages none of the notes.
+const markPrefix = "imagefleet-creation:"
+
+// mark is the creation mark the image's notes carry, "" when they carry none.
+func (img *image) mark() string {
+	m, ok := strings.CutPrefix(img.Notes, markPrefix)
+	if !ok {
+		return ""
+	}
+	return m
+}
+
+// unmarked is the PATCH field that removes a creation mark: the notes a new image
+// has.
+var unmarked = map[string]any{"notes": ""}
 
 type apiResources struct {
 	CPU     int64 `json:"cpu"`
@@ -117,22 +139,27 @@ func (c *Client) ListImages(ctx context.Context, f backend.ImageFilter) ([]backe
 	return out, nil
 }
 
-// list reads every page of an image listing, following each page's next link as
-// the API gives it.
+// list reads every page of an image listing.
 func (c *Client) list(ctx context.Context, q url.Values) ([]image, error) {
-	var out []image
+	return listAll[image](ctx, c, "images/?"+q.Encode(), "images")
+}
+
+// listAll reads every page of a listing from its first page's path, following each
+// page's next link as the API gives it. what names the list for errors.
+func listAll[T any](ctx context.Context, c *Client, first, what string) ([]T, error) {
+	var out []T
 	seen := map[string]bool{}
-	for next := "images/?" + q.Encode(); next != ""; {
+	for next := first; next != ""; {
 		if seen[next] {
-			return nil, fmt.Errorf("listing images on %s: the API's next page is one already read (%s)", c.Server(), next)
+			return nil, fmt.Errorf("listing %s on %s: the API's next page is one already read (%s)", what, c.Server(), next)
 		}
 		seen[next] = true
 		var page struct {
 			Next    *string `json:"next"`
-			Results []image `json:"results"`
+			Results []T     `json:"results"`
 		}
 		if err := c.do(ctx, http.MethodGet, next, nil, &page); err != nil {
-			return nil, fmt.Errorf("listing images on %s: %w", c.Server(), err)
+			return nil, fmt.Errorf("listing %s on %s: %w", what, c.Server(), err)
 		}
 		out = append(out, page.Results...)
 		next = ""
@@ -216,28 +243,45 @@ func (c *Client) UpdateImage(ctx context.Context, id string, attrs backend.Image
 	if err != nil {
 		return err
 	}
-	return c.update(ctx, cur, attrs)
+	_, err = c.update(ctx, cur, attrs, nil)
+	return err
 }
 
-func (c *Client) update(ctx context.Context, cur *image, attrs backend.ImageAttrs) error {
+// update makes cur what attrs asks for, sending the fields of also in the same
+// PATCH, and returns the image as it is then.
+func (c *Client) update(ctx context.Context, cur *image, attrs backend.ImageAttrs, also map[string]any) (*image, error) {
 	var publish *bool
 	if a := attrs.Air; a != nil && a.Published != nil && *a.Published != cur.Published {
 		publish = a.Published
 	}
 	if publish != nil && !*publish {
-		if err := c.setPublished(ctx, cur.ID, false); err != nil {
-			return err
+		img, err := c.setPublished(ctx, cur.ID, false)
+		if err != nil {
+			return nil, err
 		}
+		cur = img
 	}
-	if body := changes(cur, attrs); len(body) > 0 {
-		if err := c.do(ctx, http.MethodPatch, imagePath(cur.ID), body, nil); err != nil {
-			return fmt.Errorf("updating image %s (%s): %w", cur.ID, keys(body), err)
+	body := changes(cur, attrs)
+	maps.Copy(body, also)
+	if len(body) > 0 {
+		var next image
+		if err := c.do(ctx, http.MethodPatch, imagePath(cur.ID), body, &next); err != nil {
+			return nil, fmt.Errorf("updating image %s (%s): %w", cur.ID, keys(body), err)
 		}
+		if next.ID == "" {
+			// The contract answers the image; read it when an answer did not.
+			got, err := c.get(ctx, cur.ID)
+			if err != nil {
+				return nil, err
+			}
+			next = *got
+		}
+		cur = &next
 	}
 	if publish != nil && *publish {
 		return c.setPublished(ctx, cur.ID, true)
 	}
-	return nil
+	return cur, nil
 }
 
 // keys names the fields of a PATCH body, for errors (never the values: one may be
@@ -251,25 +295,25 @@ func keys(body map[string]any) string {
 	return strings.Join(ks, ", ")
 }
 
-// setPublished publishes or unpublishes an image and waits until it is COMPLETE
-// again with published as asked.
-func (c *Client) setPublished(ctx context.Context, id string, published bool) error {
+// setPublished publishes or unpublishes an image, waits until it is COMPLETE
+// again with published as asked, and returns it then.
+func (c *Client) setPublished(ctx context.Context, id string, published bool) (*image, error) {
 	action, passing := "publish", statusPublishing
 	if !published {
 		action, passing = "unpublish", statusUnpublishing
 	}
 	if err := c.do(ctx, http.MethodPatch, imagePath(id, action), map[string]any{}, nil); err != nil {
-		return fmt.Errorf("%s image %s: %w", action, id, err)
+		return nil, fmt.Errorf("%s image %s: %w", action, id, err)
 	}
 	img, err := c.wait(ctx, id, action, passing)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if img.UploadStatus != statusComplete || img.Published != published {
-		return fmt.Errorf("%s image %s: it ended %s with published = %t", action, id, img.UploadStatus, img.Published)
+		return nil, fmt.Errorf("%s image %s: it ended %s with published = %t", action, id, img.UploadStatus, img.Published)
 	}
 	tflog.Debug(ctx, "air image "+action+"ed", map[string]any{"id": id})
-	return nil
+	return img, nil
 }
 
 // wait polls an image while its upload status is one of passing, and returns it in
