@@ -278,13 +278,12 @@ func (c *Client) send(ctx context.Context, path string, body map[string]any, out
 		}
 	}})
 	err := c.do(reqCtx, http.MethodPost, path, body, out)
-	var apiErr *backend.APIError
 	switch {
 	case err == nil:
 		return nil
 	case ctx.Err() != nil && !wrote.Load():
 		return fmt.Errorf("%s was stopped before the request went out: %w", what, backend.Interrupted(ctx))
-	case !wrote.Load() || errors.As(err, &apiErr) && apiErr.Status < http.StatusInternalServerError:
+	case !wrote.Load() || !backend.MaybeDone(err):
 		return fmt.Errorf("%s: %w", what, err)
 	case ctx.Err() != nil:
 		return &lostAnswer{fmt.Errorf("%s was interrupted (%w), and the API did not answer within %s (%v)",
