@@ -18,6 +18,7 @@ import (
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/acctest"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/airemu"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 )
 
 // The fault tests run the terraform CLI themselves, against the provider binary built
@@ -193,15 +194,19 @@ const retryBlock = `
     max_wait     = "400ms"
   }`
 
-// proxiedIncus is the rig's Incus daemon over HTTPS behind a TLS fault proxy, which
-// presents a client certificate the daemon trusts for the test's duration.
-func proxiedIncus(t *testing.T, seed uint64) *acctest.FaultProxy {
+// proxiedIncus is one of the rig's Incus and LXD daemons over HTTPS behind a TLS
+// fault proxy, which presents a client certificate the daemon trusts for the test's
+// duration.
+func proxiedIncus(t *testing.T, b acctest.Backend, seed uint64) *acctest.FaultProxy {
 	t.Helper()
-	b := acctest.Backends[0]
 	acctest.PreCheck(t, b)
 	dir := acctest.TempDir(t)
 	crt, key, fp := clientCert(t, dir, acctest.Name("faults-proxy"))
-	b.Run(t, "config", "trust", "add-certificate", crt)
+	add := []string{"config", "trust", "add-certificate", crt}
+	if b.Kind == backend.KindLXD {
+		add = []string{"config", "trust", "add", crt}
+	}
+	b.Run(t, add...)
 	t.Cleanup(func() { _, _ = b.Try("config", "trust", "remove", fp) })
 	pair, err := tls.LoadX509KeyPair(crt, key)
 	if err != nil {
@@ -264,9 +269,8 @@ func duplicates(names []string) []string {
 
 // incusObjects lists what the daemon holds of the test's objects: image
 // fingerprints among fps, aliases and instances whose name starts with prefix.
-func incusObjects(t *testing.T, fps map[string]bool, prefix string) (images, aliases, instances []string) {
+func incusObjects(t *testing.T, b acctest.Backend, fps map[string]bool, prefix string) (images, aliases, instances []string) {
 	t.Helper()
-	b := acctest.Backends[0]
 	var imgs []struct {
 		Fingerprint string
 		Aliases     []struct{ Name string }
@@ -296,9 +300,8 @@ func incusObjects(t *testing.T, fps map[string]bool, prefix string) (images, ali
 	return images, aliases, instances
 }
 
-func cleanIncus(t *testing.T, fps map[string]bool, prefix string) {
-	b := acctest.Backends[0]
-	images, aliases, instances := incusObjects(t, fps, prefix)
+func cleanIncus(t *testing.T, b acctest.Backend, fps map[string]bool, prefix string) {
+	images, aliases, instances := incusObjects(t, b, fps, prefix)
 	for _, i := range instances {
 		_, _ = b.Try("delete", "--force", i)
 	}
@@ -352,8 +355,9 @@ func converge(t *testing.T, mix string, seed uint64, faults []acctest.Fault) {
 	air := acctest.StartAir(t)
 	airProxy := acctest.StartFaultProxy(t, air.URL, seed, nil)
 	osProxy := acctest.StartOpenStackFaults(t, seed+10)
-	incusProxy := proxiedIncus(t, seed+20)
-	proxies := map[string]*acctest.FaultProxy{"air": airProxy, "keystone": osProxy.Keystone, "glance": osProxy.Glance, "incus": incusProxy}
+	incusProxy := proxiedIncus(t, acctest.Backends[0], seed+20)
+	lxdProxy := proxiedIncus(t, acctest.Backends[1], seed+30)
+	proxies := map[string]*acctest.FaultProxy{"air": airProxy, "keystone": osProxy.Keystone, "glance": osProxy.Glance, "incus": incusProxy, "lxd": lxdProxy}
 	member := acctest.Partner.ProjectID(t)
 
 	const airImages, glanceN, incusImages = 6, 5, 2
@@ -366,9 +370,10 @@ provider "imagefleet" {
     air   = { air = { api_url = %q, api_key = %q } }
     cloud = %s
     incus = { incus = { address = %q, server_cert = %q } }
+    lxd   = { lxd = { address = %q, server_cert = %q } }
   }
 }
-`, retryBlock, airProxy.URL, air.Token(acctest.AirOwner), proxiedOpenStack(osProxy.AuthURL), incusProxy.URL, incusProxy.CertPEM())
+`, retryBlock, airProxy.URL, air.Token(acctest.AirOwner), proxiedOpenStack(osProxy.AuthURL), incusProxy.URL, incusProxy.CertPEM(), lxdProxy.URL, lxdProxy.CertPEM())
 	for i := range airImages {
 		// Two of them span three 5 MiB parts, so part PUTs meet faults too.
 		disk := acctest.Disk(t, dir, "qcow2", fmt.Sprintf("%s-air%d", prefix, i))
@@ -401,32 +406,33 @@ resource "imagefleet_image_member" "glance%[1]d" {
 }
 `, i, prefix, acctest.Disk(t, dir, "raw", fmt.Sprintf("%s-glance%d", prefix, i)), member)
 	}
+	// One image with its aliases and instance on each of Incus and LXD.
 	fps := map[string]bool{}
-	for i := range incusImages {
+	for i, b := range acctest.Backends[:incusImages] {
 		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: fmt.Sprintf("%s-incus%d", prefix, i)})
 		fps[acctest.SHA256(t, file)] = true
 		fmt.Fprintf(&cfg, `
 resource "imagefleet_image" "incus%[1]d" {
-  endpoint = "incus"
+  endpoint = %[4]q
   file     = %[3]q
 }
 resource "imagefleet_image_alias" "incus%[1]da" {
-  endpoint = "incus"
+  endpoint = %[4]q
   name     = "%[2]s-incus%[1]da"
   target   = imagefleet_image.incus%[1]d.fingerprint
 }
 resource "imagefleet_image_alias" "incus%[1]db" {
-  endpoint = "incus"
+  endpoint = %[4]q
   name     = "%[2]s-incus%[1]db"
   target   = imagefleet_image.incus%[1]d.fingerprint
 }
 resource "imagefleet_instance" "incus%[1]d" {
-  endpoint = "incus"
+  endpoint = %[4]q
   name     = "%[2]s-incus%[1]d"
   image    = imagefleet_image.incus%[1]d.fingerprint
   state    = "stopped"
 }
-`, i, prefix, file)
+`, i, prefix, file, b.Endpoint)
 	}
 	const objects = airImages*2 + glanceN*2 + incusImages*4
 
@@ -437,7 +443,9 @@ resource "imagefleet_instance" "incus%[1]d" {
 		}
 		w.destroy()
 		deleteGlanceImages(t, prefix)
-		cleanIncus(t, fps, prefix)
+		for _, b := range acctest.Backends[:incusImages] {
+			cleanIncus(t, b, fps, prefix)
+		}
 	})
 	for _, p := range proxies {
 		p.SetDelay(300 * time.Millisecond)
@@ -459,13 +467,13 @@ resource "imagefleet_instance" "incus%[1]d" {
 		mix, objects, share*100, applies, req, flt, rtr, elapsed.Seconds())
 	if applies > 3 {
 		_, out := w.planClean()
-		t.Errorf("the configuration did not converge in 3 applies through %.0f %% %s faults (the failed applies are logged above: "+
-			"internal/backend/httpclient retries no connection error but a failed dial, so a GET reset or cut mid-body fails the run, "+
-			"and streamed uploads, Glance PUT /v2/images/{id}/file and Incus POST /1.0/images, are not retried even on 429/503); "+
+		t.Errorf("the configuration did not converge in 3 applies through %.0f %% %s faults (the failed applies are logged above); "+
 			"the plan still shows:%s", share*100, mix, planSummary(out))
 	}
 
 	// The servers, counted by name, against the state.
+	var dups, orphans int
+	tally := func(d, o int) { dups, orphans = dups+d, orphans+o }
 	st := w.state()
 	if len(st) != objects {
 		t.Errorf("the state holds %d resources, want %d", len(st), objects)
@@ -475,18 +483,18 @@ resource "imagefleet_instance" "incus%[1]d" {
 	for _, img := range airImgs {
 		names, ids = append(names, img.Name), append(ids, img.ID)
 	}
-	checkKind(t, "air image", names, ids, stateValues(st, "imagefleet_image", "id"), airImages)
+	tally(checkKind(t, "air image", names, ids, stateValues(st, "imagefleet_image", "id"), airImages))
 	names, ids = nil, nil
 	for _, sh := range airShares {
 		names, ids = append(names, sh.ImageID+"→"+sh.TargetOrg), append(ids, sh.ID)
 	}
-	checkKind(t, "air share", names, ids, stateValues(st, "imagefleet_image_share", "id"), airImages)
+	tally(checkKind(t, "air share", names, ids, stateValues(st, "imagefleet_image_share", "id"), airImages))
 	gl := glanceImages(t, prefix)
 	names, ids = nil, nil
 	for id, n := range gl {
 		names, ids = append(names, n), append(ids, id)
 	}
-	checkKind(t, "glance image", names, ids, stateValues(st, "imagefleet_image", "id"), glanceN)
+	tally(checkKind(t, "glance image", names, ids, stateValues(st, "imagefleet_image", "id"), glanceN))
 	names, ids = nil, nil
 	stateMembers := map[string]bool{}
 	for _, r := range st {
@@ -499,15 +507,22 @@ resource "imagefleet_instance" "incus%[1]d" {
 			names, ids = append(names, id+"→"+member), append(ids, id)
 		}
 	}
-	checkKind(t, "glance member", names, ids, stateMembers, glanceN)
-	images, aliases, instances := incusObjects(t, fps, prefix)
-	checkKind(t, "incus image", images, images, stateValues(st, "imagefleet_image", "fingerprint"), incusImages)
-	checkKind(t, "incus alias", aliases, aliases, stateValues(st, "imagefleet_image_alias", "name"), incusImages*2)
-	checkKind(t, "incus instance", instances, instances, stateValues(st, "imagefleet_instance", "name"), incusImages)
+	tally(checkKind(t, "glance member", names, ids, stateMembers, glanceN))
+	for _, b := range acctest.Backends[:incusImages] {
+		images, aliases, instances := incusObjects(t, b, fps, prefix)
+		tally(checkKind(t, b.Endpoint+" image", images, images, stateValues(st, "imagefleet_image", "fingerprint"), 1))
+		tally(checkKind(t, b.Endpoint+" alias", aliases, aliases, stateValues(st, "imagefleet_image_alias", "name"), 2))
+		tally(checkKind(t, b.Endpoint+" instance", instances, instances, stateValues(st, "imagefleet_instance", "name"), 1))
+	}
 
-	if clean, out := w.planClean(); !clean {
+	clean, out := w.planClean()
+	if !clean {
 		t.Errorf("the plan after convergence (no faults) is not empty:\n%s", out)
 	}
+	acctest.Measure(t, "faults", fmt.Sprintf("%d objects over 4 kinds through %.0f %% %s faults", objects, share*100, mix), map[string]string{
+		"applies": fmt.Sprint(applies), "requests": fmt.Sprint(req), "faults": fmt.Sprint(flt), "retries": fmt.Sprint(rtr),
+		"duplicates": fmt.Sprint(dups), "orphans": fmt.Sprint(orphans), "plan clean": fmt.Sprint(clean), "seconds": fmt.Sprintf("%.0f", elapsed.Seconds()),
+	})
 }
 
 var planLine = regexp.MustCompile(`(?m)^\s*(# .*|Plan: .*)$`)
@@ -519,7 +534,7 @@ func planSummary(out string) string {
 
 // checkKind fails on duplicates (names seen twice), orphans (server IDs not in
 // state) and a count that is not want.
-func checkKind(t *testing.T, kind string, names, ids []string, inState map[string]bool, want int) {
+func checkKind(t *testing.T, kind string, names, ids []string, inState map[string]bool, want int) (dups, orphanCount int) {
 	t.Helper()
 	if d := duplicates(names); len(d) > 0 {
 		t.Errorf("%s: duplicates on the server: %v", kind, d)
@@ -537,6 +552,7 @@ func checkKind(t *testing.T, kind string, names, ids []string, inState map[strin
 		t.Errorf("%s: the server holds %d, want %d", kind, len(ids), want)
 	}
 	t.Logf("| %s | on server %d | want %d | duplicates %d | orphans %d |", kind, len(ids), want, len(duplicates(names)), len(orphans))
+	return len(duplicates(names)), len(orphans)
 }
 
 // serverObject is one object a server holds: its kind, its name (two of a kind and
@@ -656,11 +672,11 @@ resource "imagefleet_image_member" "x" {
 		{
 			kind: "incus",
 			config: func(t *testing.T, prefix string) (string, []*acctest.FaultProxy) {
-				p := proxiedIncus(t, 3)
+				p := proxiedIncus(t, acctest.Backends[0], 3)
 				file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: prefix})
 				fps := map[string]bool{acctest.SHA256(t, file): true}
 				fpsByPrefix.Store(prefix, fps)
-				t.Cleanup(func() { cleanIncus(t, fps, prefix) })
+				t.Cleanup(func() { cleanIncus(t, acctest.Backends[0], fps, prefix) })
 				return fmt.Sprintf(`
 provider "imagefleet" {
 %s
@@ -686,7 +702,7 @@ resource "imagefleet_instance" "x" {
 			posts: []*regexp.Regexp{regexp.MustCompile(`^/1\.0/images$`), regexp.MustCompile(`^/1\.0/images/aliases$`), regexp.MustCompile(`^/1\.0/instances$`)},
 			count: func(t *testing.T, prefix string) []serverObject {
 				v, _ := fpsByPrefix.Load(prefix)
-				images, aliases, instances := incusObjects(t, v.(map[string]bool), prefix)
+				images, aliases, instances := incusObjects(t, acctest.Backends[0], v.(map[string]bool), prefix)
 				var out []serverObject
 				for _, i := range images {
 					out = append(out, serverObject{"image", i, i})
@@ -736,8 +752,11 @@ func postAnswerLost(t *testing.T, c postCase, dependent bool, fault acctest.Faul
 			p.Add(acctest.FaultRule{Method: "POST", Path: path, Share: 1, Faults: []acctest.Fault{fault}, Limit: 1})
 		}
 	}
-	converged, last := false, ""
+	converged, last, applies, firstOutcome := false, "", 0, ""
+	var orphans []string
+	dups := 0
 	for i := 1; i <= 3 && !converged; i++ {
+		applies = i
 		out, ok := w.apply()
 		objs := c.count(t, prefix)
 		var names []string
@@ -745,7 +764,7 @@ func postAnswerLost(t *testing.T, c postCase, dependent bool, fault acctest.Faul
 			names = append(names, o.kind+" "+o.name)
 		}
 		ids := stateIDs(w.state())
-		var orphans []string
+		orphans = nil
 		for _, o := range objs {
 			if !ids[o.id] {
 				orphans = append(orphans, o.kind+" "+o.id)
@@ -755,8 +774,12 @@ func postAnswerLost(t *testing.T, c postCase, dependent bool, fault acctest.Faul
 		if !ok {
 			outcome = strings.ReplaceAll(firstError(out), "|", "/")
 		}
+		if i == 1 {
+			firstOutcome = outcome
+		}
 		t.Logf("| post %s | %s | apply %d | %s | server objects %d | duplicates %v | orphans %v |", c.kind, fault, i, outcome, len(objs), duplicates(names), orphans)
 		if d := duplicates(names); len(d) > 0 {
+			dups += len(d)
 			t.Errorf("apply %d: a create POST whose answer was lost (%s) left duplicates on %s: %v", i, fault, c.kind, d)
 		}
 		if ok {
@@ -771,8 +794,22 @@ func postAnswerLost(t *testing.T, c postCase, dependent bool, fault acctest.Faul
 	for _, p := range proxies {
 		p.Log(t, c.kind)
 	}
-	if !converged {
-		t.Logf("%s/%s: not converged (see the outcomes above)", c.kind, fault)
+	what := "image"
+	if dependent {
+		what = "dependents"
+	}
+	acctest.Measure(t, "faults", fmt.Sprintf("POST answer lost: %s %s (%s)", c.kind, what, fault), map[string]string{
+		"applies": fmt.Sprint(applies), "first apply": firstOutcome, "converged": fmt.Sprint(converged),
+		"duplicates": fmt.Sprint(dups), "orphans": fmt.Sprint(len(orphans)),
+	})
+	switch {
+	case !converged:
+		t.Errorf("%s/%s: not converged in 3 applies (see the outcomes above)", c.kind, fault)
+	case firstOutcome != "ok":
+		t.Errorf("%s/%s: the apply that lost a create's answer failed (%s): the create must find what it made and go on", c.kind, fault, firstOutcome)
+	}
+	if len(orphans) > 0 {
+		t.Errorf("%s/%s: objects on the server not in state: %v", c.kind, fault, orphans)
 	}
 }
 
