@@ -1,0 +1,518 @@
+package provider_test
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/acctest"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/airemu"
+)
+
+// The fault tests run the terraform CLI themselves, against the provider binary built
+// from this tree: unlike resource.Test, they must be able to let an apply fail and
+// apply again, as a user in a CI pipeline would.
+
+var (
+	providerBinOnce sync.Once
+	providerBinDir  string
+	providerBinErr  error
+)
+
+// providerBin builds the provider once per test binary and returns the directory
+// holding it and a CLI configuration that points imagefleet/imagefleet at it.
+func providerBin(t *testing.T) (cliConfig string) {
+	t.Helper()
+	providerBinOnce.Do(func() {
+		providerBinDir, providerBinErr = os.MkdirTemp("", "imagefleet-faults-")
+		if providerBinErr != nil {
+			return
+		}
+		_, here, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(here), "..", "..")
+		out, err := exec.Command("go", "build", "-o", filepath.Join(providerBinDir, "terraform-provider-imagefleet"), root).CombinedOutput()
+		if err != nil {
+			providerBinErr = fmt.Errorf("go build: %v: %s", err, out)
+			return
+		}
+		rc := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"imagefleet/imagefleet\" = %q\n  }\n  direct {}\n}\n", providerBinDir)
+		providerBinErr = os.WriteFile(filepath.Join(providerBinDir, "terraformrc"), []byte(rc), 0o644)
+	})
+	if providerBinErr != nil {
+		t.Fatal(providerBinErr)
+	}
+	return filepath.Join(providerBinDir, "terraformrc")
+}
+
+// workspace is one Terraform working directory.
+type workspace struct {
+	t   *testing.T
+	dir string
+	env []string
+}
+
+func newWorkspace(t *testing.T, config string) *workspace {
+	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test: set TF_ACC=1 (it runs terraform against the real servers)")
+	}
+	w := &workspace{t: t, dir: acctest.TempDir(t)}
+	w.env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+providerBin(t), "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1")
+	w.write(config)
+	return w
+}
+
+func (w *workspace) write(config string) {
+	w.t.Helper()
+	header := "terraform {\n  required_providers {\n    imagefleet = { source = \"imagefleet/imagefleet\" }\n  }\n}\n"
+	if err := os.WriteFile(filepath.Join(w.dir, "main.tf"), []byte(header+config), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// run runs terraform and returns its output and exit code.
+func (w *workspace) run(args ...string) (string, int) {
+	w.t.Helper()
+	cmd := exec.Command("terraform", append(args[:1:1], append([]string{"-no-color", "-input=false"}, args[1:]...)...)...)
+	cmd.Dir, cmd.Env = w.dir, w.env
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return string(out), 0
+	case errors.As(err, &exit):
+		return string(out), exit.ExitCode()
+	}
+	w.t.Fatalf("terraform %s: %v", args[0], err)
+	return "", -1
+}
+
+// apply runs terraform apply and reports whether it succeeded, logging the errors.
+func (w *workspace) apply() (string, bool) {
+	w.t.Helper()
+	out, code := w.run("apply", "-auto-approve", "-parallelism=10")
+	if code != 0 {
+		w.t.Logf("terraform apply failed:\n%s", errorLines(out))
+	}
+	return out, code == 0
+}
+
+// planClean reports whether a plan shows no change (and the plan's output).
+func (w *workspace) planClean() (bool, string) {
+	w.t.Helper()
+	out, code := w.run("plan", "-detailed-exitcode")
+	return code == 0, out
+}
+
+// converge applies until the plan is empty, at most max applies, and returns how
+// many it took (max+1 when it did not converge).
+func (w *workspace) converge(max int) int {
+	w.t.Helper()
+	for i := 1; i <= max; i++ {
+		if _, ok := w.apply(); ok {
+			if clean, _ := w.planClean(); clean {
+				return i
+			}
+		}
+	}
+	return max + 1
+}
+
+func (w *workspace) destroy() {
+	w.t.Helper()
+	if out, code := w.run("destroy", "-auto-approve"); code != 0 {
+		w.t.Errorf("terraform destroy failed:\n%s", errorLines(out))
+	}
+}
+
+// stateResource is one resource instance of `terraform show -json`.
+type stateResource struct {
+	Address string         `json:"address"`
+	Type    string         `json:"type"`
+	Values  map[string]any `json:"values"`
+}
+
+func (w *workspace) state() []stateResource {
+	w.t.Helper()
+	out, code := w.run("show", "-json")
+	if code != 0 {
+		w.t.Fatalf("terraform show: %s", out)
+	}
+	var doc struct {
+		Values struct {
+			RootModule struct {
+				Resources []stateResource `json:"resources"`
+			} `json:"root_module"`
+		} `json:"values"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		w.t.Fatalf("terraform show -json: %v", err)
+	}
+	return doc.Values.RootModule.Resources
+}
+
+// stateValues lists attr of the state's resources of type typ.
+func stateValues(rs []stateResource, typ, attr string) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range rs {
+		if v, ok := r.Values[attr].(string); r.Type == typ && ok {
+			out[v] = true
+		}
+	}
+	return out
+}
+
+var errorLine = regexp.MustCompile(`(?m)^(│ )?(Error: .*|.*(injected|EOF|reset|503|429|refused|exists|already).*)$`)
+
+// errorLines keeps the lines of terraform's output that say what failed.
+func errorLines(out string) string {
+	lines := errorLine.FindAllString(out, 40)
+	return strings.Join(lines, "\n")
+}
+
+// retryBlock keeps the provider's retries realistic in number but quick.
+const retryBlock = `
+  retry = {
+    max_attempts = 5
+    min_wait     = "50ms"
+    max_wait     = "400ms"
+  }`
+
+// proxiedIncus is the rig's Incus daemon over HTTPS behind a TLS fault proxy, which
+// presents a client certificate the daemon trusts for the test's duration.
+func proxiedIncus(t *testing.T, seed uint64) *acctest.FaultProxy {
+	t.Helper()
+	b := acctest.Backends[0]
+	acctest.PreCheck(t, b)
+	dir := acctest.TempDir(t)
+	crt, key, fp := clientCert(t, dir, acctest.Name("faults-proxy"))
+	b.Run(t, "config", "trust", "add-certificate", crt)
+	t.Cleanup(func() { _, _ = b.Try("config", "trust", "remove", fp) })
+	pair, err := tls.LoadX509KeyPair(crt, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return acctest.StartTLSFaultProxy(t, b.HTTPSAddress(t), seed, &pair)
+}
+
+// proxiedOpenStack is an openstack endpoint block for the owner project through auth.
+func proxiedOpenStack(auth string) string {
+	return fmt.Sprintf(`{ openstack = {
+      auth_url            = %q
+      username            = "fleet-a"
+      password            = "fleet-a-pass"
+      user_domain_name    = "Default"
+      project_name        = "fleet-a"
+      project_domain_name = "Default"
+    } }`, auth)
+}
+
+// glanceImages lists the owner project's images whose name starts with prefix, as
+// ID → name.
+func glanceImages(t *testing.T, prefix string) map[string]string {
+	t.Helper()
+	var imgs []struct{ ID, Name string }
+	if err := json.Unmarshal([]byte(acctest.Owner.Run(t, "image", "list", "-f", "json")), &imgs); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, i := range imgs {
+		if strings.HasPrefix(i.Name, prefix) {
+			out[i.ID] = i.Name
+		}
+	}
+	return out
+}
+
+func deleteGlanceImages(t *testing.T, prefix string) {
+	for id := range glanceImages(t, prefix) {
+		_, _ = acctest.Owner.Try("image", "set", "--unprotected", id)
+		_, _ = acctest.Owner.Try("image", "delete", id)
+	}
+}
+
+// duplicates lists the names that occur more than once.
+func duplicates(names []string) []string {
+	seen := map[string]int{}
+	for _, n := range names {
+		seen[n]++
+	}
+	var out []string
+	for n, c := range seen {
+		if c > 1 {
+			out = append(out, fmt.Sprintf("%s ×%d", n, c))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// incusObjects lists what the daemon holds of the test's objects: image
+// fingerprints among fps, aliases and instances whose name starts with prefix.
+func incusObjects(t *testing.T, fps map[string]bool, prefix string) (images, aliases, instances []string) {
+	t.Helper()
+	b := acctest.Backends[0]
+	var imgs []struct {
+		Fingerprint string
+		Aliases     []struct{ Name string }
+	}
+	if err := json.Unmarshal([]byte(b.Run(t, "image", "list", "-f", "json")), &imgs); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range imgs {
+		if fps[i.Fingerprint] {
+			images = append(images, i.Fingerprint)
+		}
+		for _, a := range i.Aliases {
+			if strings.HasPrefix(a.Name, prefix) {
+				aliases = append(aliases, a.Name)
+			}
+		}
+	}
+	var insts []struct{ Name string }
+	if err := json.Unmarshal([]byte(b.Run(t, "list", "-f", "json")), &insts); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range insts {
+		if strings.HasPrefix(i.Name, prefix) {
+			instances = append(instances, i.Name)
+		}
+	}
+	return images, aliases, instances
+}
+
+func cleanIncus(t *testing.T, fps map[string]bool, prefix string) {
+	b := acctest.Backends[0]
+	images, aliases, instances := incusObjects(t, fps, prefix)
+	for _, i := range instances {
+		_, _ = b.Try("delete", "--force", i)
+	}
+	for _, a := range aliases {
+		_, _ = b.Try("image", "alias", "delete", a)
+	}
+	for _, i := range images {
+		_, _ = b.Try("image", "delete", i)
+	}
+}
+
+// airNames lists the owner's images named with prefix, and the shares of them.
+func airObjects(s *airemu.Server, prefix string) (images []airemu.ImageState, shares []airemu.ShareState) {
+	ids := map[string]bool{}
+	for _, img := range s.Images(acctest.AirOwner) {
+		if strings.HasPrefix(img.Name, prefix) {
+			images = append(images, img)
+			ids[img.ID] = true
+		}
+	}
+	for _, sh := range s.Shares() {
+		if ids[sh.ImageID] {
+			shares = append(shares, sh)
+		}
+	}
+	return images, shares
+}
+
+// TestAccFaults_converge applies 30 objects over four kinds (Air images and shares,
+// Glance images and members, Incus images, aliases and instances over HTTPS)
+// through proxies that spoil 20 % of the requests. It must converge in at most 3
+// applies, and leave no duplicate, no orphan and a clean plan.
+func TestAccFaults_converge(t *testing.T) {
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test: set TF_ACC=1 (it runs terraform against the real servers)")
+	}
+	acctest.PreCheckOpenStack(t)
+	const seed = 9
+	const share = 0.2
+	dir := acctest.TempDir(t)
+	prefix := acctest.Name("flt")
+
+	air := acctest.StartAir(t)
+	airProxy := acctest.StartFaultProxy(t, air.URL, seed, nil)
+	osProxy := acctest.StartOpenStackFaults(t, seed+10)
+	incusProxy := proxiedIncus(t, seed+20)
+	proxies := map[string]*acctest.FaultProxy{"air": airProxy, "keystone": osProxy.Keystone, "glance": osProxy.Glance, "incus": incusProxy}
+	member := acctest.Partner.ProjectID(t)
+
+	const airImages, glanceN, incusImages = 6, 5, 2
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, `
+provider "imagefleet" {
+  default_endpoint = "air"
+%s
+  endpoints = {
+    air   = { air = { api_url = %q, api_key = %q } }
+    cloud = %s
+    incus = { incus = { address = %q, server_cert = %q } }
+  }
+}
+`, retryBlock, airProxy.URL, air.Token(acctest.AirOwner), proxiedOpenStack(osProxy.AuthURL), incusProxy.URL, incusProxy.CertPEM())
+	for i := range airImages {
+		// Two of them span three 5 MiB parts, so part PUTs meet faults too.
+		disk := acctest.Disk(t, dir, "qcow2", fmt.Sprintf("%s-air%d", prefix, i))
+		if i < 2 {
+			disk = acctest.DiskOfSize(t, dir, "raw", fmt.Sprintf("%s-airbig%d", prefix, i), 12<<20)
+		}
+		fmt.Fprintf(&cfg, `
+resource "imagefleet_image" "air%[1]d" {
+  name = "%[2]s-air%[1]d"
+  file = %[3]q
+  air  = { version = "1", default_username = "root", default_password = "pw" }
+}
+resource "imagefleet_image_share" "air%[1]d" {
+  image      = imagefleet_image.air%[1]d.id
+  target_org = %[4]q
+}
+`, i, prefix, disk, acctest.AirPartner)
+	}
+	for i := range glanceN {
+		fmt.Fprintf(&cfg, `
+resource "imagefleet_image" "glance%[1]d" {
+  endpoint = "cloud"
+  name     = "%[2]s-glance%[1]d"
+  file     = %[3]q
+}
+resource "imagefleet_image_member" "glance%[1]d" {
+  endpoint = "cloud"
+  image    = imagefleet_image.glance%[1]d.id
+  member   = %[4]q
+}
+`, i, prefix, acctest.Disk(t, dir, "raw", fmt.Sprintf("%s-glance%d", prefix, i)), member)
+	}
+	fps := map[string]bool{}
+	for i := range incusImages {
+		file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: fmt.Sprintf("%s-incus%d", prefix, i)})
+		fps[acctest.SHA256(t, file)] = true
+		fmt.Fprintf(&cfg, `
+resource "imagefleet_image" "incus%[1]d" {
+  endpoint = "incus"
+  file     = %[3]q
+}
+resource "imagefleet_image_alias" "incus%[1]da" {
+  endpoint = "incus"
+  name     = "%[2]s-incus%[1]da"
+  target   = imagefleet_image.incus%[1]d.fingerprint
+}
+resource "imagefleet_image_alias" "incus%[1]db" {
+  endpoint = "incus"
+  name     = "%[2]s-incus%[1]db"
+  target   = imagefleet_image.incus%[1]d.fingerprint
+}
+resource "imagefleet_instance" "incus%[1]d" {
+  endpoint = "incus"
+  name     = "%[2]s-incus%[1]d"
+  image    = imagefleet_image.incus%[1]d.fingerprint
+  state    = "stopped"
+}
+`, i, prefix, file)
+	}
+	const objects = airImages*2 + glanceN*2 + incusImages*4
+
+	w := newWorkspace(t, cfg.String())
+	t.Cleanup(func() {
+		for _, p := range proxies {
+			p.Clear()
+		}
+		w.destroy()
+		deleteGlanceImages(t, prefix)
+		cleanIncus(t, fps, prefix)
+	})
+	for _, p := range proxies {
+		p.SetDelay(300 * time.Millisecond)
+		p.Add(acctest.FaultRule{Share: share, Faults: acctest.WireFaults})
+	}
+	start := time.Now()
+	applies := w.converge(3)
+	elapsed := time.Since(start)
+	for name, p := range proxies {
+		p.Log(t, name)
+		p.Clear()
+	}
+	var req, flt, rtr int
+	for _, p := range proxies {
+		r, f, x := p.Totals()
+		req, flt, rtr = req+r, flt+f, rtr+x
+	}
+	t.Logf("\n| test | objects | fault share | applies | requests | faults | retries | seconds |\n| converge | %d | %.0f %% | %d | %d | %d | %d | %.1f |",
+		objects, share*100, applies, req, flt, rtr, elapsed.Seconds())
+	if applies > 3 {
+		_, out := w.planClean()
+		t.Errorf("the configuration did not converge in 3 applies through %.0f %% faults; the plan still shows:\n%s", share*100, out)
+	}
+
+	// The servers, counted by name, against the state.
+	st := w.state()
+	if len(st) != objects {
+		t.Errorf("the state holds %d resources, want %d", len(st), objects)
+	}
+	airImgs, airShares := airObjects(air, prefix)
+	var names, ids []string
+	for _, img := range airImgs {
+		names, ids = append(names, img.Name), append(ids, img.ID)
+	}
+	checkKind(t, "air image", names, ids, stateValues(st, "imagefleet_image", "id"), airImages)
+	names, ids = nil, nil
+	for _, sh := range airShares {
+		names, ids = append(names, sh.ImageID+"→"+sh.TargetOrg), append(ids, sh.ID)
+	}
+	checkKind(t, "air share", names, ids, stateValues(st, "imagefleet_image_share", "id"), airImages)
+	gl := glanceImages(t, prefix)
+	names, ids = nil, nil
+	for id, n := range gl {
+		names, ids = append(names, n), append(ids, id)
+	}
+	checkKind(t, "glance image", names, ids, stateValues(st, "imagefleet_image", "id"), glanceN)
+	names, ids = nil, nil
+	stateMembers := map[string]bool{}
+	for _, r := range st {
+		if r.Type == "imagefleet_image_member" {
+			stateMembers[fmt.Sprint(r.Values["image"])] = true
+		}
+	}
+	for id := range gl {
+		if strings.Contains(acctest.Owner.Run(t, "image", "member", "list", id, "-f", "value", "-c", "Member ID"), member) {
+			names, ids = append(names, id+"→"+member), append(ids, id)
+		}
+	}
+	checkKind(t, "glance member", names, ids, stateMembers, glanceN)
+	images, aliases, instances := incusObjects(t, fps, prefix)
+	checkKind(t, "incus image", images, images, stateValues(st, "imagefleet_image", "fingerprint"), incusImages)
+	checkKind(t, "incus alias", aliases, aliases, stateValues(st, "imagefleet_image_alias", "name"), incusImages*2)
+	checkKind(t, "incus instance", instances, instances, stateValues(st, "imagefleet_instance", "name"), incusImages)
+
+	if clean, out := w.planClean(); !clean {
+		t.Errorf("the plan after convergence (no faults) is not empty:\n%s", out)
+	}
+}
+
+// checkKind fails on duplicates (names seen twice), orphans (server IDs not in
+// state) and a count that is not want.
+func checkKind(t *testing.T, kind string, names, ids []string, inState map[string]bool, want int) {
+	t.Helper()
+	if d := duplicates(names); len(d) > 0 {
+		t.Errorf("%s: duplicates on the server: %v", kind, d)
+	}
+	var orphans []string
+	for _, id := range ids {
+		if !inState[id] {
+			orphans = append(orphans, id)
+		}
+	}
+	if len(orphans) > 0 {
+		t.Errorf("%s: orphans (on the server, not in state): %v", kind, orphans)
+	}
+	if len(ids) != want {
+		t.Errorf("%s: the server holds %d, want %d", kind, len(ids), want)
+	}
+	t.Logf("| %s | on server %d | want %d | duplicates %d | orphans %d |", kind, len(ids), want, len(duplicates(names)), len(orphans))
+}
