@@ -64,9 +64,9 @@ type FaultRule struct {
 }
 
 // FaultProxy is a reverse proxy that spoils a share of the exchanges it forwards,
-// as its rules say. Its choices are a function of the seed, the request's method
-// and path and how many such requests came before, so a run that sends the same
-// requests meets the same faults whatever the interleaving. It counts requests and
+// as its rules say. Its choices are a function of the seed, the request's route
+// (method and path, IDs folded) and how many requests of that route came before, so
+// a run that sends as many requests of each route meets as many faults of each kind. It counts requests and
 // faults per method and path (IDs folded into {id}), and the requests that repeat
 // one it spoiled (same method, URL and body): the retries.
 type FaultProxy struct {
@@ -82,7 +82,7 @@ type FaultProxy struct {
 	mu      sync.Mutex
 	rules   []*ruleState
 	delay   time.Duration
-	seen    map[string]int // method + path: requests so far, for the choice
+	seen    map[string]int // requests so far per route, for the choice
 	stats   map[string]*RouteStats
 	spoiled map[string]bool // request fingerprints that met a fault
 	retries int
@@ -230,9 +230,8 @@ func (p *FaultProxy) choose(r *http.Request) (Fault, time.Duration) {
 		st.Retries++
 		p.retries++
 	}
-	exact := r.Method + " " + r.URL.Path
-	n := p.seen[exact]
-	p.seen[exact]++
+	n := p.seen[key]
+	p.seen[key]++
 	for _, rule := range p.rules {
 		if (rule.Method != "" && rule.Method != r.Method) || (rule.Path != nil && !rule.Path.MatchString(r.URL.Path)) {
 			continue
@@ -240,7 +239,7 @@ func (p *FaultProxy) choose(r *http.Request) (Fault, time.Duration) {
 		if rule.Limit > 0 && rule.used >= rule.Limit {
 			return "", 0
 		}
-		roll := p.roll(exact, n)
+		roll := p.roll(key, n)
 		if float64(roll%1_000_000)/1_000_000 >= rule.Share || len(rule.Faults) == 0 {
 			return "", 0
 		}
@@ -255,14 +254,14 @@ func (p *FaultProxy) choose(r *http.Request) (Fault, time.Duration) {
 	return "", 0
 }
 
-// roll is the deterministic random number of the nth request of method + path.
-func (p *FaultProxy) roll(exact string, n int) uint64 {
+// roll is the deterministic random number of the nth request of a route.
+func (p *FaultProxy) roll(route string, n int) uint64 {
 	h := sha256.New()
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], p.seed)
 	binary.BigEndian.PutUint64(b[8:], uint64(n))
 	h.Write(b[:])
-	h.Write([]byte(exact))
+	h.Write([]byte(route))
 	return binary.BigEndian.Uint64(h.Sum(nil))
 }
 

@@ -84,7 +84,11 @@ func (w *workspace) write(config string) {
 // run runs terraform and returns its output and exit code.
 func (w *workspace) run(args ...string) (string, int) {
 	w.t.Helper()
-	cmd := exec.Command("terraform", append(args[:1:1], append([]string{"-no-color", "-input=false"}, args[1:]...)...)...)
+	flags := []string{"-no-color"}
+	if args[0] != "show" {
+		flags = append(flags, "-input=false")
+	}
+	cmd := exec.Command("terraform", append(args[:1:1], append(flags, args[1:]...)...)...)
 	cmd.Dir, cmd.Env = w.dir, w.env
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
@@ -326,13 +330,21 @@ func airObjects(s *airemu.Server, prefix string) (images []airemu.ImageState, sh
 // TestAccFaults_converge applies 30 objects over four kinds (Air images and shares,
 // Glance images and members, Incus images, aliases and instances over HTTPS)
 // through proxies that spoil 20 % of the requests. It must converge in at most 3
-// applies, and leave no duplicate, no orphan and a clean plan.
+// applies, and leave no duplicate, no orphan and a clean plan. Two mixes: answered
+// faults only (503 and 429 with and without Retry-After, delays), which the server
+// or a gateway sends before acting; and every wire fault, connection resets and
+// answers cut mid-body included.
 func TestAccFaults_converge(t *testing.T) {
 	if os.Getenv("TF_ACC") == "" {
 		t.Skip("acceptance test: set TF_ACC=1 (it runs terraform against the real servers)")
 	}
 	acctest.PreCheckOpenStack(t)
-	const seed = 9
+	answered := []acctest.Fault{acctest.Fault503, acctest.Fault503After, acctest.Fault429, acctest.Fault429After, acctest.FaultDelay}
+	t.Run("answered", func(t *testing.T) { converge(t, "answered", 9, answered) })
+	t.Run("wire", func(t *testing.T) { converge(t, "wire", 19, acctest.WireFaults) })
+}
+
+func converge(t *testing.T, mix string, seed uint64, faults []acctest.Fault) {
 	const share = 0.2
 	dir := acctest.TempDir(t)
 	prefix := acctest.Name("flt")
@@ -429,7 +441,7 @@ resource "imagefleet_instance" "incus%[1]d" {
 	})
 	for _, p := range proxies {
 		p.SetDelay(300 * time.Millisecond)
-		p.Add(acctest.FaultRule{Share: share, Faults: acctest.WireFaults})
+		p.Add(acctest.FaultRule{Share: share, Faults: faults})
 	}
 	start := time.Now()
 	applies := w.converge(3)
@@ -443,11 +455,13 @@ resource "imagefleet_instance" "incus%[1]d" {
 		r, f, x := p.Totals()
 		req, flt, rtr = req+r, flt+f, rtr+x
 	}
-	t.Logf("\n| test | objects | fault share | applies | requests | faults | retries | seconds |\n| converge | %d | %.0f %% | %d | %d | %d | %d | %.1f |",
-		objects, share*100, applies, req, flt, rtr, elapsed.Seconds())
+	t.Logf("\n| test | objects | fault share | applies | requests | faults | retries | seconds |\n| converge %s | %d | %.0f %% | %d | %d | %d | %d | %.1f |",
+		mix, objects, share*100, applies, req, flt, rtr, elapsed.Seconds())
 	if applies > 3 {
 		_, out := w.planClean()
-		t.Errorf("the configuration did not converge in 3 applies through %.0f %% faults; the plan still shows:\n%s", share*100, out)
+		t.Errorf("the configuration did not converge in 3 applies through %.0f %% %s faults (applies that failed are logged above; "+
+			"a GET answered with a connection reset or a body cut short is not retried by internal/backend/httpclient, "+
+			"whose checkRetry retries only failed dials among connection errors); the plan still shows:\n%s", share*100, mix, errorLines(out)+planSummary(out))
 	}
 
 	// The servers, counted by name, against the state.
@@ -493,6 +507,13 @@ resource "imagefleet_instance" "incus%[1]d" {
 	if clean, out := w.planClean(); !clean {
 		t.Errorf("the plan after convergence (no faults) is not empty:\n%s", out)
 	}
+}
+
+var planLine = regexp.MustCompile(`(?m)^\s*(# .*|Plan: .*)$`)
+
+// planSummary keeps a plan's resource headers and its summary line.
+func planSummary(out string) string {
+	return "\n" + strings.Join(planLine.FindAllString(out, 60), "\n")
 }
 
 // checkKind fails on duplicates (names seen twice), orphans (server IDs not in
