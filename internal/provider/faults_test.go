@@ -537,3 +537,229 @@ func checkKind(t *testing.T, kind string, names, ids []string, inState map[strin
 	}
 	t.Logf("| %s | on server %d | want %d | duplicates %d | orphans %d |", kind, len(ids), want, len(duplicates(names)), len(orphans))
 }
+
+// serverObject is one object a server holds: its kind, its name (two of a kind and
+// name are a duplicate) and how the state addresses it.
+type serverObject struct{ kind, name, id string }
+
+// stateIDs is every id, fingerprint and name of the state's resources.
+func stateIDs(rs []stateResource) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range rs {
+		for _, a := range []string{"id", "fingerprint", "name"} {
+			if v, ok := r.Values[a].(string); ok {
+				out[v] = true
+			}
+		}
+	}
+	return out
+}
+
+// postCase is one kind's creates, each POST lost once after the server carried it
+// out.
+type postCase struct {
+	kind   string
+	config func(t *testing.T, prefix string) (string, []*acctest.FaultProxy)
+	posts  []*regexp.Regexp
+	count  func(t *testing.T, prefix string) []serverObject
+}
+
+// TestAccFaults_postAnswerLost proves that creates (non-idempotent POSTs) are not
+// repeated where a repeat would duplicate: the proxy forwards each kind's create
+// POSTs once each to the server, which carries them out, and then either drops the
+// connection (drop-response) or answers 503 in the server's place (response-503).
+// After every apply (up to 4, faults spent after the first time each) no server may
+// hold two objects of one name; what the provider did (error, adoption, orphan) is
+// logged per kind.
+func TestAccFaults_postAnswerLost(t *testing.T) {
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test: set TF_ACC=1 (it runs terraform against the real servers)")
+	}
+	acctest.PreCheckOpenStack(t)
+	dir := acctest.TempDir(t)
+	member := acctest.Partner.ProjectID(t)
+	fpsByPrefix := sync.Map{}
+	cases := []postCase{
+		{
+			kind: "air",
+			config: func(t *testing.T, prefix string) (string, []*acctest.FaultProxy) {
+				air := acctest.StartAir(t)
+				p := acctest.StartFaultProxy(t, air.URL, 1, nil)
+				airServers.Store(prefix, air)
+				return fmt.Sprintf(`
+provider "imagefleet" {
+%s
+  endpoints = { air = { air = { api_url = %q, api_key = %q } } }
+}
+resource "imagefleet_image" "x" {
+  endpoint = "air"
+  name     = "%s-img"
+  file     = %q
+  air      = { version = "1", default_username = "root", default_password = "pw" }
+}
+resource "imagefleet_image_share" "x" {
+  endpoint   = "air"
+  image      = imagefleet_image.x.id
+  target_org = %q
+}
+`, retryBlock, p.URL, air.Token(acctest.AirOwner), prefix, acctest.Disk(t, dir, "qcow2", prefix), acctest.AirPartner), []*acctest.FaultProxy{p}
+			},
+			posts: []*regexp.Regexp{regexp.MustCompile(`^/api/v3/images/$`), regexp.MustCompile(`^/api/v3/images/shares/$`)},
+			count: func(t *testing.T, prefix string) []serverObject {
+				s, _ := airServers.Load(prefix)
+				imgs, shares := airObjects(s.(*airemu.Server), prefix)
+				var out []serverObject
+				for _, i := range imgs {
+					out = append(out, serverObject{"image", i.Name, i.ID})
+				}
+				for _, sh := range shares {
+					out = append(out, serverObject{"share", sh.ImageID + "→" + sh.TargetOrg, sh.ID})
+				}
+				return out
+			},
+		},
+		{
+			kind: "openstack",
+			config: func(t *testing.T, prefix string) (string, []*acctest.FaultProxy) {
+				o := acctest.StartOpenStackFaults(t, 2)
+				t.Cleanup(func() { deleteGlanceImages(t, prefix) })
+				return fmt.Sprintf(`
+provider "imagefleet" {
+%s
+  endpoints = { cloud = %s }
+}
+resource "imagefleet_image" "x" {
+  endpoint = "cloud"
+  name     = "%s-img"
+  file     = %q
+}
+resource "imagefleet_image_member" "x" {
+  endpoint = "cloud"
+  image    = imagefleet_image.x.id
+  member   = %q
+}
+`, retryBlock, proxiedOpenStack(o.AuthURL), prefix, acctest.Disk(t, dir, "raw", prefix), member), []*acctest.FaultProxy{o.Glance}
+			},
+			posts: []*regexp.Regexp{regexp.MustCompile(`^/v2/images$`), regexp.MustCompile(`^/v2/images/[^/]+/members$`)},
+			count: func(t *testing.T, prefix string) []serverObject {
+				var out []serverObject
+				for id, name := range glanceImages(t, prefix) {
+					out = append(out, serverObject{"image", name, id})
+					for _, m := range strings.Fields(acctest.Owner.Run(t, "image", "member", "list", id, "-f", "value", "-c", "Member ID")) {
+						out = append(out, serverObject{"member", name + "→" + m, id + "/" + m})
+					}
+				}
+				return out
+			},
+		},
+		{
+			kind: "incus",
+			config: func(t *testing.T, prefix string) (string, []*acctest.FaultProxy) {
+				p := proxiedIncus(t, 3)
+				file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: prefix})
+				fps := map[string]bool{acctest.SHA256(t, file): true}
+				fpsByPrefix.Store(prefix, fps)
+				t.Cleanup(func() { cleanIncus(t, fps, prefix) })
+				return fmt.Sprintf(`
+provider "imagefleet" {
+%s
+  endpoints = { incus = { incus = { address = %q, server_cert = %q } } }
+}
+resource "imagefleet_image" "x" {
+  endpoint = "incus"
+  file     = %q
+}
+resource "imagefleet_image_alias" "x" {
+  endpoint = "incus"
+  name     = "%s-alias"
+  target   = imagefleet_image.x.fingerprint
+}
+resource "imagefleet_instance" "x" {
+  endpoint = "incus"
+  name     = "%s-inst"
+  image    = imagefleet_image.x.fingerprint
+  state    = "stopped"
+}
+`, retryBlock, p.URL, p.CertPEM(), file, prefix, prefix), []*acctest.FaultProxy{p}
+			},
+			posts: []*regexp.Regexp{regexp.MustCompile(`^/1\.0/images$`), regexp.MustCompile(`^/1\.0/images/aliases$`), regexp.MustCompile(`^/1\.0/instances$`)},
+			count: func(t *testing.T, prefix string) []serverObject {
+				v, _ := fpsByPrefix.Load(prefix)
+				images, aliases, instances := incusObjects(t, v.(map[string]bool), prefix)
+				var out []serverObject
+				for _, i := range images {
+					out = append(out, serverObject{"image", i, i})
+				}
+				for _, a := range aliases {
+					out = append(out, serverObject{"alias", a, a})
+				}
+				for _, i := range instances {
+					out = append(out, serverObject{"instance", i, i})
+				}
+				return out
+			},
+		},
+	}
+	for _, c := range cases {
+		for _, fault := range []acctest.Fault{acctest.FaultDropResponse, acctest.FaultResponse503} {
+			t.Run(c.kind+"/"+string(fault), func(t *testing.T) {
+				t.Parallel()
+				prefix := acctest.Name("post")
+				config, proxies := c.config(t, prefix)
+				w := newWorkspace(t, config)
+				t.Cleanup(w.destroy)
+				for _, p := range proxies {
+					for _, path := range c.posts {
+						p.Add(acctest.FaultRule{Method: "POST", Path: path, Share: 1, Faults: []acctest.Fault{fault}, Limit: 1})
+					}
+				}
+				converged := false
+				for i := 1; i <= 4 && !converged; i++ {
+					out, ok := w.apply()
+					objs := c.count(t, prefix)
+					var names []string
+					for _, o := range objs {
+						names = append(names, o.kind+" "+o.name)
+					}
+					ids := stateIDs(w.state())
+					var orphans []string
+					for _, o := range objs {
+						if !ids[o.id] {
+							orphans = append(orphans, o.kind+" "+o.id)
+						}
+					}
+					outcome := "ok"
+					if !ok {
+						outcome = strings.ReplaceAll(firstError(out), "|", "/")
+					}
+					t.Logf("| post %s | %s | apply %d | %s | server objects %d | duplicates %v | orphans %v |", c.kind, fault, i, outcome, len(objs), duplicates(names), orphans)
+					if d := duplicates(names); len(d) > 0 {
+						t.Errorf("apply %d: a create POST whose answer was lost (%s) left duplicates on %s: %v", i, fault, c.kind, d)
+					}
+					if ok {
+						converged, _ = w.planClean()
+					}
+				}
+				for _, p := range proxies {
+					p.Log(t, c.kind)
+				}
+				if !converged {
+					t.Logf("%s/%s: not converged after 4 applies (see the outcomes above)", c.kind, fault)
+				}
+			})
+		}
+	}
+}
+
+var airServers sync.Map
+
+var firstErrorRe = regexp.MustCompile(`(?s)Error: (.*?)\n\s*\n(.*?)\n\s*\n`)
+
+// firstError is the first diagnostic of terraform's output, on one line.
+func firstError(out string) string {
+	m := firstErrorRe.FindStringSubmatch(out)
+	if m == nil {
+		return "failed"
+	}
+	return strings.Join(strings.Fields(strings.ReplaceAll(m[1]+": "+m[2], "│", "")), " ")
+}
