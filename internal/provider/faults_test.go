@@ -700,62 +700,87 @@ resource "imagefleet_instance" "x" {
 			},
 		},
 	}
+	// Each kind twice: its image's create spoiled; and, with the image made first
+	// (a targeted apply without faults), the creates that depend on it.
+	type variant struct {
+		name      string
+		dependent bool
+	}
 	for _, c := range cases {
-		for _, fault := range []acctest.Fault{acctest.FaultDropResponse, acctest.FaultResponse503} {
-			t.Run(c.kind+"/"+string(fault), func(t *testing.T) {
-				t.Parallel()
-				prefix := acctest.Name("post")
-				config, proxies := c.config(t, prefix)
-				w := newWorkspace(t, config)
-				t.Cleanup(w.destroy)
-				for _, p := range proxies {
-					for _, path := range c.posts {
-						p.Add(acctest.FaultRule{Method: "POST", Path: path, Share: 1, Faults: []acctest.Fault{fault}, Limit: 1})
-					}
-				}
-				converged := false
-				for i := 1; i <= 4 && !converged; i++ {
-					out, ok := w.apply()
-					objs := c.count(t, prefix)
-					var names []string
-					for _, o := range objs {
-						names = append(names, o.kind+" "+o.name)
-					}
-					ids := stateIDs(w.state())
-					var orphans []string
-					for _, o := range objs {
-						if !ids[o.id] {
-							orphans = append(orphans, o.kind+" "+o.id)
-						}
-					}
-					outcome := "ok"
-					if !ok {
-						outcome = strings.ReplaceAll(firstError(out), "|", "/")
-					}
-					t.Logf("| post %s | %s | apply %d | %s | server objects %d | duplicates %v | orphans %v |", c.kind, fault, i, outcome, len(objs), duplicates(names), orphans)
-					if d := duplicates(names); len(d) > 0 {
-						t.Errorf("apply %d: a create POST whose answer was lost (%s) left duplicates on %s: %v", i, fault, c.kind, d)
-					}
-					if ok {
-						converged, _ = w.planClean()
-					}
-				}
-				for _, p := range proxies {
-					p.Log(t, c.kind)
-				}
-				if !converged {
-					t.Logf("%s/%s: not converged after 4 applies (see the outcomes above)", c.kind, fault)
-				}
-			})
+		for _, v := range []variant{{"image", false}, {"dependent", true}} {
+			for _, fault := range []acctest.Fault{acctest.FaultDropResponse, acctest.FaultResponse503} {
+				t.Run(c.kind+"/"+v.name+"/"+string(fault), func(t *testing.T) {
+					t.Parallel()
+					postAnswerLost(t, c, v.dependent, fault)
+				})
+			}
 		}
+	}
+}
+
+func postAnswerLost(t *testing.T, c postCase, dependent bool, fault acctest.Fault) {
+	prefix := acctest.Name("post")
+	config, proxies := c.config(t, prefix)
+	w := newWorkspace(t, config)
+	t.Cleanup(w.destroy)
+	posts := c.posts[:1]
+	if dependent {
+		if out, code := w.run("apply", "-auto-approve", "-target=imagefleet_image.x"); code != 0 {
+			t.Fatalf("creating the image without faults: %s", errorLines(out))
+		}
+		posts = c.posts[1:]
+	}
+	for _, p := range proxies {
+		for _, path := range posts {
+			p.Add(acctest.FaultRule{Method: "POST", Path: path, Share: 1, Faults: []acctest.Fault{fault}, Limit: 1})
+		}
+	}
+	converged, last := false, ""
+	for i := 1; i <= 3 && !converged; i++ {
+		out, ok := w.apply()
+		objs := c.count(t, prefix)
+		var names []string
+		for _, o := range objs {
+			names = append(names, o.kind+" "+o.name)
+		}
+		ids := stateIDs(w.state())
+		var orphans []string
+		for _, o := range objs {
+			if !ids[o.id] {
+				orphans = append(orphans, o.kind+" "+o.id)
+			}
+		}
+		outcome := "ok"
+		if !ok {
+			outcome = strings.ReplaceAll(firstError(out), "|", "/")
+		}
+		t.Logf("| post %s | %s | apply %d | %s | server objects %d | duplicates %v | orphans %v |", c.kind, fault, i, outcome, len(objs), duplicates(names), orphans)
+		if d := duplicates(names); len(d) > 0 {
+			t.Errorf("apply %d: a create POST whose answer was lost (%s) left duplicates on %s: %v", i, fault, c.kind, d)
+		}
+		if ok {
+			converged, _ = w.planClean()
+		}
+		if !ok && outcome == last {
+			t.Logf("%s/%s: apply %d failed as the one before: stuck", c.kind, fault, i)
+			break
+		}
+		last = outcome
+	}
+	for _, p := range proxies {
+		p.Log(t, c.kind)
+	}
+	if !converged {
+		t.Logf("%s/%s: not converged (see the outcomes above)", c.kind, fault)
 	}
 }
 
 var airServers sync.Map
 
-var firstErrorRe = regexp.MustCompile(`(?s)Error: (.*?)\n\s*\n(.*?)\n\s*\n`)
+var firstErrorRe = regexp.MustCompile(`(?s)Error: ([^\n]*)\n.*?in resource "[^"]*" "[^"]*":\n[^\n]*\n(.*?)\n\s*(│\s*)?\n`)
 
-// firstError is the first diagnostic of terraform's output, on one line.
+// firstError is the first diagnostic of terraform's output (summary and detail), on
+// one line.
 func firstError(out string) string {
 	m := firstErrorRe.FindStringSubmatch(out)
 	if m == nil {
