@@ -777,14 +777,25 @@ func postAnswerLost(t *testing.T, c postCase, dependent bool, fault acctest.Faul
 
 var airServers sync.Map
 
-var firstErrorRe = regexp.MustCompile(`(?s)Error: ([^\n]*)\n.*?in resource "[^"]*" "[^"]*":\n[^\n]*\n(.*?)\n\s*(│\s*)?\n`)
+var sourceLine = regexp.MustCompile(`^(with |on |\d+: )`)
 
 // firstError is the first diagnostic of terraform's output (summary and detail), on
 // one line.
 func firstError(out string) string {
-	m := firstErrorRe.FindStringSubmatch(out)
-	if m == nil {
+	_, diag, ok := strings.Cut(out, "Error: ")
+	if !ok {
 		return "failed"
 	}
-	return strings.Join(strings.Fields(strings.ReplaceAll(m[1]+": "+m[2], "│", "")), " ")
+	var words []string
+	for _, l := range strings.Split(diag, "\n") {
+		l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "│"))
+		if l == "" || sourceLine.MatchString(l) {
+			continue
+		}
+		if strings.HasPrefix(l, "Error: ") || strings.HasPrefix(l, "╵") {
+			break
+		}
+		words = append(words, strings.Fields(l)...)
+	}
+	return strings.Join(words, " ")
 }
