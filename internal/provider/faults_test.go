@@ -459,9 +459,10 @@ resource "imagefleet_instance" "incus%[1]d" {
 		mix, objects, share*100, applies, req, flt, rtr, elapsed.Seconds())
 	if applies > 3 {
 		_, out := w.planClean()
-		t.Errorf("the configuration did not converge in 3 applies through %.0f %% %s faults (applies that failed are logged above; "+
-			"a GET answered with a connection reset or a body cut short is not retried by internal/backend/httpclient, "+
-			"whose checkRetry retries only failed dials among connection errors); the plan still shows:\n%s", share*100, mix, errorLines(out)+planSummary(out))
+		t.Errorf("the configuration did not converge in 3 applies through %.0f %% %s faults (the failed applies are logged above: "+
+			"internal/backend/httpclient retries no connection error but a failed dial, so a GET reset or cut mid-body fails the run, "+
+			"and streamed uploads, Glance PUT /v2/images/{id}/file and Incus POST /1.0/images, are not retried even on 429/503); "+
+			"the plan still shows:%s", share*100, mix, planSummary(out))
 	}
 
 	// The servers, counted by name, against the state.
