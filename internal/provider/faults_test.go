@@ -18,6 +18,7 @@ import (
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/acctest"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/airemu"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 )
 
 // The fault tests run the terraform CLI themselves, against the provider binary built
@@ -35,7 +36,7 @@ var (
 func providerBin(t *testing.T) (cliConfig string) {
 	t.Helper()
 	providerBinOnce.Do(func() {
-		providerBinDir, providerBinErr = os.MkdirTemp("", "imagefleet-faults-")
+		providerBinDir, providerBinErr = os.MkdirTemp("", "imagefleet-faults-") //nolint:usetesting // it serves every test of the binary, not only the one that builds it
 		if providerBinErr != nil {
 			return
 		}
@@ -119,18 +120,18 @@ func (w *workspace) planClean() (bool, string) {
 	return code == 0, out
 }
 
-// converge applies until the plan is empty, at most max applies, and returns how
-// many it took (max+1 when it did not converge).
-func (w *workspace) converge(max int) int {
+// converge applies until the plan is empty, at most most applies, and returns how
+// many it took (most+1 when it did not converge).
+func (w *workspace) converge(most int) int {
 	w.t.Helper()
-	for i := 1; i <= max; i++ {
+	for i := 1; i <= most; i++ {
 		if _, ok := w.apply(); ok {
 			if clean, _ := w.planClean(); clean {
 				return i
 			}
 		}
 	}
-	return max + 1
+	return most + 1
 }
 
 func (w *workspace) destroy() {
@@ -193,15 +194,21 @@ const retryBlock = `
     max_wait     = "400ms"
   }`
 
-// proxiedIncus is the rig's Incus daemon over HTTPS behind a TLS fault proxy, which
-// presents a client certificate the daemon trusts for the test's duration.
-func proxiedIncus(t *testing.T, seed uint64) *acctest.FaultProxy {
+// proxiedDaemon is one of the rig's daemons (Incus or LXD) over HTTPS behind a TLS
+// fault proxy, which presents a client certificate the daemon trusts for the test's
+// duration.
+func proxiedDaemon(t *testing.T, b acctest.Backend, seed uint64) *acctest.FaultProxy {
 	t.Helper()
-	b := acctest.Backends[0]
 	acctest.PreCheck(t, b)
 	dir := acctest.TempDir(t)
 	crt, key, fp := clientCert(t, dir, acctest.Name("faults-proxy"))
-	b.Run(t, "config", "trust", "add-certificate", crt)
+	// Incus names the command that trusts a certificate file add-certificate; LXD 5.0
+	// takes the file as add's argument.
+	add := "add-certificate"
+	if b.Kind == backend.KindLXD {
+		add = "add"
+	}
+	b.Run(t, "config", "trust", add, crt)
 	t.Cleanup(func() { _, _ = b.Try("config", "trust", "remove", fp) })
 	pair, err := tls.LoadX509KeyPair(crt, key)
 	if err != nil {
@@ -262,11 +269,10 @@ func duplicates(names []string) []string {
 	return out
 }
 
-// incusObjects lists what the daemon holds of the test's objects: image
+// incusObjects lists what daemon b holds of the test's objects: image
 // fingerprints among fps, aliases and instances whose name starts with prefix.
-func incusObjects(t *testing.T, fps map[string]bool, prefix string) (images, aliases, instances []string) {
+func incusObjects(t *testing.T, b acctest.Backend, fps map[string]bool, prefix string) (images, aliases, instances []string) {
 	t.Helper()
-	b := acctest.Backends[0]
 	var imgs []struct {
 		Fingerprint string
 		Aliases     []struct{ Name string }
@@ -296,9 +302,8 @@ func incusObjects(t *testing.T, fps map[string]bool, prefix string) (images, ali
 	return images, aliases, instances
 }
 
-func cleanIncus(t *testing.T, fps map[string]bool, prefix string) {
-	b := acctest.Backends[0]
-	images, aliases, instances := incusObjects(t, fps, prefix)
+func cleanIncus(t *testing.T, b acctest.Backend, fps map[string]bool, prefix string) {
+	images, aliases, instances := incusObjects(t, b, fps, prefix)
 	for _, i := range instances {
 		_, _ = b.Try("delete", "--force", i)
 	}
@@ -352,7 +357,7 @@ func converge(t *testing.T, mix string, seed uint64, faults []acctest.Fault) {
 	air := acctest.StartAir(t)
 	airProxy := acctest.StartFaultProxy(t, air.URL, seed, nil)
 	osProxy := acctest.StartOpenStackFaults(t, seed+10)
-	incusProxy := proxiedIncus(t, seed+20)
+	incusProxy := proxiedDaemon(t, acctest.Backends[0], seed+20)
 	proxies := map[string]*acctest.FaultProxy{"air": airProxy, "keystone": osProxy.Keystone, "glance": osProxy.Glance, "incus": incusProxy}
 	member := acctest.Partner.ProjectID(t)
 
@@ -437,7 +442,7 @@ resource "imagefleet_instance" "incus%[1]d" {
 		}
 		w.destroy()
 		deleteGlanceImages(t, prefix)
-		cleanIncus(t, fps, prefix)
+		cleanIncus(t, acctest.Backends[0], fps, prefix)
 	})
 	for _, p := range proxies {
 		p.SetDelay(300 * time.Millisecond)
@@ -500,7 +505,7 @@ resource "imagefleet_instance" "incus%[1]d" {
 		}
 	}
 	checkKind(t, "glance member", names, ids, stateMembers, glanceN)
-	images, aliases, instances := incusObjects(t, fps, prefix)
+	images, aliases, instances := incusObjects(t, acctest.Backends[0], fps, prefix)
 	checkKind(t, "incus image", images, images, stateValues(st, "imagefleet_image", "fingerprint"), incusImages)
 	checkKind(t, "incus alias", aliases, aliases, stateValues(st, "imagefleet_image_alias", "name"), incusImages*2)
 	checkKind(t, "incus instance", instances, instances, stateValues(st, "imagefleet_instance", "name"), incusImages)
@@ -607,8 +612,9 @@ resource "imagefleet_image_share" "x" {
 			},
 			posts: []*regexp.Regexp{regexp.MustCompile(`^/api/v3/images/$`), regexp.MustCompile(`^/api/v3/images/shares/$`)},
 			count: func(t *testing.T, prefix string) []serverObject {
-				s, _ := airServers.Load(prefix)
-				imgs, shares := airObjects(s.(*airemu.Server), prefix)
+				v, _ := airServers.Load(prefix)
+				s, _ := v.(*airemu.Server)
+				imgs, shares := airObjects(s, prefix)
 				var out []serverObject
 				for _, i := range imgs {
 					out = append(out, serverObject{"image", i.Name, i.ID})
@@ -656,11 +662,11 @@ resource "imagefleet_image_member" "x" {
 		{
 			kind: "incus",
 			config: func(t *testing.T, prefix string) (string, []*acctest.FaultProxy) {
-				p := proxiedIncus(t, 3)
+				p := proxiedDaemon(t, acctest.Backends[0], 3)
 				file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: prefix})
 				fps := map[string]bool{acctest.SHA256(t, file): true}
 				fpsByPrefix.Store(prefix, fps)
-				t.Cleanup(func() { cleanIncus(t, fps, prefix) })
+				t.Cleanup(func() { cleanIncus(t, acctest.Backends[0], fps, prefix) })
 				return fmt.Sprintf(`
 provider "imagefleet" {
 %s
@@ -686,7 +692,8 @@ resource "imagefleet_instance" "x" {
 			posts: []*regexp.Regexp{regexp.MustCompile(`^/1\.0/images$`), regexp.MustCompile(`^/1\.0/images/aliases$`), regexp.MustCompile(`^/1\.0/instances$`)},
 			count: func(t *testing.T, prefix string) []serverObject {
 				v, _ := fpsByPrefix.Load(prefix)
-				images, aliases, instances := incusObjects(t, v.(map[string]bool), prefix)
+				fps, _ := v.(map[string]bool)
+				images, aliases, instances := incusObjects(t, acctest.Backends[0], fps, prefix)
 				var out []serverObject
 				for _, i := range images {
 					out = append(out, serverObject{"image", i, i})
