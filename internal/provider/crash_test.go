@@ -355,6 +355,7 @@ func crash(t *testing.T, kind string, way crashWay, rig crashRig) {
 		t.Fatalf("%s had the whole upload before it could be stopped", kind)
 	}
 	way.stop(t, cmd.Process, plugin)
+	stopped := time.Now()
 	values["stopped at"] = fmt.Sprintf("%.1f of %d MiB", float64(at)/(1<<20), crashSize>>20)
 	var exit error
 	select {
@@ -364,6 +365,7 @@ func crash(t *testing.T, kind string, way crashWay, rig crashRig) {
 		exit = <-ended
 		t.Errorf("terraform ran on 90 s after %s", way.name)
 	}
+	values["terraform ended"] = fmt.Sprintf("%.1f s after", time.Since(stopped).Seconds())
 	rig.throttle(false)
 	values["interrupted run"] = interruptedRun(exit, out.String())
 	if way.orphansPlugin {
