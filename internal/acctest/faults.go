@@ -2,6 +2,7 @@ package acctest
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/binary"
@@ -19,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -79,6 +81,11 @@ type FaultProxy struct {
 	rewrite  func(*http.Response) error
 	upstream func() *url.URL
 
+	// bandwidth caps how fast each request's body is forwarded, in bytes per
+	// second (0: no cap); bodyBytes counts the body bytes forwarded.
+	bandwidth atomic.Int64
+	bodyBytes atomic.Int64
+
 	mu      sync.Mutex
 	rules   []*ruleState
 	delay   time.Duration
@@ -137,6 +144,9 @@ func startFaultProxy(t *testing.T, upstream string, seed uint64, clientCert *tls
 			r.Out.Host = r.In.Host
 			// Bodies are rewritten or cut as bytes: ask for them uncompressed.
 			r.Out.Header.Del("Accept-Encoding")
+			if r.Out.Body != nil {
+				r.Out.Body = &pacedBody{ReadCloser: r.Out.Body, p: p, ctx: r.In.Context()}
+			}
 		},
 		Transport: &http.Transport{TLSClientConfig: tlsCfg, MaxIdleConnsPerHost: 16},
 		ModifyResponse: func(resp *http.Response) error {
@@ -186,6 +196,48 @@ func (p *FaultProxy) SetDelay(d time.Duration) {
 	p.delay = d
 }
 
+// SetBandwidth caps how fast each request's body is forwarded, in bytes per second
+// (0: no cap), so that an upload lasts long enough to be interrupted half way;
+// bodies under way follow the new rate.
+func (p *FaultProxy) SetBandwidth(bytesPerSecond int64) { p.bandwidth.Store(bytesPerSecond) }
+
+// BodyBytes is how many bytes of request bodies the proxy has forwarded so far.
+func (p *FaultProxy) BodyBytes() int64 { return p.bodyBytes.Load() }
+
+// pacedBody forwards a request's body no faster than the proxy's bandwidth, and
+// counts it.
+type pacedBody struct {
+	io.ReadCloser
+	p     *FaultProxy
+	ctx   context.Context
+	start time.Time
+	n     int64
+	rate  int64
+}
+
+func (b *pacedBody) Read(buf []byte) (int, error) {
+	rate := b.p.bandwidth.Load()
+	if rate != b.rate || b.start.IsZero() {
+		b.start, b.n, b.rate = time.Now(), 0, rate
+	}
+	if rate > 0 && int64(len(buf)) > rate/20+1 {
+		buf = buf[:rate/20+1] // at most 50 ms worth at a time, so the pace is smooth
+	}
+	n, err := b.ReadCloser.Read(buf)
+	b.n += int64(n)
+	b.p.bodyBytes.Add(int64(n))
+	if rate > 0 && n > 0 {
+		timer := time.NewTimer(time.Until(b.start.Add(time.Duration(float64(b.n) / float64(rate) * float64(time.Second)))))
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-b.ctx.Done():
+			return n, b.ctx.Err()
+		}
+	}
+	return n, err
+}
+
 // idSegment matches the path segments that name one object: UUIDs, digests, the
 // emulator's and Glance's IDs, part numbers.
 var idSegment = regexp.MustCompile(`^([0-9a-fA-F-]{8,}|[0-9]+|[A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]{15,})$`)
@@ -205,7 +257,7 @@ func route(r *http.Request) string {
 // which it buffers and puts back) the body's digest.
 func fingerprint(r *http.Request) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s %s\n", r.Method, r.URL.String())
+	_, _ = fmt.Fprintf(h, "%s %s\n", r.Method, r.URL.String())
 	if r.Body != nil && r.ContentLength >= 0 && r.ContentLength <= 64<<10 {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -309,7 +361,11 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // reset closes the client's connection with a TCP reset, no answer sent.
 func reset(w http.ResponseWriter) {
-	conn, _, err := w.(http.Hijacker).Hijack()
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
 	if err != nil {
 		panic(http.ErrAbortHandler)
 	}
@@ -339,7 +395,9 @@ func (c *cutWriter) WriteHeader(status int) {
 func (c *cutWriter) Write(b []byte) (int, error) {
 	if left := c.limit - c.written; int64(len(b)) > left {
 		_, _ = c.ResponseWriter.Write(b[:left])
-		c.ResponseWriter.(http.Flusher).Flush()
+		if f, ok := c.ResponseWriter.(http.Flusher); ok {
+			f.Flush()
+		}
 		reset(c.ResponseWriter)
 		panic(http.ErrAbortHandler)
 	}

@@ -36,7 +36,7 @@ var (
 func providerBin(t *testing.T) (cliConfig string) {
 	t.Helper()
 	providerBinOnce.Do(func() {
-		providerBinDir, providerBinErr = os.MkdirTemp("", "imagefleet-faults-")
+		providerBinDir, providerBinErr = os.MkdirTemp("", "imagefleet-faults-") //nolint:usetesting // it serves every test of the binary, not only the one that builds it
 		if providerBinErr != nil {
 			return
 		}
@@ -120,18 +120,18 @@ func (w *workspace) planClean() (bool, string) {
 	return code == 0, out
 }
 
-// converge applies until the plan is empty, at most max applies, and returns how
-// many it took (max+1 when it did not converge).
-func (w *workspace) converge(max int) int {
+// converge applies until the plan is empty, at most most applies, and returns how
+// many it took (most+1 when it did not converge).
+func (w *workspace) converge(most int) int {
 	w.t.Helper()
-	for i := 1; i <= max; i++ {
+	for i := 1; i <= most; i++ {
 		if _, ok := w.apply(); ok {
 			if clean, _ := w.planClean(); clean {
 				return i
 			}
 		}
 	}
-	return max + 1
+	return most + 1
 }
 
 func (w *workspace) destroy() {
@@ -194,19 +194,21 @@ const retryBlock = `
     max_wait     = "400ms"
   }`
 
-// proxiedIncus is one of the rig's Incus and LXD daemons over HTTPS behind a TLS
+// proxiedDaemon is one of the rig's daemons (Incus or LXD) over HTTPS behind a TLS
 // fault proxy, which presents a client certificate the daemon trusts for the test's
 // duration.
-func proxiedIncus(t *testing.T, b acctest.Backend, seed uint64) *acctest.FaultProxy {
+func proxiedDaemon(t *testing.T, b acctest.Backend, seed uint64) *acctest.FaultProxy {
 	t.Helper()
 	acctest.PreCheck(t, b)
 	dir := acctest.TempDir(t)
 	crt, key, fp := clientCert(t, dir, acctest.Name("faults-proxy"))
-	add := []string{"config", "trust", "add-certificate", crt}
+	// Incus names the command that trusts a certificate file add-certificate; LXD 5.0
+	// takes the file as add's argument.
+	add := "add-certificate"
 	if b.Kind == backend.KindLXD {
-		add = []string{"config", "trust", "add", crt}
+		add = "add"
 	}
-	b.Run(t, add...)
+	b.Run(t, "config", "trust", add, crt)
 	t.Cleanup(func() { _, _ = b.Try("config", "trust", "remove", fp) })
 	pair, err := tls.LoadX509KeyPair(crt, key)
 	if err != nil {
@@ -267,7 +269,7 @@ func duplicates(names []string) []string {
 	return out
 }
 
-// incusObjects lists what the daemon holds of the test's objects: image
+// incusObjects lists what daemon b holds of the test's objects: image
 // fingerprints among fps, aliases and instances whose name starts with prefix.
 func incusObjects(t *testing.T, b acctest.Backend, fps map[string]bool, prefix string) (images, aliases, instances []string) {
 	t.Helper()
@@ -355,8 +357,8 @@ func converge(t *testing.T, mix string, seed uint64, faults []acctest.Fault) {
 	air := acctest.StartAir(t)
 	airProxy := acctest.StartFaultProxy(t, air.URL, seed, nil)
 	osProxy := acctest.StartOpenStackFaults(t, seed+10)
-	incusProxy := proxiedIncus(t, acctest.Backends[0], seed+20)
-	lxdProxy := proxiedIncus(t, acctest.Backends[1], seed+30)
+	incusProxy := proxiedDaemon(t, acctest.Backends[0], seed+20)
+	lxdProxy := proxiedDaemon(t, acctest.Backends[1], seed+30)
 	proxies := map[string]*acctest.FaultProxy{"air": airProxy, "keystone": osProxy.Keystone, "glance": osProxy.Glance, "incus": incusProxy, "lxd": lxdProxy}
 	member := acctest.Partner.ProjectID(t)
 
@@ -519,7 +521,7 @@ resource "imagefleet_instance" "incus%[1]d" {
 	if !clean {
 		t.Errorf("the plan after convergence (no faults) is not empty:\n%s", out)
 	}
-	acctest.Measure(t, "faults", fmt.Sprintf("%d objects over 4 kinds through %.0f %% %s faults", objects, share*100, mix), map[string]string{
+	acctest.Measure(t, "faults", fmt.Sprintf("%d objects over 5 endpoints through %.0f %% %s faults", objects, share*100, mix), map[string]string{
 		"applies": fmt.Sprint(applies), "requests": fmt.Sprint(req), "faults": fmt.Sprint(flt), "retries": fmt.Sprint(rtr),
 		"duplicates": fmt.Sprint(dups), "orphans": fmt.Sprint(orphans), "plan clean": fmt.Sprint(clean), "seconds": fmt.Sprintf("%.0f", elapsed.Seconds()),
 	})
@@ -623,8 +625,9 @@ resource "imagefleet_image_share" "x" {
 			},
 			posts: []*regexp.Regexp{regexp.MustCompile(`^/api/v3/images/$`), regexp.MustCompile(`^/api/v3/images/shares/$`)},
 			count: func(t *testing.T, prefix string) []serverObject {
-				s, _ := airServers.Load(prefix)
-				imgs, shares := airObjects(s.(*airemu.Server), prefix)
+				v, _ := airServers.Load(prefix)
+				s, _ := v.(*airemu.Server)
+				imgs, shares := airObjects(s, prefix)
 				var out []serverObject
 				for _, i := range imgs {
 					out = append(out, serverObject{"image", i.Name, i.ID})
@@ -672,7 +675,7 @@ resource "imagefleet_image_member" "x" {
 		{
 			kind: "incus",
 			config: func(t *testing.T, prefix string) (string, []*acctest.FaultProxy) {
-				p := proxiedIncus(t, acctest.Backends[0], 3)
+				p := proxiedDaemon(t, acctest.Backends[0], 3)
 				file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: prefix})
 				fps := map[string]bool{acctest.SHA256(t, file): true}
 				fpsByPrefix.Store(prefix, fps)
@@ -702,7 +705,8 @@ resource "imagefleet_instance" "x" {
 			posts: []*regexp.Regexp{regexp.MustCompile(`^/1\.0/images$`), regexp.MustCompile(`^/1\.0/images/aliases$`), regexp.MustCompile(`^/1\.0/instances$`)},
 			count: func(t *testing.T, prefix string) []serverObject {
 				v, _ := fpsByPrefix.Load(prefix)
-				images, aliases, instances := incusObjects(t, acctest.Backends[0], v.(map[string]bool), prefix)
+				fps, _ := v.(map[string]bool)
+				images, aliases, instances := incusObjects(t, acctest.Backends[0], fps, prefix)
 				var out []serverObject
 				for _, i := range images {
 					out = append(out, serverObject{"image", i, i})
