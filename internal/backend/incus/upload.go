@@ -99,10 +99,12 @@ type uploaded struct {
 // against the caller's before its last byte goes out, and returned, as nothing else
 // records it.
 //
-// A 429 or a 5xx that a gateway answered in the server's place is followed by the
-// upload again when the content can be read again (a bare disk from a local file or
-// from a copy's source): content-addressed, the repeat stores the image or finds the
-// one the first attempt stored. Tarballs are streams read once.
+// A 429 or a 5xx that a gateway answered in the server's place, after which the
+// server turns out to have stored nothing (once its image operations ended), is
+// followed by the upload again when the content can be read again (a bare disk from
+// a local file or from a copy's source). Content-addressed, a repeat could not make
+// a duplicate anyway; waiting first keeps it from racing the first attempt's
+// operation on the same fingerprint. Tarballs are streams read once.
 func (c *Client) upload(ctx context.Context, content *backend.ImageContent, progress func(int64), cr *backend.Creation) (uploaded, error) {
 	u := &imageUpload{c: c, content: content, progress: progress, cr: cr}
 	if u.bareDisk() {
@@ -146,20 +148,21 @@ func (c *Client) upload(ctx context.Context, content *backend.ImageContent, prog
 			}
 			return u.result(fp), err
 		}
-		if gateway != nil && attempt < attempts && u.rereadable() && ctx.Err() == nil {
+		if !u.unanswered(ctx, err) {
+			return u.result(""), u.failed(ctx, err)
+		}
+		fp, none, err := u.recover(ctx, err)
+		if none && gateway != nil && attempt < attempts && u.rereadable() {
 			wait := retryablehttp.DefaultBackoff(c.cfg.Retry.MinWait, c.cfg.Retry.MaxWait, attempt-1, gateway)
-			tflog.Debug(ctx, "a gateway answered the upload in the server's place; sending it again", map[string]any{"status": gateway.StatusCode, "wait": wait.String()})
+			tflog.Debug(ctx, "a gateway answered the upload in the server's place, which stored nothing; sending it again", map[string]any{"status": gateway.StatusCode, "wait": wait.String()})
 			select {
 			case <-time.After(wait):
 				continue
 			case <-ctx.Done():
+				return u.result(""), fmt.Errorf("%w (and the run was interrupted before sending the upload again: %w)", err, backend.Interrupted(ctx))
 			}
 		}
-		if u.unanswered(ctx, err) {
-			fp, err := u.recover(ctx, err)
-			return u.result(fp), err
-		}
-		return u.result(""), u.failed(ctx, err)
+		return u.result(fp), err
 	}
 }
 
@@ -199,6 +202,7 @@ func (u *imageUpload) result(fp string) uploaded {
 // 5xx in the server's place.
 func (u *imageUpload) send(ctx context.Context, attempt int) (r *response, gateway *http.Response, err error) {
 	c, content := u.c, u.content
+	u.sent = nil
 	var (
 		body        io.Reader
 		contentType string
@@ -309,31 +313,29 @@ func (u *imageUpload) unanswered(ctx context.Context, err error) bool {
 }
 
 // recover finds the image an upload without an answer made, once the server's
-// image operations have ended. cause is why no answer came.
-func (u *imageUpload) recover(ctx context.Context, cause error) (string, error) {
+// image operations have ended; none says the server stored nothing of it. cause is
+// why no answer came.
+func (u *imageUpload) recover(ctx context.Context, cause error) (fp string, none bool, err error) {
 	c := u.c
 	if !u.marked && u.want == "" && u.before == nil {
-		return "", fmt.Errorf("%w; %s may have stored the image, which nothing here can tell from others: if the next apply says it exists, import it", cause, c.endpoint)
+		return "", false, fmt.Errorf("%w; %s may have stored the image, which nothing here can tell from others: if the next apply says it exists, import it", cause, c.endpoint)
 	}
-	for {
+	for settled := false; ; {
 		fp, err := u.find(ctx)
-		if err != nil || fp != "" {
-			if err != nil {
-				err = fmt.Errorf("%w; looking for the image the server may have stored failed: %w", cause, err)
-			}
-			return fp, err
+		switch {
+		case err != nil:
+			return "", false, fmt.Errorf("%w; looking for the image the server may have stored failed: %w", cause, err)
+		case fp != "":
+			tflog.Info(ctx, "the upload's answer was lost, and the server stored the image", map[string]any{"fingerprint": fp})
+			return fp, false, nil
+		case settled:
+			return "", true, fmt.Errorf("%w; %s stored no image from this upload", cause, c.endpoint)
 		}
 		ran, err := c.waitRunning(ctx, c.cfg.Project, func(op listedOperation) bool { return op.Description == imageOperation })
 		if err != nil {
-			return "", fmt.Errorf("%w; waiting for the server's image operations failed: %w", cause, err)
+			return "", false, fmt.Errorf("%w; waiting for the server's image operations failed: %w", cause, err)
 		}
-		if ran {
-			continue
-		}
-		if fp, err = u.find(ctx); err != nil || fp != "" {
-			return fp, err
-		}
-		return "", fmt.Errorf("%w; %s stored no image from this upload", cause, c.endpoint)
+		settled = !ran
 	}
 }
 
