@@ -61,12 +61,13 @@ func StartAnswerProxy(t *testing.T, b Backend) *AnswerProxy {
 // ProxySocket is a path for a proxy's socket, in a directory removed after the test.
 func ProxySocket(t *testing.T) string {
 	t.Helper()
-	// A short directory: a socket's path is limited to about 100 bytes.
-	dir, err := os.MkdirTemp("", "ifproxy")
+	// A short directory: a socket's path is limited to about 100 bytes, and
+	// t.TempDir's holds the test's name.
+	dir, err := os.MkdirTemp("", "ifproxy") //nolint:usetesting // see above
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	return filepath.Join(dir, "proxy.socket")
 }
 
@@ -168,7 +169,7 @@ type loseWriter struct{ http.ResponseWriter }
 
 func (l *loseWriter) WriteHeader(int) {
 	if conn, _, err := http.NewResponseController(l.ResponseWriter).Hijack(); err == nil {
-		conn.Close()
+		_ = conn.Close()
 	}
 	panic(http.ErrAbortHandler)
 }

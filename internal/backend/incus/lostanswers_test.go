@@ -310,7 +310,7 @@ func TestAccHelperInterruptedCreate(t *testing.T) {
 }
 
 // testImage uploads a small image for instances and returns its fingerprint.
-func testImage(t *testing.T, b acctest.Backend, c *incus.Client) string {
+func testImage(t *testing.T, c *incus.Client) string {
 	t.Helper()
 	f := acctest.Unified(t, acctest.TempDir(t), acctest.ImageOpts{Variant: acctest.Name("base")})
 	img, err := c.CreateImage(context.Background(), backend.ImageCreate{Source: backend.ImageSource{Content: fileContent(t, f)}})
@@ -342,7 +342,7 @@ func deleteInstanceAtEnd(t *testing.T, b acctest.Backend, name string) {
 func TestAccCreateInstanceAnswerLost(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		direct := connect(t, b)
-		fp := testImage(t, b, direct)
+		fp := testImage(t, direct)
 		for _, fault := range []acctest.AnswerFault{acctest.LoseAnswer, acctest.Gateway503After} {
 			name := acctest.Name("lost")
 			deleteInstanceAtEnd(t, b, name)
@@ -370,7 +370,7 @@ func TestAccCreateInstanceAnswerLost(t *testing.T) {
 func TestAccCreateInstanceInterrupted(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		direct := connect(t, b)
-		fp := testImage(t, b, direct)
+		fp := testImage(t, direct)
 		name := acctest.Name("killed")
 		deleteInstanceAtEnd(t, b, name)
 		sock := acctest.ProxySocket(t)
@@ -399,7 +399,7 @@ func TestAccCreateInstanceInterrupted(t *testing.T) {
 func TestAccCreateAliasAnswerLost(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		direct := connect(t, b)
-		fp := testImage(t, b, direct)
+		fp := testImage(t, direct)
 		for _, fault := range []acctest.AnswerFault{acctest.LoseAnswer, acctest.Gateway503After} {
 			name := acctest.Name("lost")
 			t.Cleanup(func() { _ = direct.DeleteAlias(context.Background(), name) })

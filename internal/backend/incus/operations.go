@@ -40,7 +40,6 @@ func operationStart(r *response) time.Time {
 type listedOperation struct {
 	ID          string              `json:"id"`
 	Description string              `json:"description"`
-	Status      string              `json:"status"`
 	Resources   map[string][]string `json:"resources"`
 }
 
@@ -71,7 +70,7 @@ func (c *Client) waitRunning(ctx context.Context, project string, match func(lis
 		// Its failure is no concern here, nor a slice that ran out: the caller
 		// looks at what the server holds.
 		var failed *backend.APIError
-		if err != nil && !errors.As(err, &failed) && !errors.Is(err, backend.ErrNotFound) && ctx.Err() == nil && wctx.Err() == nil {
+		if err != nil && !errors.As(err, &failed) && ctx.Err() == nil && wctx.Err() == nil {
 			return true, err
 		}
 		if ctx.Err() != nil {

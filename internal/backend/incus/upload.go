@@ -531,10 +531,10 @@ func hasPropertiesMapping(r io.Reader) bool {
 	}
 	found := 0
 	for i := 0; i+1 < len(top.Content); i += 2 {
-		switch key, val := top.Content[i], top.Content[i+1]; {
-		case key.Value == "<<":
+		switch key, val := top.Content[i], top.Content[i+1]; key.Value {
+		case "<<":
 			return false
-		case key.Value == "properties":
+		case "properties":
 			if val.Kind != yaml.MappingNode {
 				return false
 			}
