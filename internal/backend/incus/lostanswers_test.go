@@ -332,8 +332,19 @@ func instanceConfig(t *testing.T, b acctest.Backend, name string) (config map[st
 	return in.Config, in.Status
 }
 
+// deleteInstanceAtEnd removes the instance after the test, once an operation that
+// may still be creating it (a test that failed early) let it be removed.
 func deleteInstanceAtEnd(t *testing.T, b acctest.Backend, name string) {
-	t.Cleanup(func() { _, _ = b.Try("delete", "--force", name) })
+	t.Cleanup(func() {
+		for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(time.Second) {
+			if _, err := b.Try("delete", "--force", name); err == nil {
+				return
+			}
+			if _, err := b.Try("query", "/1.0/instances/"+name); err != nil {
+				return
+			}
+		}
+	})
 }
 
 // TestAccCreateInstanceAnswerLost loses the answer to the create after the server
