@@ -38,11 +38,12 @@ func init() {
 			Family: "incus",
 			Capabilities: []backend.Capability{backend.CapImages, backend.CapImageAliases, backend.CapInstances, backend.CapImageExport,
 				backend.CapRemoteImages, backend.CapImageProfiles, backend.CapImageAutoUpdate},
-			Schema:        f.schema(),
-			Settings:      f.settings,
-			Connect:       connectIncus,
-			DiskFormats:   incus.DiskFormats,
-			IncusTarballs: true,
+			Schema:           f.schema(),
+			Settings:         f.settings,
+			Connect:          connectIncus,
+			DiskFormats:      incus.DiskFormats,
+			IncusTarballs:    true,
+			ReservedProperty: incus.ReservedProperty,
 		})
 	}
 }

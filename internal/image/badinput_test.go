@@ -74,6 +74,13 @@ func TestAccImage_badInput(t *testing.T) {
 }`, good),
 			acctest.Diagnostic("Error: Invalid Attribute Value", `properties`),
 		},
+		"property the provider keeps": {
+			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" {
+  file       = %q
+  properties = { imagefleet_creation = "x" }
+}`, good),
+			acctest.Diagnostic("Error: Property owned by the server", `Endpoint "incus" (incus): the property "imagefleet_creation" is set by the server itself`),
+		},
 		"two sources": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" {
   file = %q

@@ -2,8 +2,10 @@ package incus
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 )
@@ -35,9 +37,32 @@ func (c *Client) ListAliases(ctx context.Context) ([]backend.Alias, error) {
 }
 
 // CreateAlias adds an alias; ErrConflict when the name is taken.
+//
+// When the answer is lost, or a gateway answers in the server's place, or the name
+// is taken (a repeat of this request found the first one's alias), the alias the
+// server holds decides: one that points at the same image with the same description
+// is the alias asked for, whoever made it, and is taken as made. No mark is needed,
+// unlike images and instances: the name is an alias's whole identity on its server,
+// and an alias holds nothing but its target and description, so an alias of that
+// name that is alike is the very object this create would have made; one that
+// differs is someone else's, and the name is taken.
 func (c *Client) CreateAlias(ctx context.Context, a backend.Alias) error {
 	_, err := c.do(ctx, http.MethodPost, "/1.0/images/aliases", apiAlias{Name: a.Name, Description: a.Description, Target: a.Target}, nil)
+	var api *backend.APIError
+	if _, gateway := fromGateway(err); err == nil || ctx.Err() != nil || (errors.As(err, &api) && !gateway && !errors.Is(err, backend.ErrConflict)) {
+		return err
+	}
+	cur, gerr := c.GetAlias(ctx, a.Name)
+	if gerr == nil && cur.Description == a.Description && sameTarget(cur.Target, a.Target) {
+		return nil
+	}
 	return err
+}
+
+// sameTarget reports whether an alias's target (a full fingerprint) is the image that
+// target (a fingerprint or a unique prefix of one, as the create took it) names.
+func sameTarget(got, target string) bool {
+	return target != "" && strings.HasPrefix(got, target)
 }
 
 // UpdateAlias points an existing alias at a.Target with a.Description.

@@ -346,7 +346,7 @@ func (c *Client) finish(req *http.Request, out any, send func(*http.Request) (*h
 		if stop := backend.Interrupted(req.Context()); stop != nil {
 			return nil, fmt.Errorf("%s %s: %w", req.Method, c.endpoint, stop)
 		}
-		return nil, backend.NewAPIError(req.Method, c.endpoint+req.URL.Path, resp.StatusCode, "response is not an API answer: "+err.Error())
+		return nil, &foreignAnswer{backend.NewAPIError(req.Method, c.endpoint+req.URL.Path, resp.StatusCode, "response is not an API answer: "+err.Error())}
 	}
 	if r.Type == "error" || resp.StatusCode >= 400 {
 		code := r.ErrorCode
@@ -362,6 +362,23 @@ func (c *Client) finish(req *http.Request, out any, send func(*http.Request) (*h
 		}
 	}
 	return &r, nil
+}
+
+// foreignAnswer is an error status whose body is not the API's JSON: a proxy or a
+// gateway on the way answered, not the server. After a 502, 503 or 504 the server
+// may have received the request and carried it out, so for a POST it tells nothing
+// about what the server did.
+type foreignAnswer struct{ *backend.APIError }
+
+func (e *foreignAnswer) Unwrap() error { return e.APIError }
+
+// fromGateway reports whether err is a foreignAnswer, and its status.
+func fromGateway(err error) (status int, ok bool) {
+	var f *foreignAnswer
+	if !errors.As(err, &f) {
+		return 0, false
+	}
+	return f.Status, true
 }
 
 // unreachable is why a request got no answer: a server it does not trust, or one it

@@ -36,14 +36,15 @@ func qcow2Disk(t *testing.T) string {
 	return p
 }
 
-// diskContent opens p as a bare disk, as the image resource does.
+// diskContent opens p as a bare disk, as the image resource does: readable again
+// at offsets.
 func diskContent(t *testing.T, p string, created time.Time) *backend.ImageContent {
 	t.Helper()
 	r, ok := fileContent(t, p).Metadata.(*transfer.FileReader)
 	if !ok {
 		t.Fatal("fileContent gave no FileReader")
 	}
-	return &backend.ImageContent{Disk: r, DiskFormat: "qcow2", CreatedAt: created, Size: r.Size()}
+	return &backend.ImageContent{Disk: r, DiskFormat: "qcow2", CreatedAt: created, Size: r.Size(), At: r}
 }
 
 // hostArch is the architecture the daemons report first: the machine's own, as Incus

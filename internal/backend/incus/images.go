@@ -1,11 +1,9 @@
 package incus
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"mime"
 	"mime/multipart"
@@ -73,7 +71,7 @@ func (a apiImage) toBackend() *backend.Image {
 	}
 	img.Properties = map[string]string{}
 	for k, v := range a.Properties {
-		if k != nameProperty && k != sha256Property {
+		if k != nameProperty && !ReservedProperty(k) {
 			img.Properties[k] = v
 		}
 	}
@@ -82,11 +80,17 @@ func (a apiImage) toBackend() *backend.Image {
 
 // Incus and LXD images have no name of their own, and their fingerprint covers the
 // metadata the provider generates for a bare disk: these properties hold the name
-// and the disk's sha256. Neither is among the properties the user manages.
+// and the disk's sha256. creationProperty marks an image while CreateImage makes it
+// (see imageUpload). None is among the properties the user manages.
 const (
-	nameProperty   = "name"
-	sha256Property = "imagefleet_sha256"
+	nameProperty     = "name"
+	sha256Property   = "imagefleet_sha256"
+	creationProperty = "imagefleet_creation"
 )
+
+// ReservedProperty reports the image properties the provider keeps for itself:
+// hidden from reads, never drift, and refused in a configuration.
+func ReservedProperty(key string) bool { return key == sha256Property || key == creationProperty }
 
 // neverExpires spots the API's "no expiry": Incus reports the zero time (sometimes in
 // an odd zone) and, once an expiry was cleared, the Unix epoch, as LXD always does.
@@ -150,6 +154,8 @@ func (c *Client) updateImage(ctx context.Context, id string, attrs backend.Image
 	if attrs.Name != nil {
 		put.Properties[nameProperty] = *attrs.Name
 	}
+	// Written once the image is recorded or about to be: no create is making it.
+	delete(put.Properties, creationProperty)
 	if diskSHA256 != "" {
 		put.Properties[sha256Property] = diskSHA256
 	}
@@ -195,10 +201,21 @@ func (c *Client) DeleteImage(ctx context.Context, id string) error {
 // image server; then it applies the attributes.
 func (c *Client) CreateImage(ctx context.Context, spec backend.ImageCreate) (*backend.Image, error) {
 	var fp, diskSHA256 string
+	var marked bool
 	var err error
 	switch src := spec.Source; {
 	case src.Content != nil:
-		fp, diskSHA256, err = c.upload(ctx, src.Content, spec.Progress)
+		name := ""
+		if spec.Attrs.Name != nil {
+			name = *spec.Attrs.Name
+		}
+		// The same create in a later run (the same image name on the same server)
+		// derives the same token; the content is the fingerprint's to tell.
+		cr := backend.NewCreation(string(c.cfg.Kind), c.endpoint, c.DefaultProject(), "image", name)
+		defer cr.Done()
+		var up uploaded
+		up, err = c.upload(ctx, src.Content, spec.Progress, cr)
+		fp, diskSHA256, marked = up.fp, up.diskSHA256, up.marked
 	case src.URL != "":
 		fp, err = c.pull(ctx, map[string]any{"type": "url", "url": src.URL})
 	case src.Remote != nil:
@@ -214,7 +231,7 @@ func (c *Client) CreateImage(ctx context.Context, spec backend.ImageCreate) (*ba
 	}
 	// The fingerprint covers the generated metadata too: a disk's own digest is
 	// recorded as a property, so an import can compare it with the file.
-	img, err := c.finishCreate(ctx, fp, spec, diskSHA256)
+	img, err := c.finishCreate(ctx, fp, spec, diskSHA256, marked)
 	if err != nil {
 		return nil, backend.Created(fp, err)
 	}
@@ -224,8 +241,10 @@ func (c *Client) CreateImage(ctx context.Context, spec backend.ImageCreate) (*ba
 	return img, nil
 }
 
-func (c *Client) finishCreate(ctx context.Context, fp string, spec backend.ImageCreate, diskSHA256 string) (*backend.Image, error) {
-	if a := spec.Attrs; diskSHA256 != "" || a.Name != nil || a.Public != nil || a.AutoUpdate != nil || a.Properties != nil || a.Profiles != nil || a.ExpiresAt != nil {
+// finishCreate writes the attributes of a new image, and removes its mark when it
+// may carry one.
+func (c *Client) finishCreate(ctx context.Context, fp string, spec backend.ImageCreate, diskSHA256 string, marked bool) (*backend.Image, error) {
+	if a := spec.Attrs; marked || diskSHA256 != "" || a.Name != nil || a.Public != nil || a.AutoUpdate != nil || a.Properties != nil || a.Profiles != nil || a.ExpiresAt != nil {
 		if err := c.updateImage(ctx, fp, a, diskSHA256); err != nil {
 			return nil, fmt.Errorf("setting attributes of image %s: %w", fp, err)
 		}
@@ -252,94 +271,6 @@ func (c *Client) pull(ctx context.Context, source map[string]any) (string, error
 		return "", fmt.Errorf("asking %s to download the image was interrupted (%w), and the server did not answer within %s: it may still store the image (%v)", c.endpoint, backend.Interrupted(ctx), backend.CleanupTimeout, err)
 	}
 	return "", err
-}
-
-// upload streams content to POST /1.0/images and returns the fingerprint of the image
-// the server stored, and for a bare disk the sha256 of the disk as sent.
-//
-// The client does not hash what it sends. When the caller knows the digest (a file's
-// digest from the plan, the source fingerprint of a copy), it goes in the
-// X-Incus-fingerprint / X-LXD-fingerprint header, and both daemons refuse an upload
-// whose sha256 differs, unified or split, before storing anything. When it does not
-// (a file on create: the plan does not read it through), the fingerprint the server
-// reports is the sha256 of the bytes it received, and those are the bytes read here:
-// the transport has integrity (a unix socket, or TLS, whose records are
-// authenticated; no other scheme is accepted), and a body that stops short is
-// refused by the server. That the bytes read are the file's content is for the
-// reader to ensure (transfer.FileReader fails before the last byte when the file
-// changed). A client-side sha256 would only check the transport again, for about a
-// second of CPU per GiB taken from the daemon on a small machine.
-//
-// A bare disk is the exception: its digest is not the image's fingerprint, which
-// covers the metadata generated here too, so it is hashed while it is sent, checked
-// against the caller's before its last byte goes out, and returned, as nothing else
-// records it.
-func (c *Client) upload(ctx context.Context, content *backend.ImageContent, progress func(int64)) (fp, diskSHA256 string, err error) {
-	var (
-		body        io.Reader
-		contentType string
-		size        int64
-		want        = content.SHA256
-		disk        *transfer.DigestReader
-	)
-	switch {
-	case content.Rootfs != nil:
-		// The fingerprint of a split image is the sha256 of metadata then rootfs.
-		rootfsField := "rootfs"
-		if content.VM {
-			rootfsField = "rootfs.img"
-		}
-		var mp io.ReadCloser
-		contentType, mp = transfer.Multipart(ctx, []transfer.Part{
-			{Field: "metadata", FileName: content.MetadataName, Body: content.Metadata},
-			{Field: rootfsField, FileName: content.RootfsName, Body: content.Rootfs},
-		})
-		defer mp.Close()
-		body = mp
-	case content.Disk != nil:
-		meta, err := c.diskMetadata(content)
-		if err != nil {
-			return "", "", err
-		}
-		disk, want = transfer.NewDigestReader(content.Disk, content.SHA256), ""
-		var mp io.ReadCloser
-		contentType, mp = transfer.Multipart(ctx, []transfer.Part{
-			{Field: "metadata", FileName: "metadata.tar", Body: bytes.NewReader(meta)},
-			{Field: "rootfs.img", FileName: "rootfs.img", Body: disk},
-		})
-		defer mp.Close()
-		body = mp
-	default:
-		body, contentType, size = content.Metadata, "application/octet-stream", content.Size
-	}
-	sent := transfer.NewCounter(body, size, progress)
-	// The body is out when its last byte is: cutting it otherwise means the server
-	// never receives a whole image, so there is no operation to miss.
-	reqCtx, done := backend.Outlive(ctx, func() bool { return sent.Cut(ctx.Err()) })
-	defer done()
-	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, c.url("/1.0/images"), io.NopCloser(sent))
-	if err != nil {
-		return "", "", err
-	}
-	req.Header.Set("Content-Type", contentType)
-	if size > 0 {
-		req.ContentLength = size
-	}
-	if content.MetadataName != "" && content.Rootfs == nil && content.Disk == nil {
-		req.Header.Set(c.header("filename"), content.MetadataName)
-	}
-	if want != "" {
-		req.Header.Set(c.header("fingerprint"), want)
-	}
-	r, err := c.finish(req, nil, c.http.Stream)
-	if err != nil {
-		return "", "", c.uploadFailed(ctx, err, sent, want)
-	}
-	fp, err = c.waitCreate(ctx, r, want)
-	if disk != nil {
-		diskSHA256 = disk.Sum()
-	}
-	return fp, diskSHA256, err
 }
 
 // DiskFormats are the bare disk formats Incus and LXD can make a virtual-machine
@@ -379,30 +310,6 @@ func (c *Client) diskMetadata(content *backend.ImageContent) ([]byte, error) {
 		created = defaultCreated
 	}
 	return transfer.VMMetadata(arch, created, nil)
-}
-
-// uploadFailed explains a POST that got no operation back.
-func (c *Client) uploadFailed(ctx context.Context, err error, sent *transfer.Counter, want string) error {
-	var changed *transfer.FileError
-	var mismatch *transfer.DigestError
-	var refused *backend.APIError
-	switch {
-	case errors.As(err, &changed) && errors.Is(err, transfer.ErrFileChanged):
-		return fmt.Errorf("%w (%w: the upload was stopped short, so %s keeps none of it)", changed, backend.ErrDigest, c.endpoint)
-	case errors.As(err, &mismatch):
-		return fmt.Errorf("the disk image is not the content expected: %w (%w: the upload was stopped short, so %s keeps none of it)", mismatch, backend.ErrDigest, c.endpoint)
-	case errors.As(err, &refused):
-		return err
-	case ctx.Err() != nil && !sent.Whole():
-		return fmt.Errorf("the upload to %s was stopped after %d bytes, before its end, so the server keeps none of it: %w", c.endpoint, sent.N(), backend.Interrupted(ctx))
-	case ctx.Err() != nil:
-		msg := fmt.Errorf("the upload to %s was interrupted (%w) after the whole image was sent, and the server did not answer within %s: it may store the image", c.endpoint, backend.Interrupted(ctx), backend.CleanupTimeout)
-		if want != "" {
-			return backend.Created(want, msg)
-		}
-		return msg
-	}
-	return err
 }
 
 // waitCreate waits for an operation that creates an image and returns the image's

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 )
@@ -55,6 +58,9 @@ type apiInstancePut struct {
 }
 
 func (a *apiInstance) toBackend() *backend.Instance {
+	// A mark left by a create that did not finish is not the user's config.
+	delete(a.Config, creationKey)
+	delete(a.Expanded, creationKey)
 	in := &backend.Instance{
 		Name: a.Name, Project: a.Project, Description: a.Description, Type: a.Type, Status: a.Status,
 		Location: a.Location, Profiles: a.Profiles, Ephemeral: a.Ephemeral, Config: a.Config,
@@ -97,23 +103,51 @@ func instancePath(name string, rest ...string) string {
 // fingerprintLike is what the servers accept as a fingerprint or a prefix of one.
 var fingerprintLike = regexp.MustCompile(`^[0-9a-f]{12,64}$`)
 
+// creationKey marks an instance while CreateInstance makes it: the Mark of its
+// backend.Creation, in the config the create sends, so that the instance bears it
+// from the moment it exists, whether or not an answer comes back. It is removed once
+// the create's operation ended, and hidden from reads meanwhile.
+const creationKey = "user.imagefleet.creation"
+
 // CreateInstance creates the instance, stopped, and waits for it. Errors before the
 // server accepted the request, and a name that is taken, are backend.NotCreated.
+//
+// An instance that bears the mark of this create (its answer was lost, or a
+// gateway answered in the server's place) or of the same create in an interrupted
+// run (the same name on the same server) is adopted: once the operations on it have
+// ended it is stopped if need be and its mark removed, as a create would leave it.
+// An instance of that name without such a mark is someone else's: the name is taken.
 func (c *Client) CreateInstance(ctx context.Context, spec backend.InstanceCreate) error {
-	err := c.createInstance(ctx, spec)
-	var api *backend.APIError
-	// The servers report a taken name only from the operation: Incus as a database
-	// constraint, LXD as "already exists".
-	if errors.As(err, &api) && api.Method == "operation" && (errors.Is(err, backend.ErrConflict) || strings.Contains(api.Msg, "UNIQUE constraint failed: instances.")) {
+	// The name is what an instance is on its server: a later run's create of the
+	// same name derives the same token.
+	cr := backend.NewCreation(string(c.cfg.Kind), c.endpoint, c.projectName(spec.InstanceRef), "instance", spec.Name)
+	defer cr.Done()
+	err := c.createInstance(ctx, spec, cr)
+	if conflict(err) {
+		// A repeat of this create's request may have found the first one's instance.
+		if cur, _, gerr := c.rawInstance(ctx, spec.InstanceRef); gerr == nil && cr.Mine(cur.Config[creationKey]) {
+			return c.adoptInstance(ctx, spec.InstanceRef)
+		}
+		var api *backend.APIError
+		errors.As(err, &api)
 		return backend.NotCreated(backend.NewAPIError(api.Method, api.URL, http.StatusConflict, api.Msg))
 	}
 	return err
 }
 
-func (c *Client) createInstance(ctx context.Context, spec backend.InstanceCreate) error {
+// conflict reports whether err is the create's operation finding the name taken:
+// Incus reports it as a database constraint, LXD as "already exists".
+func conflict(err error) bool {
+	var api *backend.APIError
+	return errors.As(err, &api) && api.Method == "operation" && (errors.Is(err, backend.ErrConflict) || strings.Contains(api.Msg, "UNIQUE constraint failed: instances."))
+}
+
+func (c *Client) createInstance(ctx context.Context, spec backend.InstanceCreate, cr *backend.Creation) error {
 	// Asked first, so a name that is taken is told apart from an instance this call
 	// left behind.
-	switch _, err := c.GetInstance(ctx, spec.InstanceRef); {
+	switch cur, _, err := c.rawInstance(ctx, spec.InstanceRef); {
+	case err == nil && cr.Ours(cur.Config[creationKey]):
+		return c.adoptInstance(ctx, spec.InstanceRef)
 	case err == nil:
 		return backend.NotCreated(fmt.Errorf("an instance named %q already exists in project %q: %w", spec.Name, c.projectName(spec.InstanceRef), backend.ErrConflict))
 	case !errors.Is(err, backend.ErrNotFound):
@@ -147,8 +181,13 @@ func (c *Client) createInstance(ctx context.Context, spec backend.InstanceCreate
 			source["fingerprint"] = img.Fingerprint
 		}
 	}
+	config := maps.Clone(spec.Config)
+	if config == nil {
+		config = map[string]string{}
+	}
+	config[creationKey] = cr.Mark()
 	body := map[string]any{
-		"name": spec.Name, "type": spec.Type, "description": spec.Description, "config": spec.Config,
+		"name": spec.Name, "type": spec.Type, "description": spec.Description, "config": config,
 		"devices": spec.Devices, "ephemeral": spec.Ephemeral, "source": source,
 	}
 	if spec.Profiles != nil {
@@ -167,21 +206,103 @@ func (c *Client) createInstance(ctx context.Context, spec backend.InstanceCreate
 		}
 	}})
 	r, err := c.doIn(reqCtx, c.project(spec.InstanceRef), http.MethodPost, path, body, nil)
+	_, gateway := fromGateway(err)
 	var api *backend.APIError
 	switch {
-	case errors.As(err, &api):
+	case errors.As(err, &api) && !gateway:
 		// Refused outright: no operation was started.
 		return backend.NotCreated(err)
 	case err != nil && ctx.Err() != nil && !sent.Load():
 		return backend.NotCreated(fmt.Errorf("creating the instance on %s was stopped before the request went out: %w", c.endpoint, backend.Interrupted(ctx)))
+	case err != nil && ctx.Err() != nil:
+		return err
+	case err != nil:
+		return c.recoverInstance(ctx, spec.InstanceRef, cr, err)
+	}
+	_, err = c.wait(ctx, r)
+	switch {
+	case err != nil && !errors.As(err, &api) && ctx.Err() != nil:
+		return c.abandonInstanceCreate(ctx, r)
 	case err != nil:
 		return err
 	}
-	_, err = c.wait(ctx, r)
-	if err != nil && !errors.As(err, &api) && ctx.Err() != nil {
-		return c.abandonInstanceCreate(ctx, r)
+	return c.unmark(ctx, spec.InstanceRef)
+}
+
+// recoverInstance finds the instance a create whose answer was lost (cause) made,
+// once the operations on its name have ended.
+func (c *Client) recoverInstance(ctx context.Context, ref backend.InstanceRef, cr *backend.Creation, cause error) error {
+	if err := c.settleInstance(ctx, ref); err != nil {
+		return fmt.Errorf("%w; waiting for the operations on instance %q failed: %w", cause, ref.Name, err)
 	}
-	return err
+	cur, _, err := c.rawInstance(ctx, ref)
+	switch {
+	case errors.Is(err, backend.ErrNotFound):
+		return backend.NotCreated(fmt.Errorf("%w; %s created no instance %q", cause, c.endpoint, ref.Name))
+	case err != nil:
+		return fmt.Errorf("%w; reading instance %q failed: %w", cause, ref.Name, err)
+	case !cr.Mine(cur.Config[creationKey]):
+		return backend.NotCreated(fmt.Errorf("%w; an instance named %q was created meanwhile by someone else: %w", cause, ref.Name, backend.ErrConflict))
+	}
+	return c.adoptInstance(ctx, ref)
+}
+
+// adoptInstance finishes the create of an instance that bears a mark of this create:
+// once the operations on it ended (its create, maybe a start), it is stopped if it
+// runs, as CreateInstance leaves an instance, and its mark removed.
+func (c *Client) adoptInstance(ctx context.Context, ref backend.InstanceRef) error {
+	if err := c.settleInstance(ctx, ref); err != nil {
+		return err
+	}
+	tflog.Info(ctx, "adopting the instance that this create or an interrupted run of it made", map[string]any{"instance": ref.Name})
+	cur, _, err := c.rawInstance(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if cur.Status != "Stopped" {
+		if err := c.ChangeState(ctx, ref, backend.StateChange{Action: "stop", Force: true}); err != nil {
+			return fmt.Errorf("stopping instance %q, found %s, to finish its create: %w", ref.Name, cur.Status, err)
+		}
+	}
+	return c.unmark(ctx, ref)
+}
+
+// settleInstance waits until no operation on the instance runs.
+func (c *Client) settleInstance(ctx context.Context, ref backend.InstanceRef) error {
+	path := instancePath(ref.Name)
+	for {
+		ran, err := c.waitRunning(ctx, c.project(ref), func(op listedOperation) bool { return touches(op, "instances", path) })
+		if err != nil || !ran {
+			return err
+		}
+	}
+}
+
+// unmark removes the creation mark from the instance's config.
+func (c *Client) unmark(ctx context.Context, ref backend.InstanceRef) error {
+	cur, etag, err := c.rawInstance(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("removing the creation mark of instance %q: %w", ref.Name, err)
+	}
+	if _, ok := cur.Config[creationKey]; !ok {
+		return nil
+	}
+	delete(cur.Config, creationKey)
+	put := apiInstancePut{Description: cur.Description, Profiles: cur.Profiles, Config: cur.Config, Devices: cur.Devices, Ephemeral: cur.Ephemeral}
+	if err := c.putInstance(ctx, ref, etag, put); err != nil {
+		return fmt.Errorf("removing the creation mark of instance %q: %w", ref.Name, err)
+	}
+	return nil
+}
+
+// rawInstance reads the instance as the API has it, mark included, and its ETag.
+func (c *Client) rawInstance(ctx context.Context, ref backend.InstanceRef) (*apiInstance, string, error) {
+	var a apiInstance
+	r, err := c.doIn(ctx, c.project(ref), http.MethodGet, instancePath(ref.Name), nil, &a)
+	if err != nil {
+		return nil, "", err
+	}
+	return &a, r.etag, nil
 }
 
 // abandonInstanceCreate is called when ctx ended while the server was creating an
@@ -277,10 +398,10 @@ func serverOwned(key string) bool {
 	return strings.HasPrefix(key, "volatile.") || strings.HasPrefix(key, "image.")
 }
 
-// UpdateInstance replaces what the user manages, keeping the server's own keys.
+// UpdateInstance replaces what the user manages, keeping the server's own keys. A
+// creation mark is not kept: an instance being updated is recorded.
 func (c *Client) UpdateInstance(ctx context.Context, ref backend.InstanceRef, spec backend.InstanceSpec) error {
-	var cur apiInstance
-	r, err := c.doIn(ctx, c.project(ref), http.MethodGet, instancePath(ref.Name), nil, &cur)
+	cur, etag, err := c.rawInstance(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -294,12 +415,18 @@ func (c *Client) UpdateInstance(ctx context.Context, ref backend.InstanceRef, sp
 		config[k] = v
 	}
 	put := apiInstancePut{Description: spec.Description, Profiles: spec.Profiles, Config: config, Devices: spec.Devices, Ephemeral: spec.Ephemeral}
+	return c.putInstance(ctx, ref, etag, put)
+}
+
+// putInstance replaces what PUT /1.0/instances/{name} replaces, only if the instance
+// is still as read (its ETag), and waits.
+func (c *Client) putInstance(ctx context.Context, ref backend.InstanceRef, etag string, put apiInstancePut) error {
 	req, err := c.jsonRequest(ctx, http.MethodPut, c.urlIn(c.project(ref), instancePath(ref.Name)), put)
 	if err != nil {
 		return err
 	}
-	if r.etag != "" {
-		req.Header.Set("If-Match", r.etag)
+	if etag != "" {
+		req.Header.Set("If-Match", etag)
 	}
 	resp, err := c.finish(req, nil, c.http.Do)
 	if err != nil {
