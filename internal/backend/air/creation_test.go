@@ -56,7 +56,8 @@ type front struct {
 }
 
 type frontRule struct {
-	path  *regexp.Regexp
+	method string
+	path   *regexp.Regexp
 	fault answerFault
 	times int
 }
@@ -80,9 +81,14 @@ func startFront(t *testing.T, srv *airemu.Server) *front {
 
 // spoil spoils the next times POSTs whose path matches path.
 func (f *front) spoil(path string, fault answerFault, times int) {
+	f.spoilMethod(http.MethodPost, path, fault, times)
+}
+
+// spoilMethod spoils the next times requests of method whose path matches path.
+func (f *front) spoilMethod(method, path string, fault answerFault, times int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.rules = append(f.rules, &frontRule{path: regexp.MustCompile(path), fault: fault, times: times})
+	f.rules = append(f.rules, &frontRule{method: method, path: regexp.MustCompile(path), fault: fault, times: times})
 }
 
 // requests counts the requests of method to a path matching path.
@@ -105,7 +111,7 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.count[r.Method+" "+r.URL.Path]++
 	var fault answerFault
 	for _, rule := range f.rules {
-		if rule.times > 0 && r.Method == http.MethodPost && rule.path.MatchString(r.URL.Path) {
+		if rule.times > 0 && r.Method == rule.method && rule.path.MatchString(r.URL.Path) {
 			rule.times--
 			fault = rule.fault
 			break
@@ -234,6 +240,31 @@ func TestAccCreateLostAnswer(t *testing.T) {
 				t.Errorf("%d POSTs, want %d", n, tc.posts)
 			}
 		})
+	}
+}
+
+// start-upload and complete-upload whose answers are lost after the API acted: the
+// upload started is aborted and started again, the parts handed over are not
+// handed over twice, and the create ends with one whole image.
+func TestAccUploadStepAnswerLost(t *testing.T) {
+	for _, step := range []string{"start-upload", "complete-upload"} {
+		for _, fault := range []answerFault{dropAnswer, answer503} {
+			t.Run(step+"/"+string(fault), func(t *testing.T) {
+				srv := emulator(t, airemu.Options{})
+				f := startFront(t, srv)
+				c := connectTo(t, srv, f.URL, orgA)
+				d := newDisk(t, 2*chunk+5)
+				a := attrs(t)
+				path := `^/api/v3/images/[^/]+/` + step + `/$`
+				f.spoilMethod(http.MethodPatch, path, fault, 1)
+				img := create(t, c, d.content(t, true), a)
+				checkOne(t, srv, c, orgA, *a.Name, img, d)
+				want := map[string]int{"start-upload": 2, "complete-upload": 1}[step]
+				if n := f.requests(http.MethodPatch, path); n != want {
+					t.Errorf("%s sent %d times, want %d", step, n, want)
+				}
+			})
+		}
 	}
 }
 

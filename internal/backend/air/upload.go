@@ -119,9 +119,9 @@ type part struct {
 // validates the whole; the image returned is COMPLETE. Once the upload has started,
 // a failure aborts it (abort-upload), which leaves the image READY and empty.
 func (c *Client) upload(ctx context.Context, id string, ct *content, progress func(int64)) (*image, error) {
-	var start startAnswer
-	if err := c.do(ctx, http.MethodPatch, imagePath(id, "start-upload"), map[string]any{"hash": ct.sha256, "size": ct.size}, &start); err != nil {
-		return nil, fmt.Errorf("starting the upload of image %s: %w", id, err)
+	start, err := c.start(ctx, id, ct)
+	if err != nil {
+		return nil, err
 	}
 	parts, err := c.plan(id, ct.size, start)
 	if err == nil {
@@ -176,16 +176,58 @@ func (c *Client) plan(id string, size int64, start startAnswer) ([]part, error) 
 	return parts, nil
 }
 
-// complete hands over the parts' ETags, in part order.
+// startAttempts bounds how often start-upload is sent when its answers are lost.
+const startAttempts = 3
+
+// start sends start-upload. Its answer holds the part URLs, so one that was lost
+// (a gateway's 5xx, the connection lost) cannot be done without: the upload it may
+// have started is aborted, which returns the image to READY, and start-upload is
+// sent again. (start-upload is a PATCH the API refuses unless the image is READY,
+// so the shared client does not repeat it on its own.)
+func (c *Client) start(ctx context.Context, id string, ct *content) (startAnswer, error) {
+	body := map[string]any{"hash": ct.sha256, "size": ct.size}
+	for attempt := 1; ; attempt++ {
+		var start startAnswer
+		err := c.do(ctx, http.MethodPatch, imagePath(id, "start-upload"), body, &start)
+		if err == nil || ctx.Err() != nil || !backend.MaybeDone(err) || attempt == startAttempts {
+			if err != nil {
+				return start, fmt.Errorf("starting the upload of image %s: %w", id, err)
+			}
+			return start, nil
+		}
+		tflog.Info(ctx, "air: the answer to start-upload was lost; starting again", map[string]any{"id": id, "error": err.Error()})
+		img, gerr := c.get(ctx, id)
+		if gerr != nil {
+			return start, fmt.Errorf("starting the upload of image %s: %w; reading the image afterwards failed too: %v", id, err, gerr)
+		}
+		if img.UploadStatus == statusUploading {
+			if aerr := c.do(ctx, http.MethodPatch, imagePath(id, "abort-upload"), map[string]any{}, nil); aerr != nil {
+				return start, fmt.Errorf("starting the upload of image %s: %w; aborting the upload it may have started failed: %v", id, err, aerr)
+			}
+		}
+	}
+}
+
+// complete hands over the parts' ETags, in part order. When the answer is lost,
+// the image says whether the API took them: past UPLOADING it did, and the wait for
+// validation follows; still UPLOADING, they are handed over again.
 func (c *Client) complete(ctx context.Context, id string, etags []string) error {
 	list := make([]map[string]any, len(etags))
 	for i, e := range etags {
 		list[i] = map[string]any{"part_number": i + 1, "etag": e}
 	}
-	if err := c.do(ctx, http.MethodPatch, imagePath(id, "complete-upload"), map[string]any{"parts": list}, nil); err != nil {
-		return fmt.Errorf("completing the upload of image %s: %w", id, err)
+	for attempt := 1; ; attempt++ {
+		err := c.do(ctx, http.MethodPatch, imagePath(id, "complete-upload"), map[string]any{"parts": list}, nil)
+		if err == nil || ctx.Err() != nil || !backend.MaybeDone(err) || attempt == startAttempts {
+			if err != nil {
+				return fmt.Errorf("completing the upload of image %s: %w", id, err)
+			}
+			return nil
+		}
+		if img, gerr := c.get(ctx, id); gerr == nil && img.UploadStatus != statusUploading {
+			return nil
+		}
 	}
-	return nil
 }
 
 // abort ends an upload that failed, so the API drops the parts it holds, and says
