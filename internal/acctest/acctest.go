@@ -127,6 +127,15 @@ func Diagnostic(parts ...string) *regexp.Regexp {
 	return regexp.MustCompile(`(?s)` + strings.Join(quoted, `.*`))
 }
 
+// FirstDiagnostic is Diagnostic for the first diagnostic of a run's output only,
+// so a step that expects one error also fails on another reported before it (such
+// as Terraform's "Provider returned invalid result object").
+func FirstDiagnostic(parts ...string) *regexp.Regexp {
+	// After the run's own first line, the lines before the first "Error:"
+	// (warnings) start otherwise.
+	return regexp.MustCompile(`(?s)\A[^\n]*\n(?:(?:[^E\n][^\n]*)?\n)*` + Diagnostic(parts...).String()[len("(?s)"):])
+}
+
 // httpsPorts keeps the two daemons' HTTPS listeners apart.
 var httpsPorts = map[backend.Kind]int{backend.KindIncus: 18443, backend.KindLXD: 18444}
 

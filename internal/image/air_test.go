@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"regexp"
 	"testing"
 	"time"
 
@@ -222,7 +221,7 @@ func TestAccImageAir_parts(t *testing.T) {
 			{
 				PreConfig:   func() { s.FailPart("*", 2, 100, airemu.FailUnavailable) },
 				Config:      config,
-				ExpectError: regexp.MustCompile(`(?s)part 2.*503`),
+				ExpectError: acctest.FirstDiagnostic("Error: Could not create image", "part 2", "503"),
 			},
 			{
 				// The failed upload was aborted and its image recorded: it is replaced.
@@ -245,7 +244,7 @@ func TestAccImageAir_parts(t *testing.T) {
 					airPatch(t, s, id, "clear-upload", map[string]any{})
 				},
 				Config:      config,
-				ExpectError: regexp.MustCompile(`(?s)the disk is not bootable`),
+				ExpectError: acctest.FirstDiagnostic("Error: Could not create image", "the disk is not bootable"),
 			},
 			{
 				PreConfig: func() { s.FailValidation("") },

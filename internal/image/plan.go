@@ -581,6 +581,7 @@ func (m *imageResourceModel) markUnknownsNull() {
 	}
 	m.Incus = settle(m.Incus, incusType)
 	m.OpenStack = settle(m.OpenStack, openstackType)
+	m.Air = settle(m.Air, airType)
 }
 
 type rfc3339Validator struct{}
