@@ -114,8 +114,8 @@ func run(args []string, stdout io.Writer) error {
 		}
 		servers = append(servers, srv)
 		go func() { _ = srv.Serve(ln) }()
-		fmt.Fprintf(stdout, "countproxy: %s %s://%s\n", name, scheme, ln.Addr())
-		return nil
+		_, err = fmt.Fprintf(stdout, "countproxy: %s %s://%s\n", name, scheme, ln.Addr())
+		return err
 	}
 
 	if *incus != "" {
@@ -179,7 +179,9 @@ func run(args []string, stdout io.Writer) error {
 		if err := serve("keystone", rec.wrap("keystone", rp), nil); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "countproxy: glance %s\n", o.front)
+		if _, err := fmt.Fprintf(stdout, "countproxy: glance %s\n", o.front); err != nil {
+			return err
+		}
 	}
 	if *air != "" {
 		up, err := url.Parse(*air)
@@ -197,7 +199,9 @@ func run(args []string, stdout io.Writer) error {
 	if len(servers) == 0 {
 		return errors.New("nothing to proxy: give -incus, -keystone or -air")
 	}
-	fmt.Fprintln(stdout, "countproxy: ready")
+	if _, err := fmt.Fprintln(stdout, "countproxy: ready"); err != nil {
+		return err
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -213,9 +217,7 @@ func run(args []string, stdout io.Writer) error {
 // transport keeps enough idle connections for Terraform's parallel requests, so the
 // proxy does not add connection set-ups the provider itself would not make.
 func transport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 64
-	return t
+	return &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
 }
 
 // recorder writes a line per request, and one per connection when conns is set.

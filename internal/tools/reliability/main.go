@@ -112,15 +112,19 @@ func parseRow(line []byte) (row, error) {
 		return row{}, errors.New("values must be an object of strings")
 	}
 	for dec.More() {
-		k, err := dec.Token()
+		t, err := dec.Token()
 		if err != nil {
 			return row{}, err
+		}
+		k, ok := t.(string)
+		if !ok {
+			return row{}, fmt.Errorf("values: a key expected, found %v", t)
 		}
 		var v string
 		if err := dec.Decode(&v); err != nil {
 			return row{}, fmt.Errorf("value %q: %w", k, err)
 		}
-		r.Values = append(r.Values, value{Key: k.(string), Val: v})
+		r.Values = append(r.Values, value{Key: k, Val: v})
 	}
 	return r, nil
 }
