@@ -58,8 +58,8 @@ type front struct {
 type frontRule struct {
 	method string
 	path   *regexp.Regexp
-	fault answerFault
-	times int
+	fault  answerFault
+	times  int
 }
 
 func startFront(t *testing.T, srv *airemu.Server) *front {
