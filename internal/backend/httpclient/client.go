@@ -34,6 +34,12 @@ type Retry struct {
 // DefaultRetry is used when the provider block sets nothing.
 var DefaultRetry = Retry{MaxAttempts: 4, MinWait: time.Second, MaxWait: 30 * time.Second}
 
+// IdleConnsPerHost is how many idle connections a transport keeps to one server:
+// above Terraform's default parallelism (10), so a refresh of many objects reuses
+// connections rather than opening one, with a TLS handshake and its buffers, for
+// almost every request (net/http keeps 2).
+const IdleConnsPerHost = 32
+
 // Client sends requests: Do retries, Stream sends once (its body cannot be replayed).
 type Client struct {
 	rc      *retryablehttp.Client

@@ -140,7 +140,7 @@ func New(cfg Config) (*Client, error) {
 			return nil, err
 		}
 		tr := &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: 15 * time.Second, ResponseHeaderTimeout: responseTimeout,
-			WriteBufferSize: writeBuffer, ReadBufferSize: writeBuffer}
+			WriteBufferSize: writeBuffer, ReadBufferSize: writeBuffer, MaxIdleConnsPerHost: httpclient.IdleConnsPerHost}
 		c.base = strings.TrimSuffix(u.Scheme+"://"+u.Host, "/")
 		c.http = httpclient.New(tr, cfg.Retry, cfg.TrustToken, cfg.ClientKey)
 	default:

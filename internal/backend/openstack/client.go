@@ -74,6 +74,7 @@ func New(cfg Config) (*Client, error) {
 		TLSHandshakeTimeout:   15 * time.Second,
 		ResponseHeaderTimeout: responseTimeout,
 		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   httpclient.IdleConnsPerHost,
 		WriteBufferSize:       bufferSize,
 		ReadBufferSize:        bufferSize,
 	}
