@@ -37,7 +37,7 @@ func init() {
 			Name:   f.kind,
 			Family: "incus",
 			Capabilities: []backend.Capability{backend.CapImages, backend.CapImageAliases, backend.CapInstances, backend.CapImageExport,
-				backend.CapRemoteImages, backend.CapImageProfiles, backend.CapImageAutoUpdate},
+				backend.CapURLImages, backend.CapRemoteImages, backend.CapImageProfiles, backend.CapImageAutoUpdate},
 			Schema:        f.schema(),
 			Settings:      f.settings,
 			Connect:       connectIncus,
