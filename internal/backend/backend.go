@@ -30,6 +30,7 @@ const (
 	CapInstances       Capability = "instances"
 	CapImageExport     Capability = "image export"
 	CapRemoteImages    Capability = "images pulled from a remote image server"
+	CapURLImages       Capability = "images the server downloads from a URL"
 	CapImageProfiles   Capability = "image profiles"
 	CapImageAutoUpdate Capability = "image auto_update"
 )

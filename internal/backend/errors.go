@@ -106,7 +106,10 @@ func (e *DigestError) Unwrap() error { return ErrDigest }
 // Advice says what a user can do about an error, by its kind; empty when there is
 // nothing general to say.
 func Advice(err error) string {
+	var file *LocalFileError
 	switch {
+	case errors.As(err, &file):
+		return file.advice()
 	// First: an interrupted request may also wrap the transport's error, but says
 	// nothing about the server.
 	case errors.Is(err, ErrCancelled), errors.Is(err, context.Canceled):

@@ -93,7 +93,7 @@ func NewRegistry(defaultName string, configs []Config) (*Registry, error) {
 	switch {
 	case defaultName != "":
 		if _, ok := r.configs[defaultName]; !ok {
-			return nil, fmt.Errorf("default_endpoint %q is not in endpoints (configured: %s)", defaultName, r.names())
+			return nil, fmt.Errorf("default_endpoint %q is not in endpoints (configured: %s): name one of these, or add %q to endpoints", defaultName, r.names(), defaultName)
 		}
 	case len(configs) == 1:
 		defaultName = configs[0].Name
@@ -125,7 +125,7 @@ func (r *Registry) Resolve(name string) (string, backend.Kind, error) {
 	}
 	c, ok := r.configs[name]
 	if !ok {
-		return "", "", fmt.Errorf("endpoint %q is not configured in the provider's endpoints (configured: %s)", name, r.names())
+		return "", "", fmt.Errorf("endpoint %q is not configured in the provider's endpoints (configured: %s): name one of these, or add %q to the provider's endpoints", name, r.names(), name)
 	}
 	return name, c.Kind, nil
 }

@@ -20,7 +20,7 @@ func TestResolveAndRequire(t *testing.T) {
 	if name, kind, err := reg.Resolve(""); err != nil || name != "local" || kind != backend.KindIncus {
 		t.Fatalf("default: %s %s %v", name, kind, err)
 	}
-	if _, _, err := reg.Resolve("nope"); err == nil || err.Error() != `endpoint "nope" is not configured in the provider's endpoints (configured: cloud, local)` {
+	if _, _, err := reg.Resolve("nope"); err == nil || err.Error() != `endpoint "nope" is not configured in the provider's endpoints (configured: cloud, local): name one of these, or add "nope" to the provider's endpoints` {
 		t.Fatalf("unknown endpoint: %v", err)
 	}
 	_, _, err = reg.Require("cloud", backend.CapImageAliases)

@@ -37,7 +37,7 @@ func init() {
 			Name:   f.kind,
 			Family: "incus",
 			Capabilities: []backend.Capability{backend.CapImages, backend.CapImageAliases, backend.CapInstances, backend.CapImageExport,
-				backend.CapRemoteImages, backend.CapImageProfiles, backend.CapImageAutoUpdate},
+				backend.CapURLImages, backend.CapRemoteImages, backend.CapImageProfiles, backend.CapImageAutoUpdate},
 			Schema:           f.schema(),
 			Settings:         f.settings,
 			Connect:          connectIncus,
@@ -123,13 +123,13 @@ func (f incusFlavour) config(m *IncusModel, retry httpclient.Retry) (*incus.Conf
 		c.Project = os.Getenv(f.env + "_PROJECT")
 	}
 	var err error
-	if c.ClientCert, err = inlineOrFile(m.ClientCert, m.ClientCertFile); err != nil {
+	if c.ClientCert, err = inlineOrFile(m.ClientCert, "client_cert_file", m.ClientCertFile); err != nil {
 		return nil, err
 	}
-	if c.ClientKey, err = inlineOrFile(m.ClientKey, m.ClientKeyFile); err != nil {
+	if c.ClientKey, err = inlineOrFile(m.ClientKey, "client_key_file", m.ClientKeyFile); err != nil {
 		return nil, err
 	}
-	if c.ServerCert, err = inlineOrFile(m.ServerCert, m.ServerCertFile); err != nil {
+	if c.ServerCert, err = inlineOrFile(m.ServerCert, "server_cert_file", m.ServerCertFile); err != nil {
 		return nil, err
 	}
 	if c.ClientCert == "" && c.ClientKey == "" && len(c.Address) > 8 && c.Address[:8] == "https://" {
@@ -154,14 +154,16 @@ func (f incusFlavour) config(m *IncusModel, retry httpclient.Retry) (*incus.Conf
 	return c, nil
 }
 
-func inlineOrFile(inline, file types.String) (string, error) {
+// inlineOrFile is the inline value, else the content of the file that the argument
+// named fileArg names.
+func inlineOrFile(inline types.String, fileArg string, file types.String) (string, error) {
 	if v := inline.ValueString(); v != "" {
 		return v, nil
 	}
 	if f := file.ValueString(); f != "" {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			return "", err
+			return "", backend.LocalFile(fileArg, f, err)
 		}
 		return string(b), nil
 	}

@@ -75,8 +75,11 @@ func TestIncusConfigErrors(t *testing.T) {
 		want string
 	}{
 		"certificate without key": {IncusModel{Address: types.StringValue("https://h:1"), ClientCert: types.StringValue(testCert)}, "client_cert and client_key go together"},
-		"missing key file":        {IncusModel{ClientCert: types.StringValue(testCert), ClientKeyFile: types.StringValue("/nonexistent/key.pem")}, "no such file or directory"},
-		"garbage certificate":     {IncusModel{Address: types.StringValue("https://h:1"), ClientCert: types.StringValue("x"), ClientKey: types.StringValue("y")}, "client certificate and key: tls: failed to find any PEM data"},
+		"missing key file":        {IncusModel{ClientCert: types.StringValue(testCert), ClientKeyFile: types.StringValue("/nonexistent/key.pem")}, "client_key_file /nonexistent/key.pem does not exist"},
+		"garbage certificate":     {IncusModel{Address: types.StringValue("https://h:1"), ClientCert: types.StringValue("x"), ClientKey: types.StringValue("y")}, "the client certificate is not in PEM form"},
+		"garbage key":             {IncusModel{Address: types.StringValue("https://h:1"), ClientCert: types.StringValue(testCert), ClientKey: types.StringValue("y")}, "the client key is not a private key in PEM form"},
+		"swapped":                 {IncusModel{Address: types.StringValue("https://h:1"), ClientCert: types.StringValue(testKey), ClientKey: types.StringValue(testCert)}, `the client certificate holds a "EC PRIVATE KEY" block, not a certificate`},
+		"garbage server cert":     {IncusModel{Address: types.StringValue("https://h:1"), ServerCert: types.StringValue("x")}, "server_cert is not in PEM form"},
 		"bad address":             {IncusModel{Address: types.StringValue("ftp://h")}, `scheme must be unix:// or https://`},
 	}
 	for name, tc := range tests {

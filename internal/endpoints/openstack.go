@@ -19,7 +19,7 @@ func init() {
 	Register(Kind{
 		Name:             backend.KindOpenStack,
 		Family:           "openstack",
-		Capabilities:     []backend.Capability{backend.CapImages, backend.CapImageMembers, backend.CapImageExport},
+		Capabilities:     []backend.Capability{backend.CapImages, backend.CapImageMembers, backend.CapImageExport, backend.CapURLImages},
 		Schema:           openstackSchema(),
 		Settings:         openstackSettings,
 		Connect:          connectOpenStack,

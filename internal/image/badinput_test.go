@@ -49,7 +49,7 @@ func TestAccImage_badInput(t *testing.T) {
 	}{
 		"missing file": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" { file = %q }`, missing),
-			acctest.Diagnostic("Error: Invalid image source", fmt.Sprintf("cannot use %s: no such file or directory.", missing)),
+			acctest.Diagnostic("Error: Invalid image source", missing+" does not exist. Check the path"),
 		},
 		"not an image": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" { file = %q }`, notImage),
@@ -125,11 +125,11 @@ func TestAccImage_badInput(t *testing.T) {
   endpoint = "nowhere"
   file     = %q
 }`, good),
-			acctest.Diagnostic("Error: Unusable endpoint", `endpoint "nowhere" is not configured in the provider's endpoints (configured: incus, lxd).`),
+			acctest.Diagnostic("Error: Unusable endpoint", `endpoint "nowhere" is not configured in the provider's endpoints (configured: incus, lxd): name one of these, or add "nowhere" to the provider's endpoints.`),
 		},
 		"data source endpoint not configured": {
 			cfg + `data "imagefleet_images" "x" { endpoint = "nowhere" }`,
-			acctest.Diagnostic("Error: Unusable endpoint", `endpoint "nowhere" is not configured in the provider's endpoints (configured: incus, lxd).`),
+			acctest.Diagnostic("Error: Unusable endpoint", `endpoint "nowhere" is not configured in the provider's endpoints (configured: incus, lxd): name one of these, or add "nowhere" to the provider's endpoints.`),
 		},
 		"expiry in the past": {
 			cfg + fmt.Sprintf(`resource "imagefleet_image" "x" {
@@ -157,14 +157,14 @@ func TestAccImage_badInput(t *testing.T) {
   endpoints = { remote = { incus = { address = "https://127.0.0.1:1", client_cert = "not a certificate", client_key = "not a key" } } }
 }
 data "imagefleet_images" "x" {}`,
-			acctest.Diagnostic("Error: Invalid endpoint configuration", `Endpoint "remote" (incus): client certificate and key: tls: failed to find any PEM data in certificate input.`),
+			acctest.Diagnostic("Error: Invalid endpoint configuration", `Endpoint "remote" (incus): the client certificate is not in PEM form (no -----BEGIN CERTIFICATE----- line): give client_cert`),
 		},
 		"bad server certificate": {
 			`provider "imagefleet" {
   endpoints = { remote = { incus = { address = "https://127.0.0.1:1", server_cert = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n" } } }
 }
 data "imagefleet_images" "x" {}`,
-			acctest.Diagnostic("Error: Invalid endpoint configuration", `Endpoint "remote" (incus): server certificate:`),
+			acctest.Diagnostic("Error: Invalid endpoint configuration", `Endpoint "remote" (incus): server_cert holds a PEM certificate block that is not a valid certificate: give the server's own certificate`),
 		},
 		"endpoint of the wrong kind": {
 			`provider "imagefleet" {
@@ -219,7 +219,7 @@ resource "imagefleet_image" "down" {
   endpoint = "down"
   file     = %q
 }`, sock, good, good),
-				ExpectError: acctest.Diagnostic("Error: Could not create image", fmt.Sprintf(`connecting to endpoint "down" (incus): GET unix://%s: endpoint unreachable:`, sock), "no such file or directory."),
+				ExpectError: acctest.Diagnostic("Error: Could not create image", fmt.Sprintf(`connecting to endpoint "down" (incus): GET unix://%s: endpoint unreachable:`, sock), "there is no socket at "+sock+"."),
 			},
 			{
 				// The image on the endpoint that is up was created despite the other.

@@ -566,6 +566,19 @@ func (d *imageDataSource) ConfigValidators(context.Context) []datasource.ConfigV
 	return []datasource.ConfigValidator{datasourcevalidator.Conflicting(path.MatchRoot("id"), path.MatchRoot("fingerprint"), path.MatchRoot("alias"))}
 }
 
+// ValidateConfig refuses a lookup of one image that names nothing to look for: it
+// would stand or fall by how many images the endpoint happens to hold.
+func (d *imageDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
+	for _, name := range []string{"id", "fingerprint", "alias", "filter"} {
+		var v attr.Value
+		resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(name), &v)...)
+		if v == nil || !v.IsNull() {
+			return
+		}
+	}
+	resp.Diagnostics.Append(noLookupDiag())
+}
+
 func (d *imageDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
 	var m imageDataSourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)

@@ -217,7 +217,7 @@ data "imagefleet_image" "partner_unpublished" {
 data "imagefleet_image" "unknown" {
   id = "00000000-0000-4000-8000-000000000000"
 }`,
-				ExpectError: acctest.Diagnostic("No image found", `Endpoint "air" has no image with id "00000000-0000-4000-8000-000000000000".`),
+				ExpectError: acctest.Diagnostic("No image found", `Endpoint "air" has no image with id "00000000-0000-4000-8000-000000000000": check that it is right.`),
 			},
 			{
 				Config: images + fmt.Sprintf(`

@@ -148,7 +148,7 @@ data "imagefleet_image" "filtered_out" {
 data "imagefleet_image" "unknown_id" {
   id = "0123456789abcdef"
 }`,
-					ExpectError: acctest.Diagnostic("No image found", fmt.Sprintf(`Endpoint %q has no image with id "0123456789abcdef".`, b.Endpoint)),
+					ExpectError: acctest.Diagnostic("No image found", fmt.Sprintf(`Endpoint %q has no image with id "0123456789abcdef": check that it is right.`, b.Endpoint)),
 				},
 				{
 					Config: images + `
@@ -426,7 +426,7 @@ data "imagefleet_image" "shared_not_accepted" {
 data "imagefleet_image" "unknown" {
   id = "00000000-0000-4000-8000-000000000000"
 }`,
-				ExpectError: acctest.Diagnostic("No image found", `Endpoint "cloud" has no image with id "00000000-0000-4000-8000-000000000000".`),
+				ExpectError: acctest.Diagnostic("No image found", `Endpoint "cloud" has no image with id "00000000-0000-4000-8000-000000000000": check that it is right.`),
 			},
 			{
 				Config: cfg + fmt.Sprintf(`

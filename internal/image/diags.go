@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/transfer"
 )
 
@@ -37,17 +38,22 @@ func apiDiag(action, endpoint, object string, err error) diag.Diagnostic {
 		withAdvice(endpoint, fmt.Sprintf("Endpoint %q, %s: %s.", endpoint, object, err), err))
 }
 
+// sourceDiag reports a local source file that cannot be used, with what to do
+// about it.
 func sourceDiag(p path.Path, err error) diag.Diagnostic {
-	summary := "Invalid image source"
+	summary, advice := "Invalid image source", backend.Advice(err)
 	switch {
 	case errors.Is(err, transfer.ErrNotImage):
-		summary = "Source is not an image"
+		summary, advice = "Source is not an image", "Check that the path names the image you built: a file is recognised by its first bytes, never by its name."
 	case errors.Is(err, transfer.ErrNoMetadata):
 		summary = "Image tarball without metadata.yaml"
+		advice = "A unified Incus image holds metadata.yaml and rootfs/ at the top of the tarball: build it from inside the directory that holds them " +
+			"(tar -C <dir> -czf image.tar.gz metadata.yaml rootfs), or give the metadata tarball and the rootfs apart, as split."
 	case errors.Is(err, transfer.ErrNoArch):
 		summary = "Image metadata without architecture"
+		advice = "Add the architecture to its metadata.yaml (such as architecture: x86_64): Incus and LXD refuse an image without one."
 	}
-	return diag.NewAttributeErrorDiagnostic(p, summary, err.Error()+".")
+	return diag.NewAttributeErrorDiagnostic(p, summary, strings.TrimSpace(err.Error()+". "+advice))
 }
 
 func importDiag(id string) diag.Diagnostic {
@@ -78,14 +84,22 @@ func stampsDiag(err error) diag.Diagnostic {
 // by an id or alias (lookup) that the endpoint does not have, or that it has but
 // that does not match the filters (filtered).
 func noImageDiag(endpoint, lookup string, filtered bool) diag.Diagnostic {
-	detail := fmt.Sprintf("Endpoint %q has no image matching the filters.", endpoint)
+	// The image is often made by the same configuration: read before it exists.
+	const later = "If this configuration makes the image, refer to that resource (such as imagefleet_image.<name>.id) instead of writing the value, so that the image is read once it exists."
+	detail := fmt.Sprintf("Endpoint %q has no image matching the filters. Check the filters (the imagefleet_images data source lists what they match). %s", endpoint, later)
 	switch {
 	case lookup != "" && filtered:
 		detail = fmt.Sprintf("Endpoint %q has an image with %s, but it does not match the filters, so it is no match: change the filters or the lookup.", endpoint, lookup)
 	case lookup != "":
-		detail = fmt.Sprintf("Endpoint %q has no image with %s.", endpoint, lookup)
+		detail = fmt.Sprintf("Endpoint %q has no image with %s: check that it is right. %s", endpoint, lookup, later)
 	}
 	return diag.NewErrorDiagnostic("No image found", detail)
+}
+
+func noLookupDiag() diag.Diagnostic {
+	return diag.NewErrorDiagnostic("Image lookup missing",
+		"imagefleet_image finds one image: set id, fingerprint or alias, or a filter (with most_recent = true to take the newest of several matches). "+
+			"To read every image of an endpoint, use the imagefleet_images data source.")
 }
 
 // ambiguousDiag lists the images that match, by short ID: a fingerprint's first 12
@@ -166,10 +180,30 @@ func containerCopyDiag(from, id, to string, kind backend.Kind) diag.Diagnostic {
 		fmt.Sprintf("Image %s of endpoint %q is a container image; endpoint %q is of type %s, which holds disk images only. Copy a virtual-machine image, or upload a disk image with file.", id, from, to, kind))
 }
 
+func copyMissingDiag(from string, kind backend.Kind, id string) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(path.Root("copy_from").AtName("image"), "Image to copy not found",
+		fmt.Sprintf("Endpoint %q (%s) has no image %q to copy. Check copy_from.image: %s. If this configuration makes the image, "+
+			"refer to that resource (image = imagefleet_image.<name>.id) rather than write its ID, so that it is copied once it exists.", from, kind, id, imageIDWords(kind)))
+}
+
+// imageIDWords says what an image ID is on an endpoint of kind.
+func imageIDWords(kind backend.Kind) string {
+	if k, ok := endpoints.KindOf(kind); ok && k.Family == "incus" {
+		return "an image fingerprint, or a unique prefix of one"
+	}
+	return "the image's UUID"
+}
+
 func copyFormatDiag(from, id, format, to string, kind backend.Kind, takes []string) diag.Diagnostic {
 	return diag.NewAttributeErrorDiagnostic(path.Root("copy_from"), "Disk format not supported by the endpoint",
 		fmt.Sprintf("Image %s of endpoint %q is a %s disk; endpoint %q is of type %s, which takes disks in %s only. Convert the image first, or copy another one.",
 			id, from, format, to, kind, strings.Join(takes, ", ")))
+}
+
+func architectureDiag(p path.Path, arch string) diag.Diagnostic {
+	return diag.NewAttributeErrorDiagnostic(p, "Unknown architecture",
+		fmt.Sprintf("%s %q is not an architecture Incus and LXD know, so they would refuse the image: use one of %s (or a common alias, such as amd64 or arm64).",
+			p, arch, strings.Join(transfer.IncusArchitectures(), ", ")))
 }
 
 func splitDiag(endpoint string, kind backend.Kind) diag.Diagnostic {

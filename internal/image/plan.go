@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -53,7 +52,7 @@ func (r *imageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	if !plan.Endpoint.IsUnknown() {
 		family = r.reg.Family(plan.Endpoint.ValueString())
 	}
-	resp.Diagnostics.Append(r.checkEndpoints(ctx, &plan)...)
+	resp.Diagnostics.Append(r.checkEndpoints(ctx, &plan, state)...)
 	// An endpoint unknown until apply may name another server: replace.
 	if state != nil && (plan.Endpoint.IsUnknown() || !r.reg.Same(state.Endpoint.ValueString(), plan.Endpoint.ValueString())) {
 		resp.RequiresReplace.Append(path.Root("endpoint"))
@@ -356,7 +355,7 @@ func (r *imageResource) checkProperties(plan *imageResourceModel) diag.Diagnosti
 
 // checkEndpoints rejects, at plan time, endpoints that are not configured or whose
 // type cannot do what the configuration asks.
-func (r *imageResource) checkEndpoints(ctx context.Context, plan *imageResourceModel) diag.Diagnostics {
+func (r *imageResource) checkEndpoints(ctx context.Context, plan, state *imageResourceModel) diag.Diagnostics {
 	var diags diag.Diagnostics
 	if plan.Endpoint.IsUnknown() {
 		return nil
@@ -368,6 +367,9 @@ func (r *imageResource) checkEndpoints(ctx context.Context, plan *imageResourceM
 	}
 	family := r.reg.Family(name)
 	need := map[string]backend.Capability{}
+	if !plan.URL.IsNull() {
+		need["url"] = backend.CapURLImages
+	}
 	if plan.Remote != nil {
 		need["remote"] = backend.CapRemoteImages
 	}
@@ -389,19 +391,34 @@ func (r *imageResource) checkEndpoints(ctx context.Context, plan *imageResourceM
 		if _, _, err := r.reg.Require(plan.CopyFrom.Endpoint.ValueString(), backend.CapImageExport); err != nil {
 			diags.Append(tfendpoints.EndpointDiag(path.Root("copy_from").AtName("endpoint"), err))
 		} else {
-			diags.Append(r.checkCopyFits(ctx, plan)...)
+			diags.Append(r.checkCopyFits(ctx, plan, state)...)
 		}
 	}
 	return diags
 }
 
-// checkCopyFits refuses, at plan time, a copy whose content the destination's kind
-// cannot hold: a container image to Glance, a Glance disk in a format Incus cannot
-// boot. It needs the source image, so it asks the source endpoint; when that cannot
-// answer yet, the backends refuse at apply.
-func (r *imageResource) checkCopyFits(ctx context.Context, plan *imageResourceModel) diag.Diagnostics {
+// checkCopyFits refuses, at plan time, a copy of an image the source endpoint does
+// not have, and one whose content the destination's kind cannot hold: a container
+// image to Glance, a Glance disk in a format Incus cannot boot. It needs the source
+// image, so it asks the source endpoint; when that cannot answer yet, the backends
+// refuse at apply. A source image gone once the copy exists is no error: the copy
+// is kept.
+func (r *imageResource) checkCopyFits(ctx context.Context, plan, state *imageResourceModel) diag.Diagnostics {
 	from := plan.CopyFrom
-	if from.Image.IsUnknown() || r.reg.Same(from.Endpoint.ValueString(), plan.Endpoint.ValueString()) {
+	newCopy := state == nil || (state.CopyFrom != nil && (!state.CopyFrom.Endpoint.Equal(from.Endpoint) || !state.CopyFrom.Image.Equal(from.Image)))
+	sameEndpoint := r.reg.Same(from.Endpoint.ValueString(), plan.Endpoint.ValueString())
+	if from.Image.IsUnknown() || (sameEndpoint && !newCopy) {
+		return nil
+	}
+	src, err := r.reg.Get(ctx, from.Endpoint.ValueString())
+	if err != nil {
+		return nil
+	}
+	img, err := src.Images.GetImage(ctx, from.Image.ValueString())
+	if errors.Is(err, backend.ErrNotFound) && newCopy {
+		return diag.Diagnostics{copyMissingDiag(src.Name, src.Kind, from.Image.ValueString())}
+	}
+	if err != nil || sameEndpoint {
 		return nil
 	}
 	name, kindName, err := r.reg.Resolve(plan.Endpoint.ValueString())
@@ -409,14 +426,6 @@ func (r *imageResource) checkCopyFits(ctx context.Context, plan *imageResourceMo
 		return nil
 	}
 	kind, _ := endpoints.KindOf(kindName)
-	src, err := r.reg.Get(ctx, from.Endpoint.ValueString())
-	if err != nil {
-		return nil
-	}
-	img, err := src.Images.GetImage(ctx, from.Image.ValueString())
-	if err != nil {
-		return nil
-	}
 	format := ""
 	switch {
 	case img.OpenStack != nil:
@@ -461,7 +470,7 @@ func (r *imageResource) localDigest(ctx context.Context, req resource.ModifyPlan
 	for i, f := range files {
 		st, err := stampPath(f)
 		if err != nil {
-			err = fmt.Errorf("cannot use %s: %w", f, unwrapPathErr(err))
+			err = backend.LocalFile("", f, err)
 			if state != nil && !state.SourceSHA256.IsNull() {
 				// The image exists: a plan or a destroy must not need its file.
 				diags.Append(sourceGoneDiag(attrs[i], err))
@@ -599,15 +608,6 @@ func (v rfc3339Validator) ValidateString(ctx context.Context, req validator.Stri
 	}
 }
 
-// unwrapPathErr drops the operation and path that os errors repeat.
-func unwrapPathErr(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
 // replacedSource names the source argument whose change replaces the image: another
 // kind of source, or another url, remote or copy_from. An image whose state has no
 // source (an import) records the configured one in place, and a source removed from
@@ -656,3 +656,22 @@ func (m *imageResourceModel) sourceKind() string {
 }
 
 func (m *imageResourceModel) hasSource() bool { return m.sourceKind() != "" }
+
+// architectureValidator refuses, at plan time, an architecture Incus and LXD do not
+// know, which they would refuse only once the disk is uploaded.
+type architectureValidator struct{}
+
+func (architectureValidator) Description(context.Context) string {
+	return "must be an architecture Incus and LXD know, such as x86_64 or aarch64"
+}
+func (v architectureValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (architectureValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, ok := transfer.IncusArchitecture(req.ConfigValue.ValueString()); !ok {
+		resp.Diagnostics.Append(architectureDiag(req.Path, req.ConfigValue.ValueString()))
+	}
+}

@@ -67,6 +67,19 @@ func AliasNameValidator() validator.String {
 	return stringvalidator.RegexMatches(AliasName, `must be non-empty and hold no slash, colon or white space (write "debian-12", not "debian/12")`)
 }
 
+// RemoteServerValidator rejects, at plan time, an image server that is not a URL,
+// such as the name of a remote of the incus or lxc command line.
+func RemoteServerValidator() validator.String {
+	return stringvalidator.RegexMatches(regexp.MustCompile(`^https?://[^/\s]+`),
+		`must be the URL of an image server, such as https://images.linuxcontainers.org (the command line's remote names, such as "images", are not known here)`)
+}
+
+// pathValidator rejects an empty path, which would name the directory Terraform
+// runs in.
+func pathValidator() validator.String {
+	return stringvalidator.RegexMatches(regexp.MustCompile(`\S`), "must be the path of a local file, not empty")
+}
+
 type imageResource struct {
 	reg *endpoints.Registry
 }
@@ -113,13 +126,14 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 					"Incus takes only qcow2 disks. A container tarball cannot go to an openstack or air endpoint. " +
 					"A path unknown until apply replaces the image, since its content cannot be compared at plan time. " +
 					"A file that is gone once the image exists only gets a warning: the image is kept and plans and destroys go on.",
+				Validators: []validator.String{pathValidator()},
 			},
 			"split": schema.SingleNestedAttribute{
 				Optional:            true,
 				MarkdownDescription: "A split Incus image: a metadata tarball and a rootfs (squashfs or tarball for a container, qcow2 for a virtual machine). Incus and LXD endpoints only.",
 				Attributes: map[string]schema.Attribute{
-					"metadata_file": schema.StringAttribute{Required: true, MarkdownDescription: "Path of the metadata tarball."},
-					"rootfs_file":   schema.StringAttribute{Required: true, MarkdownDescription: "Path of the rootfs: squashfs or tarball, or a qcow2 disk for a virtual-machine image."},
+					"metadata_file": schema.StringAttribute{Required: true, MarkdownDescription: "Path of the metadata tarball.", Validators: []validator.String{pathValidator()}},
+					"rootfs_file":   schema.StringAttribute{Required: true, MarkdownDescription: "Path of the rootfs: squashfs or tarball, or a qcow2 disk for a virtual-machine image.", Validators: []validator.String{pathValidator()}},
 				},
 			},
 			"url": schema.StringAttribute{
@@ -132,7 +146,7 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 				Optional:            true,
 				MarkdownDescription: "An image the server pulls from an image server. Incus and LXD endpoints only. Changing it replaces the image.",
 				Attributes: map[string]schema.Attribute{
-					"server":       schema.StringAttribute{Required: true, MarkdownDescription: "Image server URL, such as `https://images.linuxcontainers.org`."},
+					"server":       schema.StringAttribute{Required: true, MarkdownDescription: "Image server URL, such as `https://images.linuxcontainers.org`.", Validators: []validator.String{RemoteServerValidator()}},
 					"protocol":     schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("simplestreams"), MarkdownDescription: "`simplestreams` (default), `incus` or `lxd`.", Validators: []validator.String{stringvalidator.OneOf("simplestreams", "incus", "lxd")}},
 					"alias":        schema.StringAttribute{Required: true, MarkdownDescription: "Alias (or fingerprint) of the image on the server, such as `debian/12`."},
 					"type":         schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("container"), MarkdownDescription: "`container` (default) or `virtual-machine`.", Validators: []validator.String{stringvalidator.OneOf("container", "virtual-machine")}},
@@ -157,7 +171,8 @@ func (r *imageResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 					"Air copies the image, named by `name` and `air.version` when they are set. The copy is then an image like any other, " +
 					"so a later change of `share` (a share made again, or deleted once claimed) is recorded without replacing it. Air endpoints only.",
 				Attributes: map[string]schema.Attribute{
-					"share": schema.StringAttribute{Required: true, MarkdownDescription: "The share's ID."},
+					"share": schema.StringAttribute{Required: true, MarkdownDescription: "The share's ID.",
+						Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^\S+$`), "must be the ID of an image share (such as imagefleet_image_share.<name>.id), not empty and without spaces")}},
 				},
 			},
 			"name": schema.StringAttribute{
@@ -235,6 +250,7 @@ func incusBlock() schema.SingleNestedAttribute {
 				Optional: true,
 				MarkdownDescription: "Architecture written into the metadata the provider generates for a bare disk image (`x86_64`, `aarch64`, ...). Defaults to the server's own. " +
 					"Not used for tarballs, which carry their own. Changing it replaces an image made from a disk.",
+				Validators: []validator.String{architectureValidator{}},
 			},
 		},
 	}

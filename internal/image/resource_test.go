@@ -369,6 +369,44 @@ resource "imagefleet_image" "split_copy" {
 	})
 }
 
+// TestAccImage_copySourceGone: a copy of an image the source endpoint does not have
+// is refused at plan time, but a source deleted once the copy exists is no error:
+// the copy is kept and the plan is clean.
+func TestAccImage_copySourceGone(t *testing.T) {
+	incus, lxd := acctest.Backends[0], acctest.Backends[1]
+	dir := acctest.TempDir(t)
+	file := acctest.Unified(t, dir, acctest.ImageOpts{Variant: acctest.Name("copygone")})
+	fp := acctest.SHA256(t, file)
+	config := acctest.ProviderConfig("incus") + fmt.Sprintf(`
+resource "imagefleet_image" "copy" {
+  endpoint  = "lxd"
+  copy_from = { endpoint = "incus", image = %q }
+}`, fp)
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t, incus); acctest.PreCheck(t, lxd) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkGone(lxd, &fp),
+		Steps: []resource.TestStep{
+			{
+				Config:      config,
+				PlanOnly:    true,
+				ExpectError: acctest.Diagnostic("Image to copy not found", fmt.Sprintf(`Endpoint "incus" (incus) has no image %q to copy.`, fp)),
+			},
+			{
+				PreConfig: func() { incus.Run(t, "image", "import", file) },
+				Config:    config,
+			},
+			{
+				PreConfig: func() { incus.Run(t, "image", "delete", fp) },
+				Config:    config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectEmptyPlan(),
+				}},
+			},
+		},
+	})
+}
+
 var _ = regexp.MustCompile
 
 // TestAccImage_adopt imports an image uploaded with the daemon's CLI and brings it

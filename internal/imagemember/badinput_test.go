@@ -56,7 +56,7 @@ func TestAccImageMember_badInput(t *testing.T) {
 		},
 		"member_endpoint not configured": {
 			memberConfig(shared, member, `  status          = "accepted"`+"\n"+`  member_endpoint = "nowhere"`+"\n"),
-			acctest.Diagnostic("Error: Unusable endpoint", `endpoint "nowhere" is not configured in the provider's endpoints (configured: cloud, incus, lxd, partner).`),
+			acctest.Diagnostic("Error: Unusable endpoint", `endpoint "nowhere" is not configured in the provider's endpoints (configured: cloud, incus, lxd, partner): name one of these, or add "nowhere" to the provider's endpoints.`),
 		},
 	}
 	for name, c := range cases {

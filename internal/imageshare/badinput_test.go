@@ -61,7 +61,7 @@ func TestAccImageShare_badInput(t *testing.T) {
 		},
 		"endpoint not configured": {
 			shareConfig(s, good, `  endpoint = "nowhere"`+"\n"),
-			acctest.Diagnostic("Error: Unusable endpoint", `endpoint "nowhere" is not configured in the provider's endpoints (configured: air, air_b, incus).`),
+			acctest.Diagnostic("Error: Unusable endpoint", `endpoint "nowhere" is not configured in the provider's endpoints (configured: air, air_b, incus): name one of these, or add "nowhere" to the provider's endpoints.`),
 		},
 		"empty target_org": {
 			shareConfigTo(s, good, "", ""),

@@ -2,10 +2,12 @@ package instance
 
 import (
 	"context"
+	"errors"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
@@ -61,7 +63,7 @@ func (d *instanceDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 			"id":                computed("The instance name."),
 			"endpoint":          schema.StringAttribute{Optional: true, MarkdownDescription: "Name of the provider endpoint. Defaults to the provider's `default_endpoint`."},
 			"project":           schema.StringAttribute{Optional: true, MarkdownDescription: "Project of the instance; defaults to the endpoint's."},
-			"name":              schema.StringAttribute{Required: true, MarkdownDescription: "Instance name."},
+			"name":              schema.StringAttribute{Required: true, MarkdownDescription: "Instance name.", Validators: []validator.String{nameValidator()}},
 			"description":       computed("Description."),
 			"type":              computed("`container` or `virtual-machine`."),
 			"state":             computed("`running`, `stopped` or `frozen` (lower case), or another status the server reports."),
@@ -96,6 +98,10 @@ func (d *instanceDataSource) Read(ctx context.Context, req datasource.ReadReques
 		return
 	}
 	in, err := ep.Instances.GetInstance(ctx, backend.InstanceRef{Project: m.Project.ValueString(), Name: m.Name.ValueString()})
+	if errors.Is(err, backend.ErrNotFound) {
+		resp.Diagnostics.Append(notFoundDiag(ep.Name, m.Project.ValueString(), m.Name.ValueString()))
+		return
+	}
 	if err != nil {
 		resp.Diagnostics.Append(apiDiag("read", ep.Name, m.Name.ValueString(), err))
 		return

@@ -18,11 +18,26 @@ func apiDiag(action, endpoint, name string, err error) diag.Diagnostic {
 }
 
 func importDiag(id string) diag.Diagnostic {
-	return diag.NewErrorDiagnostic("Invalid import ID", fmt.Sprintf("%q is not [endpoint:][project/]name.", id))
+	return diag.NewErrorDiagnostic("Invalid import ID",
+		fmt.Sprintf("%q is not [endpoint:][project/]name: give the instance's name (a host name: letters, digits and '-', starting with a letter), "+
+			"optionally after its project and a slash, and an endpoint name and a colon, such as local:default/web1.", id))
 }
 
 func fileDiag(i int, err error) diag.Diagnostic {
-	return diag.NewAttributeErrorDiagnostic(path.Root("files").AtListIndex(i), "Unreadable file source", err.Error()+".")
+	return diag.NewAttributeErrorDiagnostic(path.Root("files").AtListIndex(i), "Unreadable file source", strings.TrimSpace(err.Error()+". "+backend.Advice(err)))
+}
+
+// notFoundDiag reports an instance the data source looks for in vain; project is
+// empty for the endpoint's own.
+func notFoundDiag(endpoint, project, name string) diag.Diagnostic {
+	where := "in the endpoint's project"
+	if project != "" {
+		where = fmt.Sprintf("in project %q", project)
+	}
+	return diag.NewAttributeErrorDiagnostic(path.Root("name"), "Instance not found",
+		fmt.Sprintf("Endpoint %q has no instance %q %s. Check the name, and set project if the instance is in another one. "+
+			"If this configuration makes the instance, refer to that resource (name = imagefleet_instance.<name>.name) instead of writing the name, so that it is read once it exists.",
+			endpoint, name, where))
 }
 
 func execNeedsRunningDiag(state string) diag.Diagnostic {

@@ -193,7 +193,7 @@ func fileContent(f fileModel) ([]byte, string, error) {
 	if !f.SourceFile.IsNull() {
 		var err error
 		if b, err = os.ReadFile(f.SourceFile.ValueString()); err != nil {
-			return nil, "", err
+			return nil, "", backend.LocalFile("source_file", f.SourceFile.ValueString(), err)
 		}
 	} else {
 		b = []byte(f.Content.ValueString())

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -32,6 +33,7 @@ import (
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/image"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfendpoints"
 )
 
@@ -43,6 +45,11 @@ var (
 
 // hostname is what Incus and LXD accept as an instance name.
 var hostname = regexp.MustCompile(`^[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
+
+// nameValidator rejects, at plan time, a name no instance can have.
+func nameValidator() validator.String {
+	return stringvalidator.RegexMatches(hostname, "must be a valid host name: letters, digits and '-', starting with a letter, at most 63 characters")
+}
 
 type instanceResource struct {
 	reg *endpoints.Registry
@@ -77,7 +84,7 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			"project": schema.StringAttribute{Optional: true, MarkdownDescription: "Project of the instance; unset means the endpoint's. Changing it replaces the instance, " +
 				"except between unset and the endpoint's own project, which are the same. An import records the project its ID names only when it is not the endpoint's own."},
 			"name": schema.StringAttribute{Required: true, MarkdownDescription: "Instance name, a valid host name. Changing it replaces the instance.", PlanModifiers: replace,
-				Validators: []validator.String{stringvalidator.RegexMatches(hostname, "must be a valid host name: letters, digits and '-', starting with a letter, at most 63 characters")}},
+				Validators: []validator.String{nameValidator()}},
 			"description": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""), MarkdownDescription: "Description. Changed in place."},
 			"image": schema.StringAttribute{Required: true,
 				MarkdownDescription: "Alias or fingerprint of the image to create the instance from, usually `imagefleet_image.x.fingerprint`. " +
@@ -90,7 +97,7 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 					"(`images.remote_cache_expiry`), nothing tells where the image came from: the import leaves `image` unset, and the first apply after it takes " +
 					"`remote` and `image` from the configuration as they are, without replacing the instance. Only that apply: later changes replace it as usual.",
 				Attributes: map[string]schema.Attribute{
-					"server":      schema.StringAttribute{Required: true, MarkdownDescription: "Image server URL."},
+					"server":      schema.StringAttribute{Required: true, MarkdownDescription: "Image server URL.", Validators: []validator.String{image.RemoteServerValidator()}},
 					"protocol":    schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString("simplestreams"), MarkdownDescription: "`simplestreams` (default), `incus` or `lxd`.", Validators: []validator.String{stringvalidator.OneOf("simplestreams", "incus", "lxd")}},
 					"certificate": schema.StringAttribute{Optional: true, MarkdownDescription: "The image server's certificate (PEM), when no CA vouches for it."},
 				}},
@@ -114,7 +121,8 @@ func (r *instanceResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			"allow_restart": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
 				MarkdownDescription: "Allow stopping and starting a running instance when the server refuses a change while it runs."},
 			"stop_timeout": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(30),
-				MarkdownDescription: "Seconds a graceful stop may take before the instance is stopped by force."},
+				MarkdownDescription: "Seconds a graceful stop may take before the instance is stopped by force.",
+				Validators:          []validator.Int64{int64validator.AtLeast(0)}},
 			"files": schema.ListNestedAttribute{Optional: true, MarkdownDescription: "Files pushed into the instance at create and again whenever their content, owner or mode changes (without recreating the instance). A file whose push fails is not recorded as pushed: the next plan shows it and the next apply pushes it again. Their contents are not read back from the instance.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"target_path": schema.StringAttribute{Required: true, MarkdownDescription: "Absolute path in the instance; its directory must exist.", Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^/`), "must be an absolute path")}},

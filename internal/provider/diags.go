@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -17,11 +18,12 @@ func backendBlockDiag(name, kinds string) diag.Diagnostic {
 }
 
 func endpointConfigDiag(at path.Path, name string, kind backend.Kind, err error) diag.Diagnostic {
-	return diag.NewAttributeErrorDiagnostic(at, "Invalid endpoint configuration", fmt.Sprintf("Endpoint %q (%s): %s.", name, kind, err))
+	return diag.NewAttributeErrorDiagnostic(at, "Invalid endpoint configuration",
+		strings.TrimSpace(fmt.Sprintf("Endpoint %q (%s): %s. %s", name, kind, err, backend.Advice(err))))
 }
 
 func defaultEndpointDiag(err error) diag.Diagnostic {
-	return diag.NewAttributeErrorDiagnostic(path.Root("default_endpoint"), "Invalid default endpoint", err.Error())
+	return diag.NewAttributeErrorDiagnostic(path.Root("default_endpoint"), "Invalid default endpoint", err.Error()+".")
 }
 
 // unknownAtPlanDiag reports provider configuration that must be known at plan time

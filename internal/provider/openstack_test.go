@@ -96,8 +96,8 @@ func TestAccProviderOpenStack_badEndpoint(t *testing.T) {
 			fmt.Sprintf(`cloud = "imagefleet-nowhere"
       clouds_file = %q`, acctest.CloudsFile),
 			acctest.Diagnostic("Error: Invalid endpoint configuration",
-				fmt.Sprintf(`Endpoint "bad" (openstack): cloud is "imagefleet-nowhere", but %s has no such cloud (it defines imagefleet-a, imagefleet-admin, imagefleet-b); `+
-					"the first clouds file found is the only one read, looked for in order: %s,", acctest.CloudsFile, acctest.CloudsFile)),
+				fmt.Sprintf(`Endpoint "bad" (openstack): cloud is "imagefleet-nowhere", but %s has no such cloud (it defines imagefleet-a, imagefleet-admin, imagefleet-b). `+
+					"Name one of its clouds, or point clouds_file to the file that defines this one.", acctest.CloudsFile)),
 		},
 	}
 	for name, tc := range cases {
@@ -157,8 +157,8 @@ resource "imagefleet_image" "down" {
 			{
 				Config: withDown,
 				ExpectError: acctest.Diagnostic("Error: Could not create image", "with imagefleet_image.down",
-					`connecting to endpoint "down" (openstack): authenticating with Keystone at http://127.0.0.1:1/v3: Post http://127.0.0.1:1/v3/auth/tokens: endpoint unreachable: dial tcp 127.0.0.1:1: connect:`,
-					"connection refused. Check that the endpoint's server is running and its address is right."),
+					`connecting to endpoint "down" (openstack): authenticating with Keystone at http://127.0.0.1:1/v3: POST http://127.0.0.1:1/v3/auth/tokens: endpoint unreachable:`,
+					"nothing listens at 127.0.0.1:1 (connection refused). Check that the endpoint's server is running and its address is right."),
 			},
 			{
 				// The image on the good endpoint was made by the failed apply: it

@@ -114,8 +114,9 @@ func TestAccProvider_https(t *testing.T) {
 						Config: remoteConfig(string(b.Kind), address, certs+fmt.Sprintf("\nserver_cert = %q", strings.TrimSpace(serverCert))),
 					},
 					{
-						Config:      remoteConfig(string(b.Kind), address, certs+fmt.Sprintf("\nserver_cert = %q", strings.TrimSpace(wrongCert))),
-						ExpectError: acctest.Diagnostic(`connecting to endpoint "remote" (`+string(b.Kind)+`)`, "server certificate does not match the pinned server_cert"),
+						Config: remoteConfig(string(b.Kind), address, certs+fmt.Sprintf("\nserver_cert = %q", strings.TrimSpace(wrongCert))),
+						ExpectError: acctest.Diagnostic(`connecting to endpoint "remote" (`+string(b.Kind)+`)`, "server certificate not trusted: the server's certificate does not match the pinned server_cert.",
+							"Give the endpoint what vouches for the server's certificate"),
 					},
 					{
 						Config:      remoteConfig(string(b.Kind), address, fmt.Sprintf("client_cert_file = %q\nclient_key_file = %q\naccept_server_certificate = true", stranger, strangerKey)),

@@ -162,7 +162,7 @@ func TestInspectRefusesWithReasons(t *testing.T) {
 		{"squashfs alone", squash, "", nil,
 			squash + " is a squashfs, which is only the rootfs of a split image: give it together with its metadata tarball, or give a unified Incus tarball or a disk image alone"},
 		{"disk as split metadata", qcow2, squash, nil,
-			qcow2 + " is a qcow2 disk image, not the metadata tarball of a split image: a disk image is a whole image, given alone"},
+			qcow2 + " is a qcow2 disk image, not the metadata tarball of a split image: a disk image is a whole image: give it alone, as file"},
 		{"text as split metadata", text, squash, ErrNotImage,
 			text + " is not an image this provider knows: the metadata of a split image is a tarball (tar, gzip, bzip2, xz or zstd) holding metadata.yaml; " +
 				`its first bytes are 68 65 6c 6c 6f 2c 20 6e 6f 74 20 61 6e 20 69 6d ("hello, not an im")`},

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
 
 	"gopkg.in/yaml.v3"
 )
@@ -59,7 +60,7 @@ func Stamp(p string) (FileStamp, error) {
 		return FileStamp{}, err
 	}
 	if fi.IsDir() {
-		return FileStamp{}, fmt.Errorf("%s is a directory, not an image file", p)
+		return FileStamp{}, &os.PathError{Op: "stat", Path: p, Err: syscall.EISDIR}
 	}
 	return StampOf(p, fi), nil
 }
@@ -206,7 +207,7 @@ func refuse(p string, got sniffed, head []byte, role part) error {
 		case got.tarball:
 			return nil
 		case got.disk != "":
-			return fmt.Errorf("%s is a %s disk image, not the metadata tarball of a split image: a disk image is a whole image, given alone", p, got.disk)
+			return fmt.Errorf("%s is a %s disk image, not the metadata tarball of a split image: a disk image is a whole image: give it alone, as file", p, got.disk)
 		}
 		return fmt.Errorf("%s %w: the metadata of a split image is a tarball (tar, gzip, bzip2, xz or zstd) holding metadata.yaml; %s", p, ErrNotImage, firstBytes(head))
 	default:

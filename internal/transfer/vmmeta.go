@@ -48,6 +48,11 @@ func IncusArchitecture(name string) (incusName string, ok bool) {
 	return incusName, ok
 }
 
+// IncusArchitectures lists the Incus names of the architectures, sorted.
+func IncusArchitectures() []string {
+	return slices.Compact(slices.Sorted(maps.Values(incusArchitectures)))
+}
+
 // VMMetadata is the metadata tarball of a virtual-machine image made from a bare disk:
 // one metadata.yaml holding the architecture (by its Incus name), creation_date
 // (created, in Unix seconds) and the properties.
@@ -60,8 +65,7 @@ func IncusArchitecture(name string) (incusName string, ok bool) {
 func VMMetadata(arch string, created time.Time, props map[string]string) ([]byte, error) {
 	name, ok := IncusArchitecture(arch)
 	if !ok {
-		known := slices.Sorted(maps.Values(incusArchitectures))
-		return nil, fmt.Errorf("architecture %q is not one Incus and LXD know: use one of %s", arch, strings.Join(slices.Compact(known), ", "))
+		return nil, fmt.Errorf("architecture %q is not one Incus and LXD know: use one of %s", arch, strings.Join(IncusArchitectures(), ", "))
 	}
 	if created.Unix() < 0 {
 		return nil, fmt.Errorf("creation date %s is before 1970", created.UTC().Format(time.RFC3339))

@@ -66,11 +66,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.CACertFile != "" {
 		pem, err := os.ReadFile(cfg.CACertFile)
 		if err != nil {
-			return nil, fmt.Errorf("ca_cert_file: %w", err)
+			return nil, backend.LocalFile("ca_cert_file", cfg.CACertFile, err)
 		}
 		tlsConfig.RootCAs = x509.NewCertPool()
 		if !tlsConfig.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_cert_file %s holds no PEM certificate", cfg.CACertFile)
+			return nil, fmt.Errorf("ca_cert_file %s holds no PEM certificate: give the file (PEM, -----BEGIN CERTIFICATE-----) of the CA that signs the server's certificate", cfg.CACertFile)
 		}
 	}
 	tr := &http.Transport{
@@ -215,7 +215,7 @@ func (c *Client) sendError(req *http.Request, err error) error {
 	if httpclient.UntrustedServer(err) {
 		kind = backend.ErrUntrustedServer
 	}
-	return fmt.Errorf("%s: %w: %w", where, kind, err)
+	return fmt.Errorf("%s: %w: %w", where, kind, httpclient.Explain(err))
 }
 
 var (

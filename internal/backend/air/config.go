@@ -138,7 +138,8 @@ func normalizeURL(raw string) (string, error) {
 		p = strings.TrimSuffix(apiPath, "/")
 	case strings.HasSuffix(p, strings.TrimSuffix(apiPath, "/")):
 	case otherVersion.MatchString(p):
-		return "", fmt.Errorf("api_url %q names another version of the API: this provider speaks %s", raw, apiPath)
+		return "", fmt.Errorf("api_url %q names another version of the API: this provider speaks %s, so give the service's address (such as %s) or its API base ending in %s",
+			raw, apiPath, DefaultAPIURL, apiPath)
 	default:
 		return "", fmt.Errorf("api_url %q: give the service's address (such as %s) or its API base ending in %s", raw, DefaultAPIURL, apiPath)
 	}

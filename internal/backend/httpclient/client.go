@@ -235,7 +235,8 @@ func UntrustedServer(err error) bool {
 	var hostname x509.HostnameError
 	var invalid x509.CertificateInvalidError
 	var verify *tls.CertificateVerificationError
-	return errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) || errors.As(err, &verify)
+	return errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) || errors.As(err, &verify) ||
+		errors.Is(err, ErrCertificateRefused)
 }
 
 // isPermanent spots errors no retry can fix: bad TLS material and unknown hosts.
@@ -245,5 +246,5 @@ func isPermanent(err error) bool {
 	var invalid x509.CertificateInvalidError
 	var dnsErr *net.DNSError
 	return errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) ||
-		(errors.As(err, &dnsErr) && dnsErr.IsNotFound) || strings.Contains(err.Error(), "tls:")
+		(errors.As(err, &dnsErr) && dnsErr.IsNotFound) || errors.Is(err, ErrCertificateRefused) || strings.Contains(err.Error(), "tls:")
 }

@@ -169,7 +169,7 @@ func pin(t *tls.Config, check func(der []byte) error) {
 	t.InsecureSkipVerify = true
 	t.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
 		if len(raw) == 0 {
-			return errors.New("tls: server presented no certificate")
+			return httpclient.RefuseCertificate("the server presented no certificate")
 		}
 		return check(raw[0])
 	}
@@ -178,25 +178,21 @@ func pin(t *tls.Config, check func(der []byte) error) {
 func tlsConfig(cfg Config) (*tls.Config, error) {
 	t := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.ClientCert != "" || cfg.ClientKey != "" {
-		pair, err := tls.X509KeyPair([]byte(cfg.ClientCert), []byte(cfg.ClientKey))
+		pair, err := clientPair(cfg.ClientCert, cfg.ClientKey)
 		if err != nil {
-			return nil, fmt.Errorf("client certificate and key: %w", err)
+			return nil, err
 		}
 		t.Certificates = []tls.Certificate{pair}
 	}
 	switch {
 	case cfg.ServerCert != "":
-		block, _ := pem.Decode([]byte(cfg.ServerCert))
-		if block == nil {
-			return nil, errors.New("server certificate: no PEM block found")
-		}
-		pinned, err := x509.ParseCertificate(block.Bytes)
+		pinned, err := parseCertificate(cfg.ServerCert)
 		if err != nil {
-			return nil, fmt.Errorf("server certificate: %w", err)
+			return nil, fmt.Errorf("server_cert %w: give the server's own certificate, /var/lib/%s/server.crt on the server, or use trust_token for a first connection", err, cfg.Kind)
 		}
 		pin(t, func(der []byte) error {
 			if !bytes.Equal(der, pinned.Raw) {
-				return errors.New("tls: server certificate does not match the pinned server_cert")
+				return httpclient.RefuseCertificate("the server's certificate does not match the pinned server_cert")
 			}
 			return nil
 		})
@@ -209,12 +205,47 @@ func tlsConfig(cfg Config) (*tls.Config, error) {
 		pin(t, func(der []byte) error {
 			sum := sha256.Sum256(der)
 			if got := hex.EncodeToString(sum[:]); got != want {
-				return fmt.Errorf("tls: server certificate %s is not the one the trust token names (%s)", got, want)
+				return httpclient.RefuseCertificate("the server's certificate %s is not the one the trust token names (%s)", got, want)
 			}
 			return nil
 		})
 	}
 	return t, nil
+}
+
+// parseCertificate reads the first certificate of a PEM text; its errors say what is
+// wrong in words, not Go's.
+func parseCertificate(text string) (*x509.Certificate, error) {
+	block, _ := pem.Decode([]byte(text))
+	switch {
+	case block == nil:
+		return nil, errors.New("is not in PEM form (no -----BEGIN CERTIFICATE----- line)")
+	case block.Type != "CERTIFICATE":
+		return nil, fmt.Errorf("holds a %q block, not a certificate", block.Type)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, errors.New("holds a PEM certificate block that is not a valid certificate")
+	}
+	return c, nil
+}
+
+// clientPair reads the client certificate and key, saying in words which of the two
+// is wrong.
+func clientPair(cert, key string) (tls.Certificate, error) {
+	if _, err := parseCertificate(cert); err != nil {
+		return tls.Certificate{}, fmt.Errorf("the client certificate %w: give client_cert the content of the certificate file (such as client.crt), or client_cert_file its path", err)
+	}
+	if block, _ := pem.Decode([]byte(key)); block == nil || !strings.HasSuffix(block.Type, "PRIVATE KEY") {
+		return tls.Certificate{}, errors.New("the client key is not a private key in PEM form (no -----BEGIN PRIVATE KEY----- line): " +
+			"give client_key the content of the key file (such as client.key), or client_key_file its path")
+	}
+	pair, err := tls.X509KeyPair([]byte(cert), []byte(key))
+	if err != nil {
+		return tls.Certificate{}, errors.New("the client key is not the private key of the client certificate, or not a key this provider reads (PKCS #1, PKCS #8 or SEC 1): " +
+			"give the key made together with the certificate")
+	}
+	return pair, nil
 }
 
 // Connect reads GET /1.0, checks the server is of the configured kind, and asks for
@@ -396,7 +427,17 @@ func (c *Client) sendError(req *http.Request, err error) error {
 	if stop := backend.Interrupted(req.Context()); stop != nil {
 		return fmt.Errorf("%s %s: %w", req.Method, c.endpoint, stop)
 	}
-	return fmt.Errorf("%s %s: %w: %w", req.Method, c.endpoint, unreachable(err), err)
+	return fmt.Errorf("%s %s: %w: %w", req.Method, c.endpoint, unreachable(err), httpclient.Explain(innermost(err)))
+}
+
+// innermost is the cause of a request error, without the url.Errors that repeat
+// the request (Go's own "Get \"http://unix.socket/1.0\"" for a socket).
+func innermost(err error) error {
+	var uerr *url.Error
+	for errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	return err
 }
 
 // failed turns a response already received (for a request whose success is not

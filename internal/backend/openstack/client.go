@@ -276,7 +276,7 @@ func (c *Client) fail(ctx context.Context, err error) error {
 		if httpclient.UntrustedServer(uerr.Err) {
 			kind = backend.ErrUntrustedServer
 		}
-		return fmt.Errorf("%s: %w: %w", c.where(err), kind, uerr.Err)
+		return fmt.Errorf("%s: %w: %w", c.where(err), kind, httpclient.Explain(uerr.Err))
 	}
 	return err
 }
@@ -286,7 +286,7 @@ func (c *Client) where(err error) string {
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
 		if u, perr := url.Parse(uerr.URL); perr == nil {
-			return uerr.Op + " " + httpclient.RedactURL(u)
+			return strings.ToUpper(uerr.Op) + " " + httpclient.RedactURL(u)
 		}
 	}
 	return c.cfg.AuthURL

@@ -9,19 +9,22 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 )
 
 // Reading clouds.yaml and secure.yaml, as openstacksdk finds and reads them.
 
 // cloudsFiles lists where clouds.yaml is looked for, in order; the first that exists
-// is the one read, as openstacksdk does. A clouds file the endpoint names must exist.
+// is the one read, as openstacksdk does. A clouds file the endpoint names must exist,
+// and is then the only one read.
 func cloudsFiles(named string) ([]string, error) {
 	var files []string
 	if named != "" {
 		if _, err := os.Stat(expandHome(named)); err != nil {
-			return nil, fmt.Errorf("clouds_file %s cannot be read: %w", named, err)
+			return nil, backend.LocalFile("clouds_file", named, err)
 		}
-		files = append(files, expandHome(named))
+		return []string{expandHome(named)}, nil
 	}
 	if f := os.Getenv("OS_CLIENT_CONFIG_FILE"); f != "" {
 		files = append(files, expandHome(f))
@@ -95,7 +98,7 @@ func readClouds(files []string) (string, cloudsYAML, error) {
 			continue
 		}
 		if err != nil {
-			return f, cloudsYAML{}, fmt.Errorf("reading %s: %w", f, err)
+			return f, cloudsYAML{}, backend.LocalFile("the clouds file", f, err)
 		}
 		var cy cloudsYAML
 		if err := yaml.Unmarshal(raw, &cy); err != nil {
@@ -142,8 +145,12 @@ func loadCloud(name, nameFrom string, files []string) (*layer, error) {
 		if len(known) > 0 {
 			found = "it defines " + strings.Join(known, ", ")
 		}
+		if len(files) == 1 {
+			return nil, fmt.Errorf("%s is %q, but %s has no such cloud (%s). Name one of its clouds, or point clouds_file to the file that defines this one",
+				nameFrom, name, path, found)
+		}
 		return nil, fmt.Errorf("%s is %q, but %s has no such cloud (%s); the first clouds file found is the only one read, looked for in order: %s. "+
-			"Name one of its clouds, or point to the file that defines this one",
+			"Name one of its clouds, or point clouds_file to the file that defines this one",
 			nameFrom, name, path, found, strings.Join(files, ", "))
 	}
 	spath, secure, err := readClouds(secureFiles(path))

@@ -46,6 +46,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend/httpclient"
 )
 
@@ -311,11 +312,11 @@ func (c Config) check(cloud *layer) error {
 func readCA(path string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(expandHome(path))
 	if err != nil {
-		return nil, fmt.Errorf("ca_cert_file %s cannot be read: %w", path, err)
+		return nil, backend.LocalFile("cacert_file", path, err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(bytes.TrimSpace(pem)) {
-		return nil, fmt.Errorf("ca_cert_file %s holds no PEM certificate", path)
+		return nil, fmt.Errorf("cacert_file %s holds no PEM certificate: give the file (PEM, -----BEGIN CERTIFICATE-----) of the CA that signs the cloud's certificates", path)
 	}
 	return pool, nil
 }

@@ -184,7 +184,7 @@ func TestResolveRefusesWhatCannotAuthenticate(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		"unreadable CA":     {cfg: with(base, func(c *Config) { c.CACertFile = "/nonexistent/ca.pem" }), want: "ca_cert_file /nonexistent/ca.pem cannot be read"},
+		"unreadable CA":     {cfg: with(base, func(c *Config) { c.CACertFile = "/nonexistent/ca.pem" }), want: "cacert_file /nonexistent/ca.pem does not exist"},
 		"CA without PEM":    {cfg: with(base, func(c *Config) { c.CACertFile = write(t, filepath.Join(t.TempDir(), "ca.pem"), "not a certificate") }), want: "holds no PEM certificate"},
 		"no auth_url":       {cfg: with(base, func(c *Config) { c.AuthURL = "" }), want: "no auth_url"},
 		"two credentials":   {cfg: with(base, func(c *Config) { c.Token = "t" }), want: "sets more than one credential (password, token)"},
