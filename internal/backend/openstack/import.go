@@ -91,9 +91,27 @@ func (c *Client) importFailed(ctx context.Context, id, uri, how string) error {
 		c.Server(), uri, id, how, c.taskMessage(ctx, id), c.probe(ctx, uri))
 }
 
+// taskMessageWait bounds the wait for a failed task's message: Glance may mark the
+// image failed a moment before it writes the task's message.
+const taskMessageWait = 3 * time.Second
+
 // taskMessage is the message of the image's latest import task, which image
 // owners may read (GET /v2/images/{id}/tasks, Glance 23 and newer).
 func (c *Client) taskMessage(ctx context.Context, id string) string {
+	wctx, cancel := context.WithTimeout(ctx, taskMessageWait)
+	defer cancel()
+	for wait := newBackoff(); ; {
+		if msg := c.latestTaskMessage(wctx, id); msg != "" {
+			return fmt.Sprintf("Glance's task says only %q", msg)
+		}
+		if wait.sleep(wctx) != nil {
+			return "Glance gives no reason"
+		}
+	}
+}
+
+// latestTaskMessage is the message of the image's latest task, "" when it has none.
+func (c *Client) latestTaskMessage(ctx context.Context, id string) string {
 	var r struct {
 		Tasks []struct {
 			Message string `json:"message"`
@@ -103,13 +121,10 @@ func (c *Client) taskMessage(ctx context.Context, id string) string {
 		} `json:"tasks"`
 	}
 	if _, err := c.image.Get(ctx, c.image.ServiceURL("images", id, "tasks"), &r, &gophercloud.RequestOpts{OkCodes: []int{http.StatusOK}}); err != nil || len(r.Tasks) == 0 {
-		return "Glance gives no reason"
+		return ""
 	}
 	sort.Slice(r.Tasks, func(i, j int) bool { return r.Tasks[i].UpdatedAt > r.Tasks[j].UpdatedAt })
-	if r.Tasks[0].Message == "" {
-		return "Glance gives no reason"
-	}
-	return fmt.Sprintf("Glance's task says only %q", r.Tasks[0].Message)
+	return r.Tasks[0].Message
 }
 
 // probeTimeout bounds the provider's own look at a URL that failed to import.

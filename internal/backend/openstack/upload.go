@@ -151,6 +151,11 @@ func (c *Client) canResend(ctx context.Context, err error, content *backend.Imag
 		switch apiErr.Status {
 		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 			return true
+		case http.StatusConflict, http.StatusGone:
+			// A repeat that met the broken upload still in Glance's hands: 409 while
+			// it is saving, 410 when Glance put the image back in queued under it.
+			// waitSettled tells these from an image really gone.
+			return attempt > 1
 		}
 		return false
 	}
