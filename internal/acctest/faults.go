@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/binary"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -23,6 +22,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/acctest/catalog"
 )
 
 // Fault is one way the FaultProxy spoils an exchange.
@@ -527,57 +528,14 @@ func StartOpenStackFaults(t *testing.T, seed uint64) *OpenStackFaults {
 	return o
 }
 
-// rewriteCatalog points the image service of a token's catalog at the Glance proxy.
+// rewriteCatalog points the image service of a token's catalog at the Glance proxy;
+// the first endpoint seen is where that proxy forwards.
 func (o *OpenStackFaults) rewriteCatalog(resp *http.Response) error {
-	m := resp.Request.Method
-	if resp.Request.URL.Path != "/v3/auth/tokens" || (m != http.MethodPost && m != http.MethodGet) || resp.StatusCode >= 300 {
-		return nil
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return err
-	}
-	var doc struct {
-		Token map[string]json.RawMessage `json:"token"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return err
-	}
-	var catalog []map[string]any
-	if err := json.Unmarshal(doc.Token["catalog"], &catalog); err != nil {
-		return err
-	}
-	front, _ := url.Parse(o.Glance.URL)
-	for _, svc := range catalog {
-		if svc["type"] != "image" {
-			continue
+	return catalog.Redirect(resp, o.Glance.URL, func(u *url.URL) {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.glance == nil {
+			o.glance = u
 		}
-		eps, _ := svc["endpoints"].([]any)
-		for _, e := range eps {
-			ep, _ := e.(map[string]any)
-			raw, _ := ep["url"].(string)
-			u, err := url.Parse(raw)
-			if err != nil {
-				continue
-			}
-			o.mu.Lock()
-			if o.glance == nil {
-				o.glance = &url.URL{Scheme: u.Scheme, Host: u.Host}
-			}
-			o.mu.Unlock()
-			u.Scheme, u.Host = front.Scheme, front.Host
-			ep["url"] = u.String()
-		}
-	}
-	if doc.Token["catalog"], err = json.Marshal(catalog); err != nil {
-		return err
-	}
-	if body, err = json.Marshal(doc); err != nil {
-		return err
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	resp.ContentLength = int64(len(body))
-	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
-	return nil
+	})
 }

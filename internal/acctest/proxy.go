@@ -1,18 +1,17 @@
 package acctest
 
 import (
-	"bytes"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"regexp"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/acctest/catalog"
 )
 
 // KeystoneURL is the test rig's Keystone, as its clouds.yaml names it (without the
@@ -106,60 +105,14 @@ func (f *flipper) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// rewriteCatalog points the image service of a token's catalog (POST and GET
-// /v3/auth/tokens) at the proxy's Glance side, and fixes the length.
+// rewriteCatalog points the image service of a token's catalog at the proxy's
+// Glance side; the first endpoint seen is where that side forwards.
 func (p *OpenStackProxy) rewriteCatalog(resp *http.Response) error {
-	// HEAD and DELETE answer with no token document.
-	m := resp.Request.Method
-	if resp.Request.URL.Path != "/v3/auth/tokens" || (m != http.MethodPost && m != http.MethodGet) || resp.StatusCode >= 300 {
-		return nil
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return err
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return err
-	}
-	token, _ := doc["token"].(map[string]any)
-	catalog, _ := token["catalog"].([]any)
-	for _, s := range catalog {
-		svc, _ := s.(map[string]any)
-		if svc["type"] != "image" {
-			continue
+	return catalog.Redirect(resp, p.glance.URL, func(u *url.URL) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.upstream == nil {
+			p.upstream = u
 		}
-		eps, _ := svc["endpoints"].([]any)
-		for _, e := range eps {
-			ep, _ := e.(map[string]any)
-			if raw, ok := ep["url"].(string); ok {
-				ep["url"] = p.glanceURL(raw)
-			}
-		}
-	}
-	if body, err = json.Marshal(doc); err != nil {
-		return err
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	resp.ContentLength = int64(len(body))
-	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
-	return nil
-}
-
-// glanceURL is the proxy's address for one image endpoint of the catalog (its
-// path kept); the first one seen is where the proxy forwards.
-func (p *OpenStackProxy) glanceURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
-	}
-	p.mu.Lock()
-	if p.upstream == nil {
-		p.upstream = &url.URL{Scheme: u.Scheme, Host: u.Host}
-	}
-	p.mu.Unlock()
-	front, _ := url.Parse(p.glance.URL)
-	u.Scheme, u.Host = front.Scheme, front.Host
-	return u.String()
+	})
 }

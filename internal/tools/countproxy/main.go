@@ -24,7 +24,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -32,7 +31,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"flag"
@@ -47,11 +45,12 @@ import (
 	"os/signal"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/acctest/catalog"
 )
 
 func main() {
@@ -340,51 +339,13 @@ func (o *openstack) upstream() *url.URL {
 // rewriteCatalog points the image service of a token's catalog (POST and GET
 // /v3/auth/tokens) at the Glance side; the first such endpoint is where it forwards.
 func (o *openstack) rewriteCatalog(resp *http.Response) error {
-	m := resp.Request.Method
-	if resp.Request.URL.Path != "/v3/auth/tokens" || (m != http.MethodPost && m != http.MethodGet) || resp.StatusCode >= 300 {
-		return nil
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return err
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return err
-	}
-	token, _ := doc["token"].(map[string]any)
-	catalog, _ := token["catalog"].([]any)
-	front, _ := url.Parse(o.front)
-	for _, s := range catalog {
-		svc, _ := s.(map[string]any)
-		if svc["type"] != "image" {
-			continue
+	return catalog.Redirect(resp, o.front, func(u *url.URL) {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.glance == nil {
+			o.glance = u
 		}
-		eps, _ := svc["endpoints"].([]any)
-		for _, e := range eps {
-			ep, _ := e.(map[string]any)
-			raw, _ := ep["url"].(string)
-			u, err := url.Parse(raw)
-			if err != nil || u.Host == "" {
-				continue
-			}
-			o.mu.Lock()
-			if o.glance == nil {
-				o.glance = &url.URL{Scheme: u.Scheme, Host: u.Host}
-			}
-			o.mu.Unlock()
-			u.Scheme, u.Host = front.Scheme, front.Host
-			ep["url"] = u.String()
-		}
-	}
-	if body, err = json.Marshal(doc); err != nil {
-		return err
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	resp.ContentLength = int64(len(body))
-	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
-	return nil
+	})
 }
 
 // selfSigned makes the incus side's server certificate, for 127.0.0.1.
