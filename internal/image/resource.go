@@ -518,6 +518,11 @@ func (r *imageResource) openSource(ctx context.Context, m *imageResourceModel, s
 			content.Architecture = m.incusArchitecture(ctx)
 		default:
 			content.Metadata, content.MetadataName, content.Size = r, baseName(p), r.Size()
+			if rootfs == "" {
+				// A unified tarball: read again from its start when an upload
+				// must be sent again.
+				content.At = r
+			}
 		}
 	}
 	spec.Source.Content = content

@@ -42,7 +42,7 @@ func (c *Client) CreateImage(ctx context.Context, spec backend.ImageCreate) (*ba
 		return nil, errors.New("NVIDIA Air cannot pull an image from an image server: give a file, or copy_from another endpoint")
 	case src.Content == nil:
 		return nil, errors.New("image source: nothing to create the image from")
-	case src.Content.Disk == nil && src.Content.At == nil:
+	case src.Content.Disk == nil && (src.Content.At == nil || src.Content.Metadata != nil):
 		return nil, errors.New("NVIDIA Air stores bare disk images (qcow2, raw, ...), not Incus image tarballs")
 	}
 	body, err := createBody(spec.Attrs)

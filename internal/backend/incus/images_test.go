@@ -47,7 +47,8 @@ func fileContent(t *testing.T, p string) *backend.ImageContent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &backend.ImageContent{Metadata: r, MetadataName: "image.tar.gz", Size: r.Size()}
+	// At as the image resource sets it for a unified tarball.
+	return &backend.ImageContent{Metadata: r, MetadataName: "image.tar.gz", Size: r.Size(), At: r}
 }
 
 // splitContent opens a split image's two files.

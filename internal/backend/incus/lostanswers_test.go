@@ -117,7 +117,7 @@ type imageSource struct {
 // TestAccCreateImageAnswerLost loses the answer to the upload after the server
 // carried it out, or answers a gateway's 503 in its place before or after: the
 // create finds the image it made and finishes it, marked (tarballs) or not (bare
-// disks, sent again after a 503).
+// disks); a local file is sent again after a gateway's 503.
 func TestAccCreateImageAnswerLost(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		direct := connect(t, b)
@@ -145,6 +145,7 @@ func TestAccCreateImageAnswerLost(t *testing.T) {
 		}{
 			{"unified, answer lost", acctest.LoseAnswer, unified},
 			{"unified, a gateway's 503 after the upload", acctest.Gateway503After, unified},
+			{"unified, a gateway's 503 before the upload", acctest.Gateway503Before, unified},
 			{"split, answer lost", acctest.LoseAnswer, split},
 			{"disk, answer lost", acctest.LoseAnswer, disk},
 			{"disk, a gateway's 503 after the upload", acctest.Gateway503After, disk},
@@ -174,12 +175,13 @@ func TestAccCreateImageAnswerLost(t *testing.T) {
 // TestAccCreateImageUnmarkable uploads a tarball whose metadata.yaml has no
 // properties, which the daemons would crash on if the upload carried the mark: it
 // goes unmarked and is stored; with its answer lost, nothing tells its image from
-// another's, and the error says so.
+// another's, and the error says so; from a local file, the images are listed before
+// the upload, and the one that was not there is the create's.
 func TestAccCreateImageUnmarkable(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		direct := connect(t, b)
 		dir := acctest.TempDir(t)
-		for _, lose := range []bool{false, true} {
+		for _, tc := range []struct{ lose, local bool }{{false, false}, {true, false}, {true, true}} {
 			f := filepath.Join(dir, acctest.Name("bare")+".tar.gz")
 			writeTarball(t, f,
 				[2]string{"metadata.yaml", fmt.Sprintf("architecture: %s\ncreation_date: %d\n", acctest.Arch(), time.Now().Unix())},
@@ -187,16 +189,24 @@ func TestAccCreateImageUnmarkable(t *testing.T) {
 			fp := acctest.SHA256(t, f)
 			deleteAtEnd(t, direct, fp)
 			c, p := proxied(t, b)
-			if lose {
+			if tc.lose {
 				p.Spoil(http.MethodPost, imagesPath, acctest.LoseAnswer, 1)
 			}
-			_, err := c.CreateImage(context.Background(), backend.ImageCreate{Source: backend.ImageSource{Content: fileContent(t, f)}})
+			// Without the file under it (a stream), the provider cannot list the
+			// images before the upload and tell the new one by its fingerprint.
+			content := fileContent(t, f)
+			if !tc.local {
+				content.At = nil
+			}
+			img, err := c.CreateImage(context.Background(), backend.ImageCreate{Source: backend.ImageSource{Content: content}})
 			b.Run(t, "info") // the daemon is still there
 			switch {
-			case !lose && err != nil:
+			case !tc.lose && err != nil:
 				t.Fatalf("an image without properties: %v", err)
-			case lose && (err == nil || !strings.Contains(err.Error(), "import it")):
+			case tc.lose && !tc.local && (err == nil || !strings.Contains(err.Error(), "import it")):
 				t.Fatalf("answer lost: error %v, want one that says the image may be there to import", err)
+			case tc.lose && tc.local && (err != nil || img.Fingerprint != fp):
+				t.Fatalf("answer lost, from a local file: %v, want the new image %s found", err, fp)
 			}
 			if _, ok := imageProperties(t, b, fp)["imagefleet_creation"]; ok {
 				t.Fatal("the image carries a mark it must not have been sent")

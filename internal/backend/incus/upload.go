@@ -102,9 +102,10 @@ type uploaded struct {
 // A 429 or a 5xx that a gateway answered in the server's place, after which the
 // server turns out to have stored nothing (once its image operations ended), is
 // followed by the upload again when the content can be read again (a bare disk from
-// a local file or from a copy's source). Content-addressed, a repeat could not make
-// a duplicate anyway; waiting first keeps it from racing the first attempt's
-// operation on the same fingerprint. Tarballs are streams read once.
+// a local file or from a copy's source, a unified tarball from a local file).
+// Content-addressed, a repeat could not make a duplicate anyway; waiting first keeps
+// it from racing the first attempt's operation on the same fingerprint. A split
+// image's two streams are read once.
 func (c *Client) upload(ctx context.Context, content *backend.ImageContent, progress func(int64), cr *backend.Creation) (uploaded, error) {
 	u := &imageUpload{c: c, content: content, progress: progress, cr: cr}
 	if u.bareDisk() {
@@ -130,7 +131,7 @@ func (c *Client) upload(ctx context.Context, content *backend.ImageContent, prog
 		}
 		u.absent = true
 	}
-	if u.rereadable() {
+	if u.rereadable() && u.want == "" {
 		fps, err := c.fingerprints(ctx)
 		if err != nil {
 			return uploaded{}, err
@@ -169,13 +170,20 @@ func (c *Client) upload(ctx context.Context, content *backend.ImageContent, prog
 func (u *imageUpload) bareDisk() bool { return u.content.Disk != nil && u.content.Rootfs == nil }
 
 // rereadable reports whether the content can be read again from its start: a bare
-// disk with a local file under it, or one that its source can stream again.
+// disk with a local file under it, or one that its source can stream again; a
+// unified tarball with a local file under it.
 func (u *imageUpload) rereadable() bool {
 	c := u.content
-	return u.bareDisk() && ((c.At != nil && c.Size > 0) || c.Reopen != nil)
+	local := c.At != nil && c.Size > 0
+	return u.bareDisk() && (local || c.Reopen != nil) || u.unified() && local
 }
 
-// reread opens the bare disk again from its start.
+func (u *imageUpload) unified() bool {
+	c := u.content
+	return c.Metadata != nil && c.Rootfs == nil && c.Disk == nil
+}
+
+// reread opens the bare disk or the unified tarball again from its start.
 func (u *imageUpload) reread(ctx context.Context) (io.Reader, func(), error) {
 	if c := u.content; c.At != nil && c.Size > 0 {
 		return io.NewSectionReader(c.At, 0, c.Size), func() {}, nil
@@ -245,7 +253,16 @@ func (u *imageUpload) send(ctx context.Context, attempt int) (r *response, gatew
 		defer mp.Close()
 		body = mp
 	default:
-		whole, err := u.look(content.Metadata, true)
+		tarball := content.Metadata
+		if attempt > 1 {
+			again, done, err := u.reread(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			defer done()
+			tarball = again
+		}
+		whole, err := u.look(tarball, true)
 		if err != nil {
 			return nil, nil, err
 		}
