@@ -260,20 +260,21 @@ func (c *Client) finishCreate(ctx context.Context, id, sha string, o *backend.Op
 	if o != nil {
 		attrs.OpenStack = &backend.OpenStackAttrs{Protected: o.Protected}
 	}
-	ops, err := patch(cur, attrs)
+	cur, err = c.patchImage(ctx, cur, "setting the attributes of image", func(cur *images.Image) ([]images.Patch, error) {
+		ops, err := patch(cur, attrs)
+		if err != nil {
+			return nil, err
+		}
+		if have, _ := cur.Properties[SHA256Property].(string); sha != "" && have != sha {
+			ops = append(ops, patchOp{op: "add", key: SHA256Property, value: sha})
+		}
+		if _, marked := cur.Properties[CreationProperty]; marked {
+			ops = append(ops, patchOp{op: "remove", key: CreationProperty})
+		}
+		return ops, nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	if have, _ := cur.Properties[SHA256Property].(string); sha != "" && have != sha {
-		ops = append(ops, patchOp{op: "add", key: SHA256Property, value: sha})
-	}
-	if _, marked := cur.Properties[CreationProperty]; marked {
-		ops = append(ops, patchOp{op: "remove", key: CreationProperty})
-	}
-	if len(ops) > 0 {
-		if cur, err = images.Update(ctx, c.image, id, images.UpdateOpts(ops)).Extract(); err != nil {
-			return nil, fmt.Errorf("setting the attributes of image %s: %w", id, c.fail(ctx, err))
-		}
 	}
 	if o != nil && o.Deactivated != nil {
 		if err := c.setDeactivated(ctx, id, string(cur.Status), *o.Deactivated); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/imagedata"
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 )
@@ -324,19 +325,42 @@ func (c *Client) UpdateImage(ctx context.Context, id string, attrs backend.Image
 }
 
 func (c *Client) update(ctx context.Context, cur *images.Image, attrs backend.ImageAttrs) error {
-	ops, err := patch(cur, attrs)
-	if err != nil {
+	if _, err := c.patchImage(ctx, cur, "updating image", func(cur *images.Image) ([]images.Patch, error) { return patch(cur, attrs) }); err != nil {
 		return err
-	}
-	if len(ops) > 0 {
-		if _, err := images.Update(ctx, c.image, cur.ID, images.UpdateOpts(ops)).Extract(); err != nil {
-			return fmt.Errorf("updating image %s: %w", cur.ID, c.fail(ctx, err))
-		}
 	}
 	if o := attrs.OpenStack; o != nil && o.Deactivated != nil {
 		return c.setDeactivated(ctx, cur.ID, string(cur.Status), *o.Deactivated)
 	}
 	return nil
+}
+
+// patchAttempts bounds how often a patch whose answers are lost is built again.
+const patchAttempts = 3
+
+// patchImage sends the JSON patch that ops builds from cur, and returns the image
+// as Glance answers it (cur when there was nothing to do). A JSON patch is not safe
+// to send twice (a "remove" of a key already gone fails), so when the answer is lost
+// (a gateway's 5xx, the connection lost) the image is read again and what is still
+// to do is sent.
+func (c *Client) patchImage(ctx context.Context, cur *images.Image, what string, ops func(*images.Image) ([]images.Patch, error)) (*images.Image, error) {
+	for attempt := 1; ; attempt++ {
+		todo, err := ops(cur)
+		if err != nil || len(todo) == 0 {
+			return cur, err
+		}
+		next, err := images.Update(ctx, c.image, cur.ID, images.UpdateOpts(todo)).Extract()
+		if err == nil {
+			return next, nil
+		}
+		err = fmt.Errorf("%s %s: %w", what, cur.ID, c.fail(ctx, err))
+		if ctx.Err() != nil || !backend.MaybeDone(err) || attempt == patchAttempts {
+			return nil, err
+		}
+		tflog.Info(ctx, "the answer to an image's patch was lost; reading the image again", map[string]any{"id": cur.ID, "error": err.Error()})
+		if cur, err = c.get(ctx, cur.ID); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // setDeactivated deactivates or reactivates an image whose status is status.
