@@ -5,10 +5,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -236,10 +238,19 @@ resource "imagefleet_image" "all" {
 			t.Errorf("the log (%d bytes) lacks %q: it does not show what the test checks", len(raw), want)
 		}
 	}
+	inLog, tokenInLog := "none", "no"
 	if err := acctest.SecretsAbsent(log, secrets); err != nil {
+		inLog = err.Error()
 		t.Errorf("in the TF_LOG=TRACE log %s: %v", logFile, err)
 	}
 	if m := keystoneToken.FindStringIndex(log); m != nil {
+		tokenInLog = "yes"
 		t.Errorf("a Keystone token is in the log: %q", log[max(0, m[0]-200):m[1]])
 	}
+	names := slices.Sorted(maps.Keys(secrets))
+	acctest.Measure(t, "secrets", "every secret the provider takes, applied at TF_LOG=TRACE", map[string]string{
+		"secrets":   fmt.Sprintf("%d: %s, air default_password (write-only)", len(names), strings.Join(names, ", ")),
+		"log bytes": fmt.Sprint(len(raw)), "secrets in the log": inLog, "Keystone token in the log": tokenInLog,
+		"in state": "only the sensitive arguments Terraform keeps; the write-only password null (state checks passed: " + fmt.Sprint(!t.Failed()) + ")",
+	})
 }

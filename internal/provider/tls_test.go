@@ -3,6 +3,7 @@ package provider_test
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -23,17 +24,20 @@ const untrusted = "server certificate not trusted: the server's certificate is s
 // order). They are apart so that a missing advice fails under its own name.
 func checkRefused(t *testing.T, config string, refused *regexp.Regexp, howToTrust ...string) {
 	t.Helper()
-	t.Run("refused", func(t *testing.T) {
+	ok := t.Run("refused", func(t *testing.T) {
 		resource.Test(t, resource.TestCase{
 			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 			Steps:                    []resource.TestStep{{Config: config, ExpectError: refused}},
 		})
 	})
-	t.Run("says how to trust it", func(t *testing.T) {
+	advised := t.Run("says how to trust it", func(t *testing.T) {
 		resource.Test(t, resource.TestCase{
 			ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 			Steps:                    []resource.TestStep{{Config: config, ExpectError: acctest.Diagnostic(append([]string{untrusted}, howToTrust...)...)}},
 		})
+	})
+	acctest.Measure(t, "secrets", "TLS, a self-signed server: "+t.Name(), map[string]string{
+		"refused by default": fmt.Sprint(ok), "the diagnostic names how to trust it": fmt.Sprintf("%v (%s)", advised, strings.Join(howToTrust, ", ")),
 	})
 }
 
