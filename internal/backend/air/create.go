@@ -141,7 +141,8 @@ func (c *Client) makeWay(ctx context.Context, cr *backend.Creation, name, versio
 // postImage sends the POST that makes the image of the name and version that body
 // gives. When its answer is lost, the
 // image it may have made is looked for: the one with this create's mark is it.
-// None means the POST was not carried out, and it is sent once more.
+// None means the POST was not carried out, and it is sent again, up to the retry
+// setting's attempts.
 func (c *Client) postImage(ctx context.Context, cr *backend.Creation, body map[string]any, name, version string) (*image, error) {
 	for attempt := 1; ; attempt++ {
 		var img image
@@ -163,7 +164,7 @@ func (c *Client) postImage(ctx context.Context, cr *backend.Creation, body map[s
 		case mine != nil:
 			tflog.Warn(ctx, "air: the answer to the image's create was lost; the image it made was found", map[string]any{"id": mine.ID, "error": err.Error()})
 			return mine, nil
-		case attempt == 2 || ctx.Err() != nil:
+		case attempt >= c.attempts() || ctx.Err() != nil:
 			return nil, fmt.Errorf("%w; no image it made was found: %s", err, afterLoss)
 		}
 		tflog.Warn(ctx, "air: the answer to the image's create was lost, and no image was made; sending it again", map[string]any{"error": err.Error()})
@@ -192,6 +193,10 @@ func (c *Client) findMine(ctx context.Context, cr *backend.Creation, name, versi
 	}
 	return img, nil
 }
+
+// attempts is how often a create whose answers are lost is sent: the retry
+// setting's attempts, and at least twice.
+func (c *Client) attempts() int { return max(c.cfg.Retry.MaxAttempts, 2) }
 
 // pause waits before a create is sent again, as long as the retry settings'
 // shortest wait.
@@ -324,7 +329,7 @@ func (c *Client) existsError(name, version, id string) error {
 // A claim carries no free field, so its copy cannot be marked: it is known by its
 // name and version, when both are given. An image of them before the claim refuses
 // it (ExistsError); after a claim whose answer was lost, an unmarked one is the
-// copy it made, and when there is none the claim is sent once more. Without both,
+// copy it made, and when there is none the claim is sent again. Without both,
 // a lost answer is an error: the share may be claimed, and its copy is left to
 // import.
 func (c *Client) claim(ctx context.Context, spec backend.ImageCreate) (*backend.Image, error) {
@@ -397,7 +402,7 @@ func (c *Client) postClaim(ctx context.Context, body map[string]any, shareID, na
 		case cp != nil:
 			tflog.Warn(ctx, "air: the answer to the claim was lost; the copy it made was found", map[string]any{"share": shareID, "id": cp.ID, "error": err.Error()})
 			return cp, nil
-		case !isLost || attempt == 2 || ctx.Err() != nil:
+		case !isLost || attempt >= c.attempts() || ctx.Err() != nil:
 			return nil, err
 		}
 		lostBefore = true

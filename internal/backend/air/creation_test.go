@@ -268,13 +268,14 @@ func TestAccUploadStepAnswerLost(t *testing.T) {
 	}
 }
 
-// A create whose answer is lost twice, and that finds no image, fails saying what
-// the next apply does with an image made all the same.
+// A create whose answer is lost on every attempt the retry setting allows, and
+// that finds no image, fails saying what the next apply does with an image made all
+// the same.
 func TestAccCreateLostTwice(t *testing.T) {
 	srv := emulator(t, airemu.Options{})
 	f := startFront(t, srv)
 	c := connectTo(t, srv, f.URL, orgA)
-	f.spoil(`^/api/v3/images/$`, refuse503, 2)
+	f.spoil(`^/api/v3/images/$`, refuse503, testRetry.MaxAttempts)
 	a := attrs(t)
 	_, err := c.CreateImage(t.Context(), backend.ImageCreate{Source: backend.ImageSource{Content: newDisk(t, 100).content(t, true)}, Attrs: a})
 	if err == nil || !strings.Contains(err.Error(), "the request went out, and its answer was lost") || !strings.Contains(err.Error(), "the next apply deletes it") {

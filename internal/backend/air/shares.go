@@ -55,7 +55,7 @@ const defaultShareLife = 24 * time.Hour
 // within a minute). Such a share is taken instead of making another, both before
 // the POST (a run killed before it recorded its share left it) and after a POST
 // whose answer was lost (it is the share that POST made). When the lost POST made
-// none, it is sent once more.
+// none, it is sent again, up to the retry setting's attempts.
 func (c *Client) CreateShare(ctx context.Context, s backend.Share) (*backend.Share, error) {
 	if s.ImageID == "" || s.TargetOrg == "" {
 		return nil, errors.New("a share needs an image and a target organisation")
@@ -101,7 +101,7 @@ func (c *Client) CreateShare(ctx context.Context, s backend.Share) (*backend.Sha
 		case found != nil:
 			tflog.Warn(ctx, "air: the answer to the share's create was lost; the share it made was found", map[string]any{"id": found.ID, "error": err.Error()})
 			return found.toBackend(), nil
-		case attempt == 2 || ctx.Err() != nil:
+		case attempt >= c.attempts() || ctx.Err() != nil:
 			return nil, err
 		}
 		tflog.Warn(ctx, "air: the answer to the share's create was lost, and no share was made; sending it again", map[string]any{"error": err.Error()})

@@ -176,9 +176,6 @@ func (c *Client) plan(id string, size int64, start startAnswer) ([]part, error) 
 	return parts, nil
 }
 
-// startAttempts bounds how often start-upload is sent when its answers are lost.
-const startAttempts = 3
-
 // start sends start-upload. Its answer holds the part URLs, so one that was lost
 // (a gateway's 5xx, the connection lost) cannot be done without: the upload it may
 // have started is aborted, which returns the image to READY, and start-upload is
@@ -189,7 +186,7 @@ func (c *Client) start(ctx context.Context, id string, ct *content) (startAnswer
 	for attempt := 1; ; attempt++ {
 		var start startAnswer
 		err := c.do(ctx, http.MethodPatch, imagePath(id, "start-upload"), body, &start)
-		if err == nil || ctx.Err() != nil || !backend.MaybeDone(err) || attempt == startAttempts {
+		if err == nil || ctx.Err() != nil || !backend.MaybeDone(err) || attempt >= c.attempts() {
 			if err != nil {
 				return start, fmt.Errorf("starting the upload of image %s: %w", id, err)
 			}
@@ -218,7 +215,7 @@ func (c *Client) complete(ctx context.Context, id string, etags []string) error 
 	}
 	for attempt := 1; ; attempt++ {
 		err := c.do(ctx, http.MethodPatch, imagePath(id, "complete-upload"), map[string]any{"parts": list}, nil)
-		if err == nil || ctx.Err() != nil || !backend.MaybeDone(err) || attempt == startAttempts {
+		if err == nil || ctx.Err() != nil || !backend.MaybeDone(err) || attempt >= c.attempts() {
 			if err != nil {
 				return fmt.Errorf("completing the upload of image %s: %w", id, err)
 			}

@@ -182,7 +182,7 @@ func (c *Client) marked(ctx context.Context, body createOpts, match func(mark st
 func (c *Client) createRecord(ctx context.Context, cr *backend.Creation, body createOpts) (string, error) {
 	for wait, attempt := newBackoff(), 1; ; attempt++ {
 		id, sent, err := c.post(ctx, body)
-		if err == nil || !sent || ctx.Err() != nil || !backend.MaybeDone(err) || attempt == 3 {
+		if err == nil || !sent || ctx.Err() != nil || !backend.MaybeDone(err) || attempt >= max(c.cfg.Retry.MaxAttempts, 2) {
 			return id, err
 		}
 		found, lerr := c.marked(ctx, body, cr.Mine)

@@ -334,9 +334,6 @@ func (c *Client) update(ctx context.Context, cur *images.Image, attrs backend.Im
 	return nil
 }
 
-// patchAttempts bounds how often a patch whose answers are lost is built again.
-const patchAttempts = 3
-
 // patchImage sends the JSON patch that ops builds from cur, and returns the image
 // as Glance answers it (cur when there was nothing to do). A JSON patch is not safe
 // to send twice (a "remove" of a key already gone fails), so when the answer is lost
@@ -353,7 +350,7 @@ func (c *Client) patchImage(ctx context.Context, cur *images.Image, what string,
 			return next, nil
 		}
 		err = fmt.Errorf("%s %s: %w", what, cur.ID, c.fail(ctx, err))
-		if ctx.Err() != nil || !backend.MaybeDone(err) || attempt == patchAttempts {
+		if ctx.Err() != nil || !backend.MaybeDone(err) || attempt >= max(c.cfg.Retry.MaxAttempts, 2) {
 			return nil, err
 		}
 		tflog.Info(ctx, "the answer to an image's patch was lost; reading the image again", map[string]any{"id": cur.ID, "error": err.Error()})
