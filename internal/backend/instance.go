@@ -52,6 +52,11 @@ type InstanceCreate struct {
 	Remote *RemoteImage
 	// Target is the cluster member to place the instance on.
 	Target string
+	// KeepMark leaves the instance's creation mark for the caller to remove with
+	// FinishCreate once its own work on the new instance (files, start, commands)
+	// is done, so that a run killed meanwhile leaves an instance the next create of
+	// it takes over, not one whose name is taken.
+	KeepMark bool
 }
 
 // StateChange asks an instance to start, stop, restart, freeze or unfreeze.
@@ -105,6 +110,8 @@ type InstanceStore interface {
 	// CreateInstance creates the instance, stopped. See ErrNotCreated for what an
 	// error says about whether it exists.
 	CreateInstance(ctx context.Context, spec InstanceCreate) error
+	// FinishCreate ends a create made with KeepMark.
+	FinishCreate(ctx context.Context, ref InstanceRef) error
 	GetInstance(ctx context.Context, ref InstanceRef) (*Instance, error)
 	// ImageSource is the image server and alias an instance's image was pulled
 	// from, as the server's cached copy of the image (fingerprint) records them;

@@ -17,6 +17,14 @@ func apiDiag(action, endpoint, name string, err error) diag.Diagnostic {
 		strings.TrimSpace(fmt.Sprintf("Endpoint %q, instance %q: %s. %s", endpoint, name, err, backend.Advice(err))))
 }
 
+// markDiag is a warning: the instance is complete, and the mark left on it is
+// hidden; it only matters to a later create of the same name.
+func markDiag(endpoint, name string, err error) diag.Diagnostic {
+	return diag.NewWarningDiagnostic("Instance creation mark left",
+		fmt.Sprintf("Endpoint %q, instance %q: the instance is created, but removing its creation mark (config key user.imagefleet.creation) failed: %s. "+
+			"It is hidden and harmless; remove it with the server's CLI (config unset) if you like.", endpoint, name, err))
+}
+
 func importDiag(id string) diag.Diagnostic {
 	return diag.NewErrorDiagnostic("Invalid import ID",
 		fmt.Sprintf("%q is not [endpoint:][project/]name: give the instance's name (a host name: letters, digits and '-', starting with a letter), "+

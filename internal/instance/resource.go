@@ -400,7 +400,7 @@ func (r *instanceResource) Create(ctx context.Context, req resource.CreateReques
 		return
 	}
 	create := backend.InstanceCreate{InstanceRef: plan.ref(), InstanceSpec: spec, Type: plan.Type.ValueString(),
-		Image: plan.Image.ValueString(), Target: plan.Target.ValueString()}
+		Image: plan.Image.ValueString(), Target: plan.Target.ValueString(), KeepMark: true}
 	create.Remote, d = plan.remote(ctx)
 	resp.Diagnostics.Append(d...)
 	if resp.Diagnostics.HasError() {
@@ -415,8 +415,15 @@ func (r *instanceResource) Create(ctx context.Context, req resource.CreateReques
 		return
 	}
 	// From here on the instance exists: whatever fails next, it is saved (tainted)
-	// so the next apply replaces it rather than leaving an orphan.
+	// so the next apply replaces it rather than leaving an orphan. Its creation mark
+	// stays until its files, state and commands are done: a run killed before then
+	// leaves an instance the next apply's create takes over.
 	resp.Diagnostics.Append(r.converge(ctx, ep, nil, &plan)...)
+	if !resp.Diagnostics.HasError() {
+		if err := ep.Instances.FinishCreate(ctx, create.InstanceRef); err != nil {
+			resp.Diagnostics.Append(markDiag(ep.Name, create.Name, err))
+		}
+	}
 	r.save(ctx, ep, &plan, &resp.State, &resp.Diagnostics)
 }
 

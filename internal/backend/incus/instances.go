@@ -125,14 +125,18 @@ func (c *Client) CreateInstance(ctx context.Context, spec backend.InstanceCreate
 	err := c.createInstance(ctx, spec, cr)
 	if conflict(err) {
 		// A repeat of this create's request may have found the first one's instance.
-		if cur, _, gerr := c.rawInstance(ctx, spec.InstanceRef); gerr == nil && cr.Mine(cur.Config[creationKey]) {
-			return c.adoptInstance(ctx, spec.InstanceRef)
+		cur, _, gerr := c.rawInstance(ctx, spec.InstanceRef)
+		if gerr != nil || !cr.Mine(cur.Config[creationKey]) {
+			var api *backend.APIError
+			errors.As(err, &api)
+			return backend.NotCreated(backend.NewAPIError(api.Method, api.URL, http.StatusConflict, api.Msg))
 		}
-		var api *backend.APIError
-		errors.As(err, &api)
-		return backend.NotCreated(backend.NewAPIError(api.Method, api.URL, http.StatusConflict, api.Msg))
+		err = c.adoptInstance(ctx, spec.InstanceRef)
 	}
-	return err
+	if err != nil || spec.KeepMark {
+		return err
+	}
+	return c.FinishCreate(ctx, spec.InstanceRef)
 }
 
 // conflict reports whether err is the create's operation finding the name taken:
@@ -219,14 +223,10 @@ func (c *Client) createInstance(ctx context.Context, spec backend.InstanceCreate
 	case err != nil:
 		return c.recoverInstance(ctx, spec.InstanceRef, cr, err)
 	}
-	_, err = c.wait(ctx, r)
-	switch {
-	case err != nil && !errors.As(err, &api) && ctx.Err() != nil:
+	if _, err = c.wait(ctx, r); err != nil && !errors.As(err, &api) && ctx.Err() != nil {
 		return c.abandonInstanceCreate(ctx, r)
-	case err != nil:
-		return err
 	}
-	return c.unmark(ctx, spec.InstanceRef)
+	return err
 }
 
 // recoverInstance finds the instance a create whose answer was lost (cause) made,
@@ -247,9 +247,9 @@ func (c *Client) recoverInstance(ctx context.Context, ref backend.InstanceRef, c
 	return c.adoptInstance(ctx, ref)
 }
 
-// adoptInstance finishes the create of an instance that bears a mark of this create:
-// once the operations on it ended (its create, maybe a start), it is stopped if it
-// runs, as CreateInstance leaves an instance, and its mark removed.
+// adoptInstance takes over an instance that bears a mark of this create: once the
+// operations on it ended (its create, maybe a start), it is stopped if it runs, as
+// CreateInstance leaves an instance.
 func (c *Client) adoptInstance(ctx context.Context, ref backend.InstanceRef) error {
 	if err := c.settleInstance(ctx, ref); err != nil {
 		return err
@@ -264,7 +264,7 @@ func (c *Client) adoptInstance(ctx context.Context, ref backend.InstanceRef) err
 			return fmt.Errorf("stopping instance %q, found %s, to finish its create: %w", ref.Name, cur.Status, err)
 		}
 	}
-	return c.unmark(ctx, ref)
+	return nil
 }
 
 // settleInstance waits until no operation on the instance runs.
@@ -278,8 +278,8 @@ func (c *Client) settleInstance(ctx context.Context, ref backend.InstanceRef) er
 	}
 }
 
-// unmark removes the creation mark from the instance's config.
-func (c *Client) unmark(ctx context.Context, ref backend.InstanceRef) error {
+// FinishCreate removes the creation mark from the instance's config.
+func (c *Client) FinishCreate(ctx context.Context, ref backend.InstanceRef) error {
 	cur, etag, err := c.rawInstance(ctx, ref)
 	if err != nil {
 		return fmt.Errorf("removing the creation mark of instance %q: %w", ref.Name, err)

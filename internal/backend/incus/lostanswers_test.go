@@ -415,6 +415,40 @@ func TestAccCreateInstanceInterrupted(t *testing.T) {
 	})
 }
 
+// TestAccCreateInstanceKeepMark: a create whose caller finishes it itself
+// (KeepMark) leaves the mark until FinishCreate; a run killed before that (its
+// create no longer running) leaves an instance that the next run's create takes
+// over, started or not.
+func TestAccCreateInstanceKeepMark(t *testing.T) {
+	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
+		c := connect(t, b)
+		fp := testImage(t, c)
+		name := acctest.Name("keep")
+		deleteInstanceAtEnd(t, b, name)
+		spec := backend.InstanceCreate{InstanceRef: backend.InstanceRef{Name: name}, Image: fp, Type: "container", KeepMark: true}
+		if err := c.CreateInstance(context.Background(), spec); err != nil {
+			t.Fatal(err)
+		}
+		if config, _ := instanceConfig(t, b, name); config["user.imagefleet.creation"] == "" {
+			t.Fatalf("instance %s is not marked: %v", name, config)
+		}
+		// The killed run had started it, as the resource does before commands.
+		b.Run(t, "start", name)
+		if err := c.CreateInstance(context.Background(), spec); err != nil {
+			t.Fatalf("the next run does not take the instance over: %v", err)
+		}
+		if _, status := instanceConfig(t, b, name); status != "Stopped" {
+			t.Fatalf("the instance taken over is %s, want it stopped as a create leaves it", status)
+		}
+		if err := c.FinishCreate(context.Background(), spec.InstanceRef); err != nil {
+			t.Fatal(err)
+		}
+		if config, _ := instanceConfig(t, b, name); config["user.imagefleet.creation"] != "" {
+			t.Fatalf("instance %s is still marked after FinishCreate: %v", name, config)
+		}
+	})
+}
+
 // TestAccCreateAliasAnswerLost loses the answer to an alias's create: the alias the
 // server holds, alike, is the one asked for; one that differs is a name taken.
 func TestAccCreateAliasAnswerLost(t *testing.T) {
