@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
@@ -50,6 +51,8 @@ type Client struct {
 	base     string
 	endpoint string
 	server   serverInfo
+	// making holds the creates of instances made with KeepMark until FinishCreate.
+	making sync.Map
 }
 
 type serverInfo struct {

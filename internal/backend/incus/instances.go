@@ -106,22 +106,23 @@ var fingerprintLike = regexp.MustCompile(`^[0-9a-f]{12,64}$`)
 // creationKey marks an instance while CreateInstance makes it: the Mark of its
 // backend.Creation, in the config the create sends, so that the instance bears it
 // from the moment it exists, whether or not an answer comes back. It is removed once
-// the create's operation ended, and hidden from reads meanwhile.
+// the create's operation ended (or, with KeepMark, by FinishCreate), and hidden from
+// reads meanwhile.
 const creationKey = "user.imagefleet.creation"
 
 // CreateInstance creates the instance, stopped, and waits for it. Errors before the
 // server accepted the request, and a name that is taken, are backend.NotCreated.
 //
 // An instance that bears the mark of this create (its answer was lost, or a
-// gateway answered in the server's place) or of the same create in an interrupted
-// run (the same name on the same server) is adopted: once the operations on it have
-// ended it is stopped if need be and its mark removed, as a create would leave it.
-// An instance of that name without such a mark is someone else's: the name is taken.
+// gateway answered in the server's place) is adopted: once the operations on it have
+// ended it is stopped if need be, as a create leaves it. One that bears the mark of
+// the same create in an interrupted run (the same name on the same server) is
+// deleted and made anew. An instance of that name without such a mark is someone
+// else's: the name is taken.
 func (c *Client) CreateInstance(ctx context.Context, spec backend.InstanceCreate) error {
 	// The name is what an instance is on its server: a later run's create of the
 	// same name derives the same token.
 	cr := backend.NewCreation(string(c.cfg.Kind), c.endpoint, c.projectName(spec.InstanceRef), "instance", spec.Name)
-	defer cr.Done()
 	err := c.createInstance(ctx, spec, cr)
 	if conflict(err) {
 		// A repeat of this create's request may have found the first one's instance.
@@ -133,10 +134,21 @@ func (c *Client) CreateInstance(ctx context.Context, spec backend.InstanceCreate
 		}
 		err = c.adoptInstance(ctx, spec.InstanceRef)
 	}
-	if err != nil || spec.KeepMark {
+	if err == nil && spec.KeepMark {
+		// Still being made until FinishCreate: another create of the name meanwhile
+		// must not take the instance for an interrupted run's.
+		c.making.Store(c.makingKey(spec.InstanceRef), cr)
+		return nil
+	}
+	defer cr.Done()
+	if err != nil {
 		return err
 	}
 	return c.FinishCreate(ctx, spec.InstanceRef)
+}
+
+func (c *Client) makingKey(ref backend.InstanceRef) string {
+	return c.projectName(ref) + "/" + ref.Name
 }
 
 // conflict reports whether err is the create's operation finding the name taken:
@@ -149,9 +161,18 @@ func conflict(err error) bool {
 func (c *Client) createInstance(ctx context.Context, spec backend.InstanceCreate, cr *backend.Creation) error {
 	// Asked first, so a name that is taken is told apart from an instance this call
 	// left behind.
-	switch cur, _, err := c.rawInstance(ctx, spec.InstanceRef); {
-	case err == nil && cr.Ours(cur.Config[creationKey]):
-		return c.adoptInstance(ctx, spec.InstanceRef)
+	cur, _, err := c.rawInstance(ctx, spec.InstanceRef)
+	if err == nil && cr.Orphan(cur.Config[creationKey]) {
+		// An interrupted run's instance: its files, state and commands may be half
+		// done, and what it was made from may not be what is asked now. It is ours
+		// to make anew.
+		tflog.Info(ctx, "deleting the unfinished instance an interrupted run left", map[string]any{"instance": spec.Name})
+		if derr := c.DeleteInstance(ctx, spec.InstanceRef); derr != nil && !errors.Is(derr, backend.ErrNotFound) {
+			return backend.NotCreated(fmt.Errorf("deleting instance %q, which an interrupted run left unfinished: %w", spec.Name, derr))
+		}
+		err = backend.ErrNotFound
+	}
+	switch {
 	case err == nil:
 		return backend.NotCreated(fmt.Errorf("an instance named %q already exists in project %q: %w", spec.Name, c.projectName(spec.InstanceRef), backend.ErrConflict))
 	case !errors.Is(err, backend.ErrNotFound):
@@ -280,6 +301,9 @@ func (c *Client) settleInstance(ctx context.Context, ref backend.InstanceRef) er
 
 // FinishCreate removes the creation mark from the instance's config.
 func (c *Client) FinishCreate(ctx context.Context, ref backend.InstanceRef) error {
+	if cr, ok := c.making.LoadAndDelete(c.makingKey(ref)); ok {
+		defer cr.(*backend.Creation).Done()
+	}
 	cur, etag, err := c.rawInstance(ctx, ref)
 	if err != nil {
 		return fmt.Errorf("removing the creation mark of instance %q: %w", ref.Name, err)

@@ -416,9 +416,10 @@ func TestAccCreateInstanceInterrupted(t *testing.T) {
 }
 
 // TestAccCreateInstanceKeepMark: a create whose caller finishes it itself
-// (KeepMark) leaves the mark until FinishCreate; a run killed before that (its
-// create no longer running) leaves an instance that the next run's create takes
-// over, started or not.
+// (KeepMark) leaves the mark until FinishCreate, and until then the instance is
+// still being made: another create of the name in this process finds the name
+// taken rather than taking the instance for an interrupted run's. (An interrupted
+// run's is TestAccCreateInstanceInterrupted.)
 func TestAccCreateInstanceKeepMark(t *testing.T) {
 	acctest.ForEachBackend(t, func(t *testing.T, b acctest.Backend) {
 		c := connect(t, b)
@@ -432,13 +433,12 @@ func TestAccCreateInstanceKeepMark(t *testing.T) {
 		if config, _ := instanceConfig(t, b, name); config["user.imagefleet.creation"] == "" {
 			t.Fatalf("instance %s is not marked: %v", name, config)
 		}
-		// The killed run had started it, as the resource does before commands.
 		b.Run(t, "start", name)
-		if err := c.CreateInstance(context.Background(), spec); err != nil {
-			t.Fatalf("the next run does not take the instance over: %v", err)
+		if err := c.CreateInstance(context.Background(), spec); !errors.Is(err, backend.ErrConflict) {
+			t.Fatalf("a second create while the first is unfinished: %v, want the name taken", err)
 		}
-		if _, status := instanceConfig(t, b, name); status != "Stopped" {
-			t.Fatalf("the instance taken over is %s, want it stopped as a create leaves it", status)
+		if _, status := instanceConfig(t, b, name); status != "Running" {
+			t.Fatalf("the instance being made is %s: the second create touched it", status)
 		}
 		if err := c.FinishCreate(context.Background(), spec.InstanceRef); err != nil {
 			t.Fatal(err)
