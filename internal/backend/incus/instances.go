@@ -301,8 +301,10 @@ func (c *Client) settleInstance(ctx context.Context, ref backend.InstanceRef) er
 
 // FinishCreate removes the creation mark from the instance's config.
 func (c *Client) FinishCreate(ctx context.Context, ref backend.InstanceRef) error {
-	if cr, ok := c.making.LoadAndDelete(c.makingKey(ref)); ok {
-		defer cr.(*backend.Creation).Done()
+	if v, ok := c.making.LoadAndDelete(c.makingKey(ref)); ok {
+		if cr, ok := v.(*backend.Creation); ok {
+			defer cr.Done()
+		}
 	}
 	cur, etag, err := c.rawInstance(ctx, ref)
 	if err != nil {

@@ -56,7 +56,11 @@ func (c *Client) CreateImage(ctx context.Context, spec backend.ImageCreate) (*ba
 		return nil, err
 	}
 	id, err := c.createRecord(ctx, cr, body)
-	if err != nil {
+	switch {
+	case err != nil && id != "":
+		// Made, and kept for the caller to record (a CreatedError).
+		return &backend.Image{ID: id}, err
+	case err != nil:
 		return nil, err
 	}
 	tflog.Debug(ctx, "glance image created", map[string]any{"id": id, "server": c.Server()})
@@ -178,31 +182,50 @@ func (c *Client) marked(ctx context.Context, body createOpts, match func(mark st
 // createRecord posts the image record. When the answer is lost after the request
 // went out (no answer, one cut short, or a gateway's 5xx), Glance may have made the
 // image: it is looked for by its mark, and the post is sent again only when it is
-// not there. A post is never sent twice without that look.
+// not there. A post is never sent twice without that look, and once a repeat made
+// the image, a record the lost post made late is deleted.
 func (c *Client) createRecord(ctx context.Context, cr *backend.Creation, body createOpts) (string, error) {
 	for wait, attempt := newBackoff(), 1; ; attempt++ {
 		id, sent, err := c.post(ctx, body)
-		if err == nil || !sent || ctx.Err() != nil || !backend.MaybeDone(err) || attempt >= max(c.cfg.Retry.MaxAttempts, 2) {
+		switch {
+		case err == nil && attempt > 1:
+			return id, c.keepOne(ctx, cr, body, id)
+		case err == nil || !sent || ctx.Err() != nil || !backend.MaybeDone(err):
 			return id, err
 		}
 		found, lerr := c.marked(ctx, body, cr.Mine)
-		if lerr != nil {
+		switch {
+		case lerr != nil:
 			return "", fmt.Errorf("%w; looking for the image it may have made failed too: %v", err, lerr)
-		}
-		if len(found) > 0 {
+		case len(found) > 0:
 			tflog.Info(ctx, "the answer to the image's creation was lost; found the image by its mark", map[string]any{"id": found[0].ID, "server": c.Server()})
-			for _, extra := range found[1:] {
-				if derr := c.DeleteImage(ctx, extra.ID); derr != nil && !errors.Is(derr, backend.ErrNotFound) {
-					return "", backend.Created(found[0].ID, fmt.Errorf("deleting image %s, a second record of the same create: %w", extra.ID, derr))
-				}
-			}
-			return found[0].ID, nil
+			return found[0].ID, c.keepOne(ctx, cr, body, found[0].ID)
+		case attempt >= max(c.cfg.Retry.MaxAttempts, 2):
+			return "", fmt.Errorf("%w; Glance holds no image it made yet: one made late carries a creation mark, and the next apply deletes it", err)
 		}
 		tflog.Info(ctx, "the answer to the image's creation was lost and Glance holds no such image: creating it again", map[string]any{"error": err.Error()})
 		if werr := wait.sleep(ctx); werr != nil {
 			return "", err
 		}
 	}
+}
+
+// keepOne deletes the records other than id that this create's lost posts made.
+func (c *Client) keepOne(ctx context.Context, cr *backend.Creation, body createOpts, id string) error {
+	found, err := c.marked(ctx, body, cr.Mine)
+	if err != nil {
+		return backend.Created(id, fmt.Errorf("looking for a second record of the same create: %w", err))
+	}
+	for _, extra := range found {
+		if extra.ID == id {
+			continue
+		}
+		tflog.Info(ctx, "deleting a second record of the same create, which a post whose answer was lost made", map[string]any{"id": extra.ID, "kept": id})
+		if derr := c.DeleteImage(ctx, extra.ID); derr != nil && !errors.Is(derr, backend.ErrNotFound) {
+			return backend.Created(id, fmt.Errorf("deleting image %s, a second record of the same create: %w", extra.ID, derr))
+		}
+	}
+	return nil
 }
 
 // post creates the image record, and reports whether the request went out. When
