@@ -167,7 +167,11 @@ func (c *Client) createInstance(ctx context.Context, spec backend.InstanceCreate
 		// done, and what it was made from may not be what is asked now. It is ours
 		// to make anew.
 		tflog.Info(ctx, "deleting the unfinished instance an interrupted run left", map[string]any{"instance": spec.Name})
-		if derr := c.DeleteInstance(ctx, spec.InstanceRef); derr != nil && !errors.Is(derr, backend.ErrNotFound) {
+		derr := c.settleInstance(ctx, spec.InstanceRef)
+		if derr == nil {
+			derr = c.DeleteInstance(ctx, spec.InstanceRef)
+		}
+		if derr != nil && !errors.Is(derr, backend.ErrNotFound) {
 			return backend.NotCreated(fmt.Errorf("deleting instance %q, which an interrupted run left unfinished: %w", spec.Name, derr))
 		}
 		err = backend.ErrNotFound

@@ -385,7 +385,9 @@ func (u *imageUpload) find(ctx context.Context) (string, error) {
 		return "", nil
 	case err != nil:
 		return "", err
-	case !u.absentBefore(a.Fingerprint) && !u.cr.Mine(a.Properties[creationProperty]):
+	case u.cr.Mine(a.Properties[creationProperty]):
+	case a.Properties[creationProperty] != "" || !u.absentBefore(a.Fingerprint):
+		// Another create's (its mark), or there before this upload.
 		return "", nil
 	}
 	return a.Fingerprint, nil
@@ -404,7 +406,8 @@ func (u *imageUpload) existing(ctx context.Context, fp string, exists error) (st
 	case mark != "" && u.cr.Ours(mark):
 		tflog.Info(ctx, "adopting the image an earlier attempt or an interrupted run of this create stored", map[string]any{"fingerprint": fp})
 		u.marked = true
-	case u.absentBefore(fp):
+	case mark == "" && u.absentBefore(fp):
+		// Unmarked, and not there before this upload: what it stored.
 	default:
 		return "", exists
 	}
