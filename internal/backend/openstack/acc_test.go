@@ -267,6 +267,15 @@ func TestAccUploadDigestMismatch(t *testing.T) {
 	if !strings.Contains(err.Error(), digest.Local) || !strings.Contains(err.Error(), digest.Server) {
 		t.Fatalf("error %q must name both digests", err)
 	}
+	// Kept to be recorded tainted: no longer marked, so no create takes it for an
+	// interrupted run's.
+	raw, err := c.get(t.Context(), created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mark, ok := raw.Properties[CreationProperty]; ok {
+		t.Fatalf("the kept image is still marked %v", mark)
+	}
 }
 
 // An interrupted upload leaves no image behind.

@@ -307,7 +307,24 @@ func (c *Client) finishCreate(ctx context.Context, id, sha string, o *backend.Op
 	return c.GetImage(ctx, id)
 }
 
-// abandon is backend.Abandon with this client's delete.
+// abandon is backend.Abandon with this client's delete. An image kept for the
+// caller to record (tainted) loses its creation mark: recorded, it is no orphan,
+// and another create of the same image must not take it for one.
 func (c *Client) abandon(ctx context.Context, id string, err error) error {
-	return backend.Abandon(ctx, id, err, c.DeleteImage)
+	err = backend.Abandon(ctx, id, err, c.DeleteImage)
+	var created *backend.CreatedError
+	if ctx.Err() != nil || !errors.As(err, &created) {
+		return err
+	}
+	if cur, gerr := c.get(ctx, id); gerr == nil {
+		if _, uerr := c.patchImage(ctx, cur, "removing the creation mark of image", func(cur *images.Image) ([]images.Patch, error) {
+			if _, marked := cur.Properties[CreationProperty]; !marked {
+				return nil, nil
+			}
+			return []images.Patch{patchOp{op: "remove", key: CreationProperty}}, nil
+		}); uerr != nil {
+			tflog.Warn(ctx, "removing the creation mark of an image kept after a failed create failed", map[string]any{"id": id, "error": uerr.Error()})
+		}
+	}
+	return err
 }
