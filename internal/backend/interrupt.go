@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptrace"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +28,20 @@ func Outlive(ctx context.Context, sent func() bool) (context.Context, context.Ca
 		time.AfterFunc(CleanupTimeout, cancel)
 	})
 	return reqCtx, func() { stop(); cancel() }
+}
+
+// OutliveRequest is Outlive for one HTTP request that creates something, made with
+// the context it returns: the request is out once it was written whole, and sent
+// says whether it was.
+func OutliveRequest(ctx context.Context) (reqCtx context.Context, sent func() bool, done context.CancelFunc) {
+	var wrote atomic.Bool
+	reqCtx, done = Outlive(ctx, wrote.Load)
+	reqCtx = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		if i.Err == nil {
+			wrote.Store(true)
+		}
+	}})
+	return reqCtx, wrote.Load, done
 }
 
 // AfterInterruption is the context for leaving nothing behind once ctx ended: it

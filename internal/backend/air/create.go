@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptrace"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -274,21 +272,15 @@ func (e *lostAnswer) Unwrap() error { return e.err }
 // answer, so that the caller can remove the object rather than leave it unseen.
 // what names the request and the server for errors.
 func (c *Client) send(ctx context.Context, path string, body map[string]any, out any, what string) error {
-	var wrote atomic.Bool
-	reqCtx, done := backend.Outlive(ctx, wrote.Load)
+	reqCtx, wrote, done := backend.OutliveRequest(ctx)
 	defer done()
-	reqCtx = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
-		if i.Err == nil {
-			wrote.Store(true)
-		}
-	}})
 	err := c.do(reqCtx, http.MethodPost, path, body, out)
 	switch {
 	case err == nil:
 		return nil
-	case ctx.Err() != nil && !wrote.Load():
+	case ctx.Err() != nil && !wrote():
 		return fmt.Errorf("%s was stopped before the request went out: %w", what, backend.Interrupted(ctx))
-	case !wrote.Load() || !backend.MaybeDone(err):
+	case !wrote() || !backend.MaybeDone(err):
 		return fmt.Errorf("%s: %w", what, err)
 	case ctx.Err() != nil:
 		return &lostAnswer{fmt.Errorf("%s was interrupted (%w), and the API did not answer within %s (%v)",

@@ -8,12 +8,10 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
@@ -253,19 +251,13 @@ func (c *Client) finishCreate(ctx context.Context, fp string, spec backend.Image
 }
 
 func (c *Client) pull(ctx context.Context, source map[string]any) (string, error) {
-	var wrote atomic.Bool
-	reqCtx, done := backend.Outlive(ctx, wrote.Load)
+	reqCtx, wrote, done := backend.OutliveRequest(ctx)
 	defer done()
-	reqCtx = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
-		if i.Err == nil {
-			wrote.Store(true)
-		}
-	}})
 	r, err := c.do(reqCtx, http.MethodPost, "/1.0/images", map[string]any{"source": source}, nil)
 	switch {
 	case err == nil:
 		return c.waitCreate(ctx, r, "")
-	case ctx.Err() != nil && !wrote.Load():
+	case ctx.Err() != nil && !wrote():
 		return "", fmt.Errorf("asking %s to download the image was stopped before the request went out: %w", c.endpoint, backend.Interrupted(ctx))
 	case ctx.Err() != nil:
 		return "", fmt.Errorf("asking %s to download the image was interrupted (%w), and the server did not answer within %s: it may still store the image (%v)", c.endpoint, backend.Interrupted(ctx), backend.CleanupTimeout, err)

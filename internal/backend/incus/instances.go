@@ -7,12 +7,10 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"regexp"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -226,14 +224,8 @@ func (c *Client) createInstance(ctx context.Context, spec backend.InstanceCreate
 	if spec.Target != "" {
 		path += "?target=" + url.QueryEscape(spec.Target)
 	}
-	var sent atomic.Bool
-	reqCtx, done := backend.Outlive(ctx, sent.Load)
+	reqCtx, sent, done := backend.OutliveRequest(ctx)
 	defer done()
-	reqCtx = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
-		if i.Err == nil {
-			sent.Store(true)
-		}
-	}})
 	r, err := c.doIn(reqCtx, c.project(spec.InstanceRef), http.MethodPost, path, body, nil)
 	_, gateway := fromGateway(err)
 	var api *backend.APIError
@@ -241,7 +233,7 @@ func (c *Client) createInstance(ctx context.Context, spec backend.InstanceCreate
 	case errors.As(err, &api) && !gateway:
 		// Refused outright: no operation was started.
 		return backend.NotCreated(err)
-	case err != nil && ctx.Err() != nil && !sent.Load():
+	case err != nil && ctx.Err() != nil && !sent():
 		return backend.NotCreated(fmt.Errorf("creating the instance on %s was stopped before the request went out: %w", c.endpoint, backend.Interrupted(ctx)))
 	case err != nil && ctx.Err() != nil:
 		return err

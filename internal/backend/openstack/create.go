@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http/httptrace"
 	"net/url"
 	"strings"
-	"sync/atomic"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -233,24 +231,18 @@ func (c *Client) keepOne(ctx context.Context, cr *backend.Creation, body createO
 // backend.CleanupTimeout more to return its ID, so that abandon can delete it rather
 // than leave it unseen.
 func (c *Client) post(ctx context.Context, body createOpts) (string, bool, error) {
-	var wrote atomic.Bool
-	reqCtx, done := backend.Outlive(ctx, wrote.Load)
+	reqCtx, wrote, done := backend.OutliveRequest(ctx)
 	defer done()
-	reqCtx = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
-		if i.Err == nil {
-			wrote.Store(true)
-		}
-	}})
 	img, err := images.Create(reqCtx, c.image, body).Extract()
 	switch {
 	case err == nil:
 		return img.ID, true, nil
-	case ctx.Err() != nil && !wrote.Load():
+	case ctx.Err() != nil && !wrote():
 		return "", false, fmt.Errorf("creating the image on %s was stopped before the request went out: %w", c.Server(), backend.Interrupted(ctx))
 	case ctx.Err() != nil:
 		return "", true, c.removeUnanswered(ctx, body, err)
 	}
-	return "", wrote.Load(), fmt.Errorf("creating the image on %s: %w", c.Server(), c.fail(ctx, err))
+	return "", wrote(), fmt.Errorf("creating the image on %s: %w", c.Server(), c.fail(ctx, err))
 }
 
 // removeUnanswered deletes, after an interruption, the image a create whose answer
