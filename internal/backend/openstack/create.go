@@ -157,21 +157,14 @@ func (c *Client) marked(ctx context.Context, body createOpts, match func(mark st
 	if name, ok := body["name"].(string); ok {
 		q.Set("name", "eq:"+name)
 	}
+	imgs, err := c.rawList(ctx, q, "either")
+	if err != nil {
+		return nil, err
+	}
 	var out []images.Image
-	for _, hidden := range []string{"false", "true"} {
-		q.Set("os_hidden", hidden)
-		pages, err := images.List(c.image, listQuery(q)).AllPages(ctx)
-		if err != nil {
-			return nil, c.fail(ctx, err)
-		}
-		imgs, err := images.ExtractImages(pages)
-		if err != nil {
-			return nil, err
-		}
-		for _, img := range imgs {
-			if mark, _ := img.Properties[CreationProperty].(string); match(mark) {
-				out = append(out, img)
-			}
+	for _, img := range imgs {
+		if mark, _ := img.Properties[CreationProperty].(string); match(mark) {
+			out = append(out, img)
 		}
 	}
 	return out, nil
@@ -187,7 +180,11 @@ func (c *Client) createRecord(ctx context.Context, cr *backend.Creation, body cr
 		id, sent, err := c.post(ctx, body)
 		switch {
 		case err == nil && attempt > 1:
-			return id, c.keepOne(ctx, cr, body, id)
+			found, lerr := c.marked(ctx, body, cr.Mine)
+			if lerr != nil {
+				return id, backend.Created(id, fmt.Errorf("looking for a second record of the same create: %w", lerr))
+			}
+			return id, c.keepOne(ctx, id, found)
 		case err == nil || !sent || ctx.Err() != nil || !backend.MaybeDone(err):
 			return id, err
 		}
@@ -197,8 +194,8 @@ func (c *Client) createRecord(ctx context.Context, cr *backend.Creation, body cr
 			return "", fmt.Errorf("%w; looking for the image it may have made failed too: %v", err, lerr)
 		case len(found) > 0:
 			tflog.Info(ctx, "the answer to the image's creation was lost; found the image by its mark", map[string]any{"id": found[0].ID, "server": c.Server()})
-			return found[0].ID, c.keepOne(ctx, cr, body, found[0].ID)
-		case attempt >= max(c.cfg.Retry.MaxAttempts, 2):
+			return found[0].ID, c.keepOne(ctx, found[0].ID, found)
+		case attempt >= c.attempts():
 			return "", fmt.Errorf("%w; Glance holds no image it made yet: one made late carries a creation mark, and the next apply deletes it", err)
 		}
 		tflog.Info(ctx, "the answer to the image's creation was lost and Glance holds no such image: creating it again", map[string]any{"error": err.Error()})
@@ -208,12 +205,13 @@ func (c *Client) createRecord(ctx context.Context, cr *backend.Creation, body cr
 	}
 }
 
-// keepOne deletes the records other than id that this create's lost posts made.
-func (c *Client) keepOne(ctx context.Context, cr *backend.Creation, body createOpts, id string) error {
-	found, err := c.marked(ctx, body, cr.Mine)
-	if err != nil {
-		return backend.Created(id, fmt.Errorf("looking for a second record of the same create: %w", err))
-	}
+// attempts is how often a request whose answers are lost is sent: the retry
+// setting's attempts, and at least twice.
+func (c *Client) attempts() int { return max(c.cfg.Retry.MaxAttempts, 2) }
+
+// keepOne deletes the records other than id among found, those this create's lost
+// posts made.
+func (c *Client) keepOne(ctx context.Context, id string, found []images.Image) error {
 	for _, extra := range found {
 		if extra.ID == id {
 			continue

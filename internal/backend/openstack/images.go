@@ -151,25 +151,43 @@ func (c *Client) ListImages(ctx context.Context, f backend.ImageFilter) ([]backe
 			q.Set(k, v)
 		}
 	}
-	var hidden []string
-	switch f.Hidden {
+	imgs, err := c.rawList(ctx, q, f.Hidden)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]backend.Image, 0, len(imgs))
+	for i := range imgs {
+		out = append(out, *toBackend(&imgs[i]))
+	}
+	return out, nil
+}
+
+// rawList reads every page of a listing as Glance has the images. hidden is
+// os_hidden's filter: "" for Glance's default (not hidden), "true", "false", or
+// "either", which os_hidden does not take: both lists make it.
+func (c *Client) rawList(ctx context.Context, q url.Values, hidden string) ([]images.Image, error) {
+	var values []string
+	switch hidden {
 	case "":
+		values = []string{""}
 	case "either":
-		// os_hidden takes true or false only: both lists make "either".
-		hidden = []string{"false", "true"}
+		values = []string{"false", "true"}
 	default:
-		hidden = []string{f.Hidden}
+		values = []string{hidden}
 	}
-	if hidden == nil {
-		return c.list(ctx, q)
-	}
-	var out []backend.Image
+	var out []images.Image
 	seen := map[string]bool{}
-	for _, h := range hidden {
-		q.Set("os_hidden", h)
-		imgs, err := c.list(ctx, q)
+	for _, h := range values {
+		if h != "" {
+			q.Set("os_hidden", h)
+		}
+		pages, err := images.List(c.image, listQuery(q)).AllPages(ctx)
 		if err != nil {
-			return nil, err
+			return nil, c.fail(ctx, err)
+		}
+		imgs, err := images.ExtractImages(pages)
+		if err != nil {
+			return nil, fmt.Errorf("reading the image list of %s: %w", c.Server(), err)
 		}
 		for _, img := range imgs {
 			if !seen[img.ID] {
@@ -177,23 +195,6 @@ func (c *Client) ListImages(ctx context.Context, f backend.ImageFilter) ([]backe
 				out = append(out, img)
 			}
 		}
-	}
-	return out, nil
-}
-
-// list reads every page of one listing.
-func (c *Client) list(ctx context.Context, q url.Values) ([]backend.Image, error) {
-	pages, err := images.List(c.image, listQuery(q)).AllPages(ctx)
-	if err != nil {
-		return nil, c.fail(ctx, err)
-	}
-	imgs, err := images.ExtractImages(pages)
-	if err != nil {
-		return nil, fmt.Errorf("reading the image list of %s: %w", c.Server(), err)
-	}
-	out := make([]backend.Image, 0, len(imgs))
-	for i := range imgs {
-		out = append(out, *toBackend(&imgs[i]))
 	}
 	return out, nil
 }
@@ -350,7 +351,7 @@ func (c *Client) patchImage(ctx context.Context, cur *images.Image, what string,
 			return next, nil
 		}
 		err = fmt.Errorf("%s %s: %w", what, cur.ID, c.fail(ctx, err))
-		if ctx.Err() != nil || !backend.MaybeDone(err) || attempt >= max(c.cfg.Retry.MaxAttempts, 2) {
+		if ctx.Err() != nil || !backend.MaybeDone(err) || attempt >= c.attempts() {
 			return nil, err
 		}
 		tflog.Info(ctx, "the answer to an image's patch was lost; reading the image again", map[string]any{"id": cur.ID, "error": err.Error()})
