@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -199,14 +198,7 @@ func (c *Client) attempts() int { return max(c.cfg.Retry.MaxAttempts, 2) }
 // pause waits before a create is sent again, as long as the retry settings'
 // shortest wait.
 func (c *Client) pause(ctx context.Context) error {
-	t := time.NewTimer(c.cfg.Retry.MinWait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return backend.Interrupted(ctx)
-	case <-t.C:
-		return nil
-	}
+	return backend.Sleep(ctx, c.cfg.Retry.MinWait)
 }
 
 // giveUp is abandon, and removes the creation mark of an image kept to be recorded:

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -319,7 +318,7 @@ func (c *Client) setPublished(ctx context.Context, id string, published bool) (*
 // wait polls an image while its upload status is one of passing, and returns it in
 // the status it reached. what names the wait for errors.
 func (c *Client) wait(ctx context.Context, id, what string, passing ...string) (*image, error) {
-	for pace := newBackoff(); ; {
+	for pace := backend.NewBackoff(); ; {
 		img, err := c.get(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("waiting for image %s to %s: %w", id, what, err)
@@ -327,7 +326,7 @@ func (c *Client) wait(ctx context.Context, id, what string, passing ...string) (
 		if !slices.Contains(passing, img.UploadStatus) {
 			return img, nil
 		}
-		if err := pace.sleep(ctx); err != nil {
+		if err := pace.Sleep(ctx); err != nil {
 			return nil, fmt.Errorf("waiting for image %s to %s (it is %s): %w", id, what, img.UploadStatus, err)
 		}
 	}
@@ -354,22 +353,4 @@ func (c *Client) DeleteImage(ctx context.Context, id string) error {
 		return &inUseError{id: id, err: err}
 	}
 	return err
-}
-
-// backoff paces polling: fast at first, as most waits end within a second, then
-// slower up to every 2 s.
-type backoff struct{ d time.Duration }
-
-func newBackoff() *backoff { return &backoff{d: 100 * time.Millisecond} }
-
-func (b *backoff) sleep(ctx context.Context) error {
-	t := time.NewTimer(b.d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return backend.Interrupted(ctx)
-	case <-t.C:
-	}
-	b.d = min(2*b.d, 2*time.Second)
-	return nil
 }

@@ -410,12 +410,8 @@ func (c *Client) sendPart(ctx context.Context, p part, sent *uploadLog, body fun
 		tflog.Warn(ctx, "air upload: part failed, sending it again", map[string]any{
 			"part": p.num, "attempt": attempt, "of": partAttempts, "retry_in": pause.String(), "error": err.Error(),
 		})
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if backend.Sleep(ctx, pause) != nil {
 			return "", ctx.Err()
-		case <-t.C:
 		}
 	}
 }

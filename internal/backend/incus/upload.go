@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -156,12 +155,10 @@ func (c *Client) upload(ctx context.Context, content *backend.ImageContent, prog
 		if none && gateway != nil && attempt < attempts && u.rereadable() {
 			wait := retryablehttp.DefaultBackoff(c.cfg.Retry.MinWait, c.cfg.Retry.MaxWait, attempt-1, gateway)
 			tflog.Debug(ctx, "a gateway answered the upload in the server's place, which stored nothing; sending it again", map[string]any{"status": gateway.StatusCode, "wait": wait.String()})
-			select {
-			case <-time.After(wait):
-				continue
-			case <-ctx.Done():
-				return u.result(""), fmt.Errorf("%w (and the run was interrupted before sending the upload again: %w)", err, backend.Interrupted(ctx))
+			if serr := backend.Sleep(ctx, wait); serr != nil {
+				return u.result(""), fmt.Errorf("%w (and the run was interrupted before sending the upload again: %w)", err, serr)
 			}
+			continue
 		}
 		return u.result(fp), err
 	}

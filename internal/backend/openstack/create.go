@@ -176,7 +176,7 @@ func (c *Client) marked(ctx context.Context, body createOpts, match func(mark st
 // not there. A post is never sent twice without that look, and once a repeat made
 // the image, a record the lost post made late is deleted.
 func (c *Client) createRecord(ctx context.Context, cr *backend.Creation, body createOpts) (string, error) {
-	for wait, attempt := newBackoff(), 1; ; attempt++ {
+	for wait, attempt := backend.NewBackoff(), 1; ; attempt++ {
 		id, sent, err := c.post(ctx, body)
 		switch {
 		case err == nil && attempt > 1:
@@ -199,7 +199,7 @@ func (c *Client) createRecord(ctx context.Context, cr *backend.Creation, body cr
 			return "", fmt.Errorf("%w; Glance holds no image it made yet: one made late carries a creation mark, and the next apply deletes it", err)
 		}
 		tflog.Info(ctx, "the answer to the image's creation was lost and Glance holds no such image: creating it again", map[string]any{"error": err.Error()})
-		if werr := wait.sleep(ctx); werr != nil {
+		if werr := wait.Sleep(ctx); werr != nil {
 			return "", err
 		}
 	}

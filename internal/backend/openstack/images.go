@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/imagedata"
@@ -410,7 +409,7 @@ func (c *Client) DeleteImage(ctx context.Context, id string) error {
 
 // waitGone polls until the image is not found.
 func (c *Client) waitGone(ctx context.Context, id string) error {
-	for wait := newBackoff(); ; {
+	for wait := backend.NewBackoff(); ; {
 		_, err := c.get(ctx, id)
 		switch {
 		case errors.Is(err, backend.ErrNotFound):
@@ -418,30 +417,10 @@ func (c *Client) waitGone(ctx context.Context, id string) error {
 		case err != nil:
 			return err
 		}
-		if err := wait.sleep(ctx); err != nil {
+		if err := wait.Sleep(ctx); err != nil {
 			return fmt.Errorf("waiting for image %s to be deleted: %w", id, err)
 		}
 	}
-}
-
-// backoff paces polling: fast at first, as most waits end within a second, then
-// slower up to every 2 s.
-type backoff struct{ d time.Duration }
-
-func newBackoff() *backoff { return &backoff{d: 100 * time.Millisecond} }
-
-func (b *backoff) sleep(ctx context.Context) error {
-	t := time.NewTimer(b.d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return backend.Interrupted(ctx)
-	case <-t.C:
-	}
-	if b.d *= 2; b.d > 2*time.Second {
-		b.d = 2 * time.Second
-	}
-	return nil
 }
 
 // ExportImage streams an image's data out of Glance.

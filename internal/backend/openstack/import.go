@@ -56,7 +56,7 @@ func (c *Client) importURL(ctx context.Context, id, uri string) error {
 // within a second.
 func (c *Client) waitImport(ctx context.Context, id, uri string) error {
 	started := false
-	for wait := newBackoff(); ; {
+	for wait := backend.NewBackoff(); ; {
 		img, err := c.get(ctx, id)
 		if err != nil {
 			return fmt.Errorf("waiting for image %s to import %s: %w", id, uri, err)
@@ -77,7 +77,7 @@ func (c *Client) waitImport(ctx context.Context, id, uri string) error {
 				return c.importFailed(ctx, id, uri, "the image went back to queued")
 			}
 		}
-		if err := wait.sleep(ctx); err != nil {
+		if err := wait.Sleep(ctx); err != nil {
 			return fmt.Errorf("waiting for image %s to import %s (it is %s): %w", id, uri, img.Status, err)
 		}
 	}
@@ -100,11 +100,11 @@ const taskMessageWait = 3 * time.Second
 func (c *Client) taskMessage(ctx context.Context, id string) string {
 	wctx, cancel := context.WithTimeout(ctx, taskMessageWait)
 	defer cancel()
-	for wait := newBackoff(); ; {
+	for wait := backend.NewBackoff(); ; {
 		if msg := c.latestTaskMessage(wctx, id); msg != "" {
 			return fmt.Sprintf("Glance's task says only %q", msg)
 		}
-		if wait.sleep(wctx) != nil {
+		if wait.Sleep(wctx) != nil {
 			return "Glance gives no reason"
 		}
 	}

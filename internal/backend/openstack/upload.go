@@ -165,7 +165,7 @@ func (c *Client) canResend(ctx context.Context, err error, content *backend.Imag
 // waitSettled waits until a broken upload has settled: the image back in queued,
 // or active when the upload went through.
 func (c *Client) waitSettled(ctx context.Context, id string) (*images.Image, error) {
-	for wait := newBackoff(); ; {
+	for wait := backend.NewBackoff(); ; {
 		img, err := c.get(ctx, id)
 		if err != nil {
 			return nil, err
@@ -176,7 +176,7 @@ func (c *Client) waitSettled(ctx context.Context, id string) (*images.Image, err
 		case statusKilled:
 			return nil, fmt.Errorf("image %s is %s", id, img.Status)
 		}
-		if err := wait.sleep(ctx); err != nil {
+		if err := wait.Sleep(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -293,7 +293,7 @@ func (c *Client) verify(ctx context.Context, id string, d *digests, n int64, wan
 // waitActive polls until the image is active; an image killed or back in queued
 // has lost its data.
 func (c *Client) waitActive(ctx context.Context, id string) (*images.Image, error) {
-	for wait := newBackoff(); ; {
+	for wait := backend.NewBackoff(); ; {
 		img, err := c.get(ctx, id)
 		if err != nil {
 			return nil, err
@@ -304,7 +304,7 @@ func (c *Client) waitActive(ctx context.Context, id string) (*images.Image, erro
 		case statusKilled, statusQueued:
 			return nil, fmt.Errorf("image %s is %s after its upload: Glance did not keep the data", id, img.Status)
 		}
-		if err := wait.sleep(ctx); err != nil {
+		if err := wait.Sleep(ctx); err != nil {
 			return nil, fmt.Errorf("waiting for image %s to become active (it is %s): %w", id, img.Status, err)
 		}
 	}
