@@ -4,17 +4,14 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
-	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
-	"github.com/hashicorp/terraform-plugin-go/tftypes"
-
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/importtest"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfendpoints"
 )
 
@@ -26,22 +23,16 @@ func FuzzImportID(f *testing.F) {
 		f.Add(s)
 	}
 	ctx := context.Background()
-	reg, err := endpoints.NewRegistry("local", []endpoints.Config{
+	r := &imageResource{reg: importtest.Registry(f, "local", []endpoints.Config{
 		{Name: "local", Kind: backend.KindIncus, Unknown: []string{"endpoints.local.incus.address"}},
 		{Name: "other", Kind: backend.KindAir, Unknown: []string{"endpoints.other.air.api_key"}},
-	})
-	if err != nil {
-		f.Fatal(err)
-	}
-	r := &imageResource{reg: reg}
-	var sch resource.SchemaResponse
-	r.Schema(ctx, resource.SchemaRequest{}, &sch)
+	})}
+	importID := importtest.Importer(r)
 	f.Fuzz(func(t *testing.T, id string) {
 		if !utf8.ValidString(id) {
 			return
 		}
-		resp := &resource.ImportStateResponse{State: tfsdk.State{Schema: sch.Schema, Raw: tftypes.NewValue(sch.Schema.Type().TerraformType(ctx), nil)}}
-		r.ImportState(ctx, resource.ImportStateRequest{ID: id}, resp)
+		resp := importID(id)
 		if resp.Diagnostics.ErrorsCount() != 1 {
 			t.Fatalf("%q: %d errors, want exactly one (nothing can be connected): %v", id, resp.Diagnostics.ErrorsCount(), resp.Diagnostics)
 		}
@@ -59,7 +50,7 @@ func FuzzImportID(f *testing.F) {
 		if name := cmp.Or(endpoint, "local"); !strings.Contains(got.Detail(), fmt.Sprintf("%q", name)) {
 			t.Fatalf("%q: %s does not name endpoint %q", id, got.Detail(), name)
 		}
-		_, getErr := reg.Get(ctx, endpoint)
+		_, getErr := r.reg.Get(ctx, endpoint)
 		if want := tfendpoints.ConnectDiag("import image", getErr); !got.Equal(want) {
 			t.Fatalf("%q: %s: %s; want %s: %s", id, got.Summary(), got.Detail(), want.Summary(), want.Detail())
 		}

@@ -2,16 +2,13 @@ package imagealias
 
 import (
 	"context"
-	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
 	"testing"
 	"unicode/utf8"
 
-	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
-	"github.com/hashicorp/terraform-plugin-go/tftypes"
-
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/importtest"
 )
 
 // FuzzImportID imports arbitrary IDs: an ID without a name is refused with the
@@ -23,22 +20,16 @@ func FuzzImportID(f *testing.F) {
 		f.Add(s)
 	}
 	ctx := context.Background()
-	reg, err := endpoints.NewRegistry("incus", []endpoints.Config{
+	r := &imageAliasResource{reg: importtest.Registry(f, "incus", []endpoints.Config{
 		{Name: "incus", Kind: backend.KindIncus},
 		{Name: "lxd", Kind: backend.KindLXD},
-	})
-	if err != nil {
-		f.Fatal(err)
-	}
-	r := &imageAliasResource{reg: reg}
-	var sch resource.SchemaResponse
-	r.Schema(ctx, resource.SchemaRequest{}, &sch)
+	})}
+	importID := importtest.Importer(r)
 	f.Fuzz(func(t *testing.T, id string) {
 		if !utf8.ValidString(id) {
 			return
 		}
-		resp := &resource.ImportStateResponse{State: tfsdk.State{Schema: sch.Schema, Raw: tftypes.NewValue(sch.Schema.Type().TerraformType(ctx), nil)}}
-		r.ImportState(ctx, resource.ImportStateRequest{ID: id}, resp)
+		resp := importID(id)
 		endpoint, name := endpoints.SplitID(id)
 		if name == "" {
 			if resp.Diagnostics.ErrorsCount() != 1 || !resp.Diagnostics.Errors()[0].Equal(importDiag(id)) {

@@ -2,18 +2,15 @@ package imagemember
 
 import (
 	"context"
-	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
 	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
-	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
-	"github.com/hashicorp/terraform-plugin-go/tftypes"
-
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/importtest"
 )
 
 // FuzzImportID imports arbitrary IDs: [endpoint:]image/member[/member_endpoint] with
@@ -24,22 +21,16 @@ func FuzzImportID(f *testing.F) {
 		f.Add(s)
 	}
 	ctx := context.Background()
-	reg, err := endpoints.NewRegistry("owner", []endpoints.Config{
+	r := &imageMemberResource{reg: importtest.Registry(f, "owner", []endpoints.Config{
 		{Name: "owner", Kind: backend.KindOpenStack},
 		{Name: "other", Kind: backend.KindOpenStack},
-	})
-	if err != nil {
-		f.Fatal(err)
-	}
-	r := &imageMemberResource{reg: reg}
-	var sch resource.SchemaResponse
-	r.Schema(ctx, resource.SchemaRequest{}, &sch)
+	})}
+	importID := importtest.Importer(r)
 	f.Fuzz(func(t *testing.T, id string) {
 		if !utf8.ValidString(id) {
 			return
 		}
-		resp := &resource.ImportStateResponse{State: tfsdk.State{Schema: sch.Schema, Raw: tftypes.NewValue(sch.Schema.Type().TerraformType(ctx), nil)}}
-		r.ImportState(ctx, resource.ImportStateRequest{ID: id}, resp)
+		resp := importID(id)
 		endpoint, rest := endpoints.SplitID(id)
 		parts := strings.Split(rest, "/")
 		valid := (len(parts) == 2 || len(parts) == 3) && !slices.Contains(parts, "")

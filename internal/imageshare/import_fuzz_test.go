@@ -2,17 +2,14 @@ package imageshare
 
 import (
 	"context"
-	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
-	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
-	"github.com/hashicorp/terraform-plugin-go/tftypes"
-
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/importtest"
 )
 
 // FuzzImportID imports arbitrary IDs: [endpoint:]share_id with a share ID and, when
@@ -23,22 +20,16 @@ func FuzzImportID(f *testing.F) {
 		f.Add(s)
 	}
 	ctx := context.Background()
-	reg, err := endpoints.NewRegistry("air", []endpoints.Config{
+	r := &imageShareResource{reg: importtest.Registry(f, "air", []endpoints.Config{
 		{Name: "air", Kind: backend.KindAir},
 		{Name: "other", Kind: backend.KindAir},
-	})
-	if err != nil {
-		f.Fatal(err)
-	}
-	r := &imageShareResource{reg: reg}
-	var sch resource.SchemaResponse
-	r.Schema(ctx, resource.SchemaRequest{}, &sch)
+	})}
+	importID := importtest.Importer(r)
 	f.Fuzz(func(t *testing.T, id string) {
 		if !utf8.ValidString(id) {
 			return
 		}
-		resp := &resource.ImportStateResponse{State: tfsdk.State{Schema: sch.Schema, Raw: tftypes.NewValue(sch.Schema.Type().TerraformType(ctx), nil)}}
-		r.ImportState(ctx, resource.ImportStateRequest{ID: id}, resp)
+		resp := importID(id)
 		endpoint, share := endpoints.SplitID(id)
 		if share == "" || strings.HasPrefix(id, ":") {
 			if resp.Diagnostics.ErrorsCount() != 1 || !resp.Diagnostics.Errors()[0].Equal(importDiag(id)) {

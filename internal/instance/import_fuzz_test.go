@@ -4,17 +4,14 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
-	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
-	"github.com/hashicorp/terraform-plugin-go/tftypes"
-
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/endpoints"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/importtest"
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/tfendpoints"
 )
 
@@ -27,22 +24,16 @@ func FuzzImportID(f *testing.F) {
 		f.Add(s)
 	}
 	ctx := context.Background()
-	reg, err := endpoints.NewRegistry("incus", []endpoints.Config{
+	r := &instanceResource{reg: importtest.Registry(f, "incus", []endpoints.Config{
 		{Name: "incus", Kind: backend.KindIncus, Unknown: []string{"endpoints.incus.incus.address"}},
 		{Name: "lxd", Kind: backend.KindLXD, Unknown: []string{"endpoints.lxd.lxd.address"}},
-	})
-	if err != nil {
-		f.Fatal(err)
-	}
-	r := &instanceResource{reg: reg}
-	var sch resource.SchemaResponse
-	r.Schema(ctx, resource.SchemaRequest{}, &sch)
+	})}
+	importID := importtest.Importer(r)
 	f.Fuzz(func(t *testing.T, id string) {
 		if !utf8.ValidString(id) {
 			return
 		}
-		resp := &resource.ImportStateResponse{State: tfsdk.State{Schema: sch.Schema, Raw: tftypes.NewValue(sch.Schema.Type().TerraformType(ctx), nil)}}
-		r.ImportState(ctx, resource.ImportStateRequest{ID: id}, resp)
+		resp := importID(id)
 		if resp.Diagnostics.ErrorsCount() != 1 {
 			t.Fatalf("%q: %d errors, want exactly one (nothing can be connected): %v", id, resp.Diagnostics.ErrorsCount(), resp.Diagnostics)
 		}
@@ -61,7 +52,7 @@ func FuzzImportID(f *testing.F) {
 		if want := cmp.Or(endpoint, "incus"); !strings.Contains(got.Detail(), fmt.Sprintf("%q", want)) {
 			t.Fatalf("%q: %s does not name endpoint %q", id, got.Detail(), want)
 		}
-		_, getErr := reg.Get(ctx, endpoint)
+		_, getErr := r.reg.Get(ctx, endpoint)
 		if want := tfendpoints.ConnectDiag("import instance", getErr); !got.Equal(want) {
 			t.Fatalf("%q: %s: %s; want %s: %s", id, got.Summary(), got.Detail(), want.Summary(), want.Detail())
 		}

@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
 )
 
 // minBytes is how much of a file each format's detection must have seen before it

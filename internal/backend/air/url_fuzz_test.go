@@ -1,11 +1,12 @@
 package air
 
 import (
-	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
 	"net/url"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
 )
 
 // FuzzResolveURL resolves arbitrary api_url values. An accepted one becomes an

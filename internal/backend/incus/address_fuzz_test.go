@@ -1,13 +1,13 @@
 package incus
 
 import (
-	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
 	"net/url"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/imagefleet/terraform-provider-imagefleet/internal/backend"
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
 )
 
 // FuzzNewAddress builds clients from arbitrary addresses that pass the schema's

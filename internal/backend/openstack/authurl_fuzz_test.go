@@ -1,11 +1,12 @@
 package openstack
 
 import (
-	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
 	"net/url"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/imagefleet/terraform-provider-imagefleet/internal/fmtcheck"
 )
 
 // FuzzNewAuthURL builds clients from arbitrary auth_url values. A refused one is
